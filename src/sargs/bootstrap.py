@@ -1,0 +1,78 @@
+"""The one place that picks adapters and builds the application and the CLI's services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import inspect
+
+from sargs.core.clock import Clock, SystemClock
+from sargs.core.config import Settings
+from sargs.core.db import make_engine, make_session_factory
+from sargs.core.errors import ConfigurationError
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.registry import PolicyRegistry, publish
+from sargs.domains.policy.schema import Policy
+from sargs.entrypoints.container import Container
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_policy_paths() -> list[Path]:
+    """The example policies shipped with the source tree (telecom and retailer)."""
+    return [EXAMPLES / "telecom.yaml", EXAMPLES / "retailer.yaml"]
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    policies: list[Policy] | None = None,
+    publish_policies: bool = True,
+) -> Container:
+    """Engine, sessions and policies for one process; published policy versions are recorded."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    if policies is None:
+        policies = [load_policy(p) for p in settings.policy_files]
+    container = Container(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        read_sessions=make_session_factory(engine, readonly=True),
+        registry=PolicyRegistry(policies),
+        clock=clock or SystemClock(),
+    )
+    if publish_policies and policies:
+        if not inspect(engine).has_table("policy_versions"):
+            engine.dispose()
+            raise ConfigurationError("the database has no Sargs tables yet; run `sargs db upgrade` first")
+        with container.sessions.begin() as session:
+            for policy in policies:
+                publish(session=session, policy=policy, now=container.clock.now())
+    return container
+
+
+def create_app(container: Container) -> FastAPI:
+    """The ASGI application (API now; web console and portal join it here)."""
+    from sargs.entrypoints.api.app import create_api
+
+    return create_api(container)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory sargs.bootstrap:app_from_env` (used by `sargs serve`)."""
+    settings = Settings()
+    settings.require_safe_secrets()
+    return create_app(build(settings))
+
+
+def main() -> None:
+    """The `sargs` command."""
+    from sargs.entrypoints.cli.main import make_cli
+
+    make_cli(build=build, create_app=create_app, example_policies=example_policy_paths)()

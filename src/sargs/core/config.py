@@ -1,0 +1,60 @@
+"""Settings, validated once. No engine or connection is made at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sargs.core.errors import ConfigurationError
+
+DEFAULT_SECRET = "change-me-demo-only"
+
+
+class Settings(BaseSettings):
+    """Read from SARGS_* environment variables; any secret may come from SARGS_<NAME>_FILE."""
+
+    model_config = SettingsConfigDict(env_prefix="SARGS_", extra="ignore")
+
+    database_url: str = "sqlite:///./sargs.db"
+    policy_files: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    secret_key: str = DEFAULT_SECRET
+    sms_webhook_secret: str = DEFAULT_SECRET
+    demo: bool = False
+    default_language: str = "lv"
+    default_region: str = "LV"
+    log_level: str = "INFO"
+
+    @field_validator("policy_files", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        """SARGS_POLICY_FILES=examples/telecom.yaml,examples/retailer.yaml"""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: object) -> object:
+        import os
+
+        if not isinstance(data, dict):
+            return data
+        for name in ("secret_key", "sms_webhook_secret", "database_url"):
+            path = os.environ.get(f"SARGS_{name.upper()}_FILE")
+            if path and name not in data:
+                data[name] = Path(path).read_text(encoding="utf-8").strip()
+        return data
+
+    def require_safe_secrets(self) -> None:
+        """Refuse to serve with a default secret unless running the demo."""
+        if self.demo:
+            return
+        for name in ("secret_key", "sms_webhook_secret"):
+            if getattr(self, name) == DEFAULT_SECRET:
+                raise ConfigurationError(
+                    f"SARGS_{name.upper()} is the default value; set it (or SARGS_{name.upper()}_FILE) "
+                    "before serving outside demo mode"
+                )

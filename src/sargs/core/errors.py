@@ -1,0 +1,68 @@
+"""One exception tree for the whole application.
+
+Entrypoints translate these into HTTP statuses or CLI exit codes; domain code raises
+only these (or lets database errors through untouched).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SargsError(Exception):
+    """Base of every error Sargs raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(SargsError):
+    """The caller sent something malformed (bad identity, unknown purpose, bad date...)."""
+
+    code = "invalid_input"
+
+
+class NotFound(SargsError):
+    """The thing asked for does not exist (or the caller may not know it exists)."""
+
+    code = "not_found"
+
+
+class Conflict(SargsError):
+    """The request contradicts what is stored (e.g. an idempotency key reused for other data)."""
+
+    code = "conflict"
+
+
+class NotEligible(SargsError):
+    """Policy does not allow this subject to give this consent (R-CON-3)."""
+
+    code = "not_eligible"
+
+
+class PolicyError(SargsError):
+    """A policy file is invalid or a published version was changed."""
+
+    code = "policy_error"
+
+
+class PermissionDenied(SargsError):
+    """The caller is authenticated but its role may not do this."""
+
+    code = "forbidden"
+
+
+class Unauthenticated(SargsError):
+    """No valid credentials."""
+
+    code = "unauthenticated"
+
+
+class ConfigurationError(SargsError):
+    """Settings are unusable (e.g. a default secret outside demo mode)."""
+
+    code = "configuration_error"

@@ -1,0 +1,76 @@
+"""Consent ledger tables.
+
+`consent_events` is append-only and hash-chained per subject; `consent_states` is the
+current-state projection, written in the same transaction; `consent_rejections` records
+requests the policy refused (R-CON-3) outside the chain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sargs.core.db import Base, JSONType, UTCDateTime
+
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ConsentEvent(Base):
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        UniqueConstraint("subject_id", "chain_seq"),
+        UniqueConstraint("controller", "idempotency_key"),
+        Index(None, "subject_id", "controller", "purpose", "occurred_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="RESTRICT"))
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    controller: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    policy_id: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ConsentState(Base):
+    __tablename__ = "consent_states"
+    __table_args__ = (Index(None, "controller", "purpose", "status"),)
+
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="RESTRICT"), primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentRejection(Base):
+    __tablename__ = "consent_rejections"
+    __table_args__ = (Index(None, "subject_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_id: Mapped[str | None] = mapped_column(ForeignKey("subjects.id", ondelete="SET NULL"))
+    controller: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(String(500))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,346 @@
+"""Recording consent events, answering "was consent valid at t?", and verifying the chain."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sargs.core.clock import as_utc
+from sargs.core.errors import Conflict, InvalidInput, NotFound
+from sargs.core.ids import new_id
+from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
+from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.policy.schema import CONSENT_CHANNELS
+from sargs.domains.subjects.model import Subject
+from sargs.domains.subjects.service import client_group
+
+Action = Literal["grant", "withdraw", "refuse"]
+ACTIONS: tuple[str, ...] = ("grant", "withdraw", "refuse")
+STATUS_OF: dict[str, str] = {"grant": "granted", "withdraw": "withdrawn", "refuse": "refused"}
+ActorType = Literal["subject", "staff", "system", "token"]
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: ActorType
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    id: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ConsentOutcome:
+    """What record_consent did: an event (new or replayed) or a recorded rejection."""
+
+    event: ConsentEvent | None
+    state: ConsentState | None
+    created: bool
+    rejection: Rejection | None = None
+
+
+@dataclass(frozen=True)
+class ConsentCheck:
+    allowed: bool
+    status: str
+    since: datetime | None
+    event_id: str | None
+
+
+@dataclass
+class VerifyReport:
+    subjects: int = 0
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+    digest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _same_request(event: ConsentEvent, *, subject_id: str, purpose: str, action: str, channel: str) -> bool:
+    return (event.subject_id, event.purpose, event.action, event.channel) == (
+        subject_id,
+        purpose,
+        action,
+        channel,
+    )
+
+
+def record_consent(
+    *,
+    session: Session,
+    registry: PolicyRegistry,
+    subject_id: str,
+    controller: str,
+    purpose: str,
+    action: str,
+    channel: str,
+    actor: Actor,
+    now: datetime,
+    occurred_at: datetime | None = None,
+    evidence: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> ConsentOutcome:
+    """Append one consent event and update the projection, or record why policy refused it."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
+    if channel not in CONSENT_CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CONSENT_CHANNELS)}", field="channel")
+    policy = registry.policy_for(controller)
+    purpose_def = registry.purpose(controller, purpose)
+    if not purpose_def.needs_consent:
+        raise InvalidInput(
+            f"purpose {purpose!r} rests on {purpose_def.legal_basis}, not consent; there is nothing to grant or withdraw",
+            field="purpose",
+        )
+    if channel not in purpose_def.consent_channels:
+        raise InvalidInput(
+            f"purpose {purpose!r} does not take consent over channel {channel!r} "
+            f"(allowed: {', '.join(purpose_def.consent_channels)})",
+            field="channel",
+        )
+    occurred = as_utc(occurred_at) if occurred_at is not None else now
+    if occurred > now + MAX_CLOCK_SKEW:
+        raise InvalidInput("occurred_at is in the future", field="occurred_at")
+
+    # Serialise writers on this subject: the row lock (PostgreSQL) or the write lock taken by
+    # BEGIN IMMEDIATE (SQLite) is held until the entrypoint commits.
+    subject = session.scalar(select(Subject).where(Subject.id == subject_id).with_for_update())
+    if subject is None:
+        raise NotFound("no such subject")
+    if subject.erased_at is not None:
+        raise InvalidInput("this data subject has been erased", field="identity")
+
+    if idempotency_key is not None:
+        prior = session.scalar(
+            select(ConsentEvent).where(
+                ConsentEvent.controller == controller, ConsentEvent.idempotency_key == idempotency_key
+            )
+        )
+        if prior is not None:
+            if not _same_request(
+                prior, subject_id=subject_id, purpose=purpose, action=action, channel=channel
+            ):
+                raise Conflict("idempotency_key was already used for a different consent request")
+            state = session.get(ConsentState, (subject_id, controller, purpose))
+            return ConsentOutcome(event=prior, state=state, created=False)
+
+    if action == "grant" and purpose_def.eligible_groups is not None:
+        group = (
+            client_group(session=session, subject_id=subject_id, controller=controller)
+            or policy.default_client_group
+        )
+        if group not in purpose_def.eligible_groups:
+            titles = {g.id: g.title.en for g in policy.client_groups}
+            allowed = ", ".join(titles.get(g, g) for g in purpose_def.eligible_groups)
+            message = (
+                f"{purpose_def.title.en!r} may be given only by: {allowed}; "
+                f"this subject is in group {titles.get(group, group)!r}"
+            )
+            rejection = ConsentRejection(
+                id=new_id(),
+                subject_id=subject_id,
+                controller=controller,
+                purpose=purpose,
+                action=action,
+                channel=channel,
+                reason="not_eligible",
+                message=message[:500],
+                occurred_at=occurred,
+                evidence=dict(evidence or {}),
+            )
+            session.add(rejection)
+            session.flush()
+            return ConsentOutcome(
+                event=None,
+                state=None,
+                created=False,
+                rejection=Rejection(rejection.id, "not_eligible", message),
+            )
+
+    fields: dict[str, Any] = {
+        "id": new_id(),
+        "subject_id": subject_id,
+        "chain_seq": subject.chain_length + 1,
+        "controller": controller,
+        "purpose": purpose,
+        "action": action,
+        "channel": channel,
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "occurred_at": occurred,
+        "recorded_at": now,
+        "policy_id": policy.id,
+        "policy_version": policy.version,
+        "evidence": dict(evidence or {}),
+        "idempotency_key": idempotency_key,
+        "prev_hash": subject.chain_head,
+    }
+    fields["hash"] = event_hash(fields)
+    event = ConsentEvent(**fields)
+    session.add(event)
+    subject.chain_length = fields["chain_seq"]
+    subject.chain_head = fields["hash"]
+
+    state = session.get(ConsentState, (subject_id, controller, purpose))
+    if state is None:
+        state = ConsentState(
+            subject_id=subject_id,
+            controller=controller,
+            purpose=purpose,
+            status=STATUS_OF[action],
+            since=occurred,
+            event_id=event.id,
+            channel=channel,
+            updated_at=now,
+        )
+        session.add(state)
+    elif occurred >= state.since:
+        # A back-dated event (e.g. a paper form entered late) joins the history but does not
+        # override a newer decision.
+        state.status = STATUS_OF[action]
+        state.since = occurred
+        state.event_id = event.id
+        state.channel = channel
+        state.updated_at = now
+    session.flush()
+    return ConsentOutcome(event=event, state=state, created=True)
+
+
+def check_consent(
+    *, session: Session, subject_id: str, controller: str, purpose: str, at: datetime | None = None
+) -> ConsentCheck:
+    """Was consent for this purpose in force at `at` (now when omitted)? Exact, from the ledger."""
+    if at is None:
+        state = session.get(ConsentState, (subject_id, controller, purpose))
+        if state is None:
+            return ConsentCheck(False, "none", None, None)
+        return ConsentCheck(state.status == "granted", state.status, state.since, state.event_id)
+    at = as_utc(at)
+    row = session.execute(
+        select(ConsentEvent.action, ConsentEvent.occurred_at, ConsentEvent.id)
+        .where(
+            ConsentEvent.subject_id == subject_id,
+            ConsentEvent.controller == controller,
+            ConsentEvent.purpose == purpose,
+            ConsentEvent.occurred_at <= at,
+        )
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.seq.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return ConsentCheck(False, "none", None, None)
+    return ConsentCheck(row.action == "grant", STATUS_OF[row.action], row.occurred_at, row.id)
+
+
+def current_states(*, session: Session, subject_id: str, controller: str | None = None) -> list[ConsentState]:
+    """The projection rows for one subject."""
+    stmt = select(ConsentState).where(ConsentState.subject_id == subject_id)
+    if controller is not None:
+        stmt = stmt.where(ConsentState.controller == controller)
+    return list(session.scalars(stmt.order_by(ConsentState.controller, ConsentState.purpose)))
+
+
+def history(*, session: Session, subject_id: str, controller: str | None = None) -> list[ConsentEvent]:
+    """Every event of one subject, oldest first."""
+    stmt = select(ConsentEvent).where(ConsentEvent.subject_id == subject_id)
+    if controller is not None:
+        stmt = stmt.where(ConsentEvent.controller == controller)
+    return list(session.scalars(stmt.order_by(ConsentEvent.occurred_at, ConsentEvent.seq)))
+
+
+def rejections(*, session: Session, subject_id: str, controller: str | None = None) -> list[ConsentRejection]:
+    """Refused requests of one subject, oldest first."""
+    stmt = select(ConsentRejection).where(ConsentRejection.subject_id == subject_id)
+    if controller is not None:
+        stmt = stmt.where(ConsentRejection.controller == controller)
+    return list(session.scalars(stmt.order_by(ConsentRejection.occurred_at)))
+
+
+def get_event(*, session: Session, event_id: str) -> ConsentEvent:
+    event = session.scalar(select(ConsentEvent).where(ConsentEvent.id == event_id))
+    if event is None:
+        raise NotFound("no such consent event")
+    return event
+
+
+def verify_ledger(*, session: Session, progress: Callable[[int], object] | None = None) -> VerifyReport:
+    """Recompute every chain; report altered, removed, inserted or reordered events.
+
+    Subjects and events are read as two ordered streams and merged, so memory stays flat
+    however large the ledger. `progress`, if given, is called with the events checked so far.
+    """
+    report = VerifyReport()
+    digest = hashlib.sha256()
+    heads = session.execute(
+        select(Subject.id, Subject.chain_length, Subject.chain_head)
+        .where(Subject.chain_length > 0)
+        .order_by(Subject.id)
+        .execution_options(yield_per=5000)
+    )
+    cols = [getattr(ConsentEvent, name) for name in (*CHAINED_FIELDS, "hash")]
+    events = session.execute(
+        select(*cols)
+        .order_by(ConsentEvent.subject_id, ConsentEvent.chain_seq)
+        .execution_options(yield_per=5000)
+    )
+    head = next(heads, None)
+    for subject_id, chain in groupby((row._asdict() for row in events), key=lambda f: f["subject_id"]):
+        while head is not None and head.id < subject_id:
+            report.problems.append(f"subject {head.id}: records a chain but all its events are missing")
+            head = next(heads, None)
+        expected_seq, prev = 1, None
+        for fields in chain:
+            report.events += 1
+            where = f"subject {subject_id} event #{fields['chain_seq']} ({fields['id']})"
+            if fields["chain_seq"] != expected_seq:
+                report.problems.append(
+                    f"{where}: expected position {expected_seq} (an event was removed or moved)"
+                )
+                expected_seq = fields["chain_seq"]
+            if fields["prev_hash"] != prev:
+                report.problems.append(f"{where}: does not link to the previous event (reordered or removed)")
+            if event_hash(fields) != fields["hash"]:
+                report.problems.append(f"{where}: content does not match its hash (altered)")
+            prev = fields["hash"]
+            expected_seq += 1
+            if progress is not None and report.events % 10000 == 0:
+                progress(report.events)
+        report.subjects += 1
+        last_seq = expected_seq - 1
+        if head is None or head.id != subject_id:
+            report.problems.append(f"subject {subject_id}: events exist but the subject records no chain")
+        else:
+            if head.chain_length != last_seq:
+                report.problems.append(
+                    f"subject {subject_id}: chain has {last_seq} events, subject records {head.chain_length} "
+                    "(events removed or added)"
+                )
+            elif head.chain_head != prev:
+                report.problems.append(
+                    f"subject {subject_id}: last event's hash does not match the recorded chain head"
+                )
+            head = next(heads, None)
+        digest.update(f"{subject_id}:{prev}\n".encode())
+    while head is not None:
+        report.problems.append(f"subject {head.id}: records a chain but all its events are missing")
+        head = next(heads, None)
+    report.digest = digest.hexdigest()
+    if progress is not None:
+        progress(report.events)
+    return report

@@ -1,0 +1,355 @@
+"""The policy file, as frozen pydantic models (R-POL-1..4).
+
+One file describes one group of controllers: who they are, what they process and why, on
+which legal basis, who may be asked for which consent over which channel, how long data is
+kept, who processes it for them, and whom a data subject may complain to.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+DPV = "https://w3id.org/dpv#"
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Language = Literal["lv", "en"]
+
+LegalBasis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interest", "public_task", "legitimate_interest"
+]
+LEGAL_BASIS_DPV: dict[str, str] = {
+    "consent": DPV + "Consent",
+    "contract": DPV + "Contract",
+    "legal_obligation": DPV + "LegalObligation",
+    "vital_interest": DPV + "VitalInterest",
+    "public_task": DPV + "PublicTask",
+    "legitimate_interest": DPV + "LegitimateInterest",
+}
+
+# Channels through which a consent may be given, withdrawn or refused (R-CON-1).
+ConsentChannel = Literal["portal", "sms", "staff", "email_link", "api", "post", "web"]
+CONSENT_CHANNELS: tuple[str, ...] = ("portal", "sms", "staff", "email_link", "api", "post", "web")
+# Channels on which a subject may be contacted under a purpose (audiences, R-CON-6).
+ContactChannel = Literal["sms", "phone", "email", "post"]
+
+RetentionAnchor = Literal[
+    "collection",
+    "last_order",
+    "last_transaction",
+    "contract_end",
+    "consent_withdrawal",
+    "last_visit",
+    "request_closed",
+]
+
+_DURATION = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(Frozen):
+    """A text in Latvian (required: the seeds' language) and English."""
+
+    lv: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, language: str) -> str:
+        return self.en if language == "en" else self.lv
+
+
+class Duration(Frozen):
+    years: int = 0
+    months: int = 0
+    weeks: int = 0
+    days: int = 0
+
+    @classmethod
+    def parse(cls, value: str) -> Duration:
+        match = _DURATION.match(value)
+        if not match or value == "P":
+            raise ValueError(f"{value!r} is not an ISO 8601 duration like P10Y, P6M, P30D")
+        return cls(**{k: int(v) for k, v in match.groupdict().items() if v})
+
+    def iso(self) -> str:
+        parts = [
+            f"{n}{u}"
+            for n, u in ((self.years, "Y"), (self.months, "M"), (self.weeks, "W"), (self.days, "D"))
+            if n
+        ]
+        return "P" + "".join(parts)
+
+    def approx_days(self) -> int:
+        return self.years * 365 + self.months * 30 + self.weeks * 7 + self.days
+
+
+class Contact(Frozen):
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+    address: str | None = None
+
+
+class PolicyMeta(Frozen):
+    id: Slug
+    version: str = Field(min_length=1, max_length=64)
+    published: date
+    review_interval_months: int = Field(gt=0, le=120)
+    default_language: Language = "lv"
+    url: str | None = None
+    title: Text | None = None
+
+
+class SupervisoryAuthority(Frozen):
+    name: Text
+    address: str
+    email: str | None = None
+    phone: str | None = None
+    url: str
+
+
+class ClientGroup(Frozen):
+    id: Slug
+    title: Text
+
+
+class Controller(Frozen):
+    id: Slug
+    legal_name: str
+    short_name: str
+    registration_number: str | None = None
+    address: str
+    country: str = Field(default="LV", min_length=2, max_length=2)
+    contact: Contact = Contact()
+    dpo: Contact | None = None
+    privacy_policy_url: str | None = None
+
+
+class Purpose(Frozen):
+    id: Slug
+    controllers: list[Slug] | None = Field(
+        default=None, description="Controllers that pursue this purpose; omitted means all in the file."
+    )
+    title: Text
+    description: Text
+    legal_basis: LegalBasis
+    dpv_purpose: str
+    dpv_legal_basis: str | None = None
+    eligible_groups: list[Slug] | None = Field(
+        default=None, description="Client groups that may be asked; omitted means everyone."
+    )
+    consent_channels: list[ConsentChannel] = Field(default_factory=list)
+    contact_channels: list[ContactChannel] = Field(default_factory=list)
+    sms_keyword: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,20}$")
+    data_categories: list[Slug] = Field(default_factory=list)
+    direct_marketing: bool = False
+    automated_decision: bool = Field(
+        default=False, description="Decisions are made by automated means, incl. profiling (GDPR Art. 22)."
+    )
+
+    @field_validator("dpv_purpose", "dpv_legal_basis")
+    @classmethod
+    def _dpv_iri(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(DPV):
+            raise ValueError(f"must be a W3C DPV term IRI starting with {DPV}")
+        return value
+
+    @property
+    def legal_basis_iri(self) -> str:
+        return self.dpv_legal_basis or LEGAL_BASIS_DPV[self.legal_basis]
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.legal_basis == "consent"
+
+
+class DataCategory(Frozen):
+    id: Slug
+    title: Text
+    dpv_category: str | None = None
+    special: bool = False
+
+
+class RetentionRule(Frozen):
+    """How long data of a purpose is kept. Several rules for one purpose: whichever ends first."""
+
+    id: Slug
+    purpose: Slug
+    data_categories: list[Slug] = Field(default_factory=list)
+    period: Duration | None = None
+    anchor: RetentionAnchor
+    action: Literal["delete", "anonymise"] = "delete"
+    archive_exemption: bool = Field(
+        default=False, description="Records the law requires to go to the state archive are kept (R 2.5)."
+    )
+    description: Text | None = None
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _parse_period(cls, value: object) -> object:
+        if isinstance(value, str):
+            return Duration.parse(value)
+        return value
+
+
+class ProcessorContract(Frozen):
+    status: Literal["in_force", "draft", "expired", "terminated"]
+    signed: date | None = None
+    expires: date | None = None
+    data_protection_clause: bool = True
+
+
+class Processor(Frozen):
+    id: Slug
+    name: str
+    service: Text
+    controllers: list[Slug] | None = None
+    data_categories: list[Slug] = Field(default_factory=list)
+    purposes: list[Slug] = Field(default_factory=list)
+    country: str = Field(default="LV", min_length=2, max_length=2)
+    transfer_outside_eea: bool = False
+    contract: ProcessorContract
+
+
+class CookieCategory(Frozen):
+    id: Slug
+    title: Text
+    description: Text
+    required: bool = False
+    dpv_purpose: str | None = None
+
+
+class Deadlines(Frozen):
+    dsr_response_days: int = Field(default=30, gt=0)
+    dsr_extension_days: int = Field(default=60, ge=0)
+    marketing_objection_hours: int = Field(default=72, gt=0)
+    breach_notification_hours: int = Field(default=72, gt=0)
+    repeat_request_months: int = Field(default=6, ge=0)
+
+
+class DataSource(Frozen):
+    id: Slug
+    title: Text
+    controllers: list[Slug] | None = None
+    kind: Literal["sql", "api", "manual"] = "manual"
+
+
+class Policy(Frozen):
+    policy: PolicyMeta
+    supervisory_authority: SupervisoryAuthority
+    client_groups: list[ClientGroup] = Field(min_length=1)
+    default_client_group: Slug
+    controllers: list[Controller] = Field(min_length=1)
+    data_categories: list[DataCategory] = Field(default_factory=list)
+    purposes: list[Purpose] = Field(min_length=1)
+    retention_rules: list[RetentionRule] = Field(default_factory=list)
+    processors: list[Processor] = Field(default_factory=list)
+    cookie_categories: list[CookieCategory] = Field(default_factory=list)
+    data_sources: list[DataSource] = Field(default_factory=list)
+    deadlines: Deadlines = Deadlines()
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.policy.id
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+    def controller(self, controller_id: str) -> Controller | None:
+        return next((c for c in self.controllers if c.id == controller_id), None)
+
+    def purposes_of(self, controller_id: str) -> list[Purpose]:
+        return [p for p in self.purposes if p.controllers is None or controller_id in p.controllers]
+
+    def purpose(self, controller_id: str, purpose_id: str) -> Purpose | None:
+        return next((p for p in self.purposes_of(controller_id) if p.id == purpose_id), None)
+
+    # --- cross references (field-level checks are pydantic's) ---------------------------------
+
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every dangling or duplicated reference, with the location it was found at."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        controllers = {c.id for c in self.controllers}
+        groups = {g.id for g in self.client_groups}
+        categories = {c.id for c in self.data_categories}
+        purposes = {p.id for p in self.purposes}
+
+        def unique(items: list[str], section: str) -> None:
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item in seen:
+                    problems.append(((section, i, "id"), f"duplicate id {item!r}"))
+                seen.add(item)
+
+        unique([c.id for c in self.controllers], "controllers")
+        unique([g.id for g in self.client_groups], "client_groups")
+        unique([c.id for c in self.data_categories], "data_categories")
+        unique([p.id for p in self.purposes], "purposes")
+        unique([r.id for r in self.retention_rules], "retention_rules")
+        unique([p.id for p in self.processors], "processors")
+        unique([c.id for c in self.cookie_categories], "cookie_categories")
+
+        if self.default_client_group not in groups:
+            problems.append(
+                (("default_client_group",), f"unknown client group {self.default_client_group!r}")
+            )
+
+        keywords: dict[str, int] = {}
+        for i, p in enumerate(self.purposes):
+            for j, c in enumerate(p.controllers or []):
+                if c not in controllers:
+                    problems.append((("purposes", i, "controllers", j), f"unknown controller {c!r}"))
+            for j, g in enumerate(p.eligible_groups or []):
+                if g not in groups:
+                    problems.append((("purposes", i, "eligible_groups", j), f"unknown client group {g!r}"))
+            for j, d in enumerate(p.data_categories):
+                if d not in categories:
+                    problems.append((("purposes", i, "data_categories", j), f"unknown data category {d!r}"))
+            if p.sms_keyword:
+                if p.sms_keyword in keywords:
+                    problems.append(
+                        (("purposes", i, "sms_keyword"), f"SMS keyword {p.sms_keyword!r} is used twice")
+                    )
+                keywords[p.sms_keyword] = i
+                if "sms" not in p.consent_channels:
+                    problems.append(
+                        (("purposes", i, "sms_keyword"), "an SMS keyword needs 'sms' in consent_channels")
+                    )
+            if p.consent_channels and not p.needs_consent:
+                problems.append(
+                    (("purposes", i, "consent_channels"), f"legal basis is {p.legal_basis}, not consent")
+                )
+        for i, r in enumerate(self.retention_rules):
+            if r.purpose not in purposes:
+                problems.append((("retention_rules", i, "purpose"), f"unknown purpose {r.purpose!r}"))
+            for j, d in enumerate(r.data_categories):
+                if d not in categories:
+                    problems.append(
+                        (("retention_rules", i, "data_categories", j), f"unknown data category {d!r}")
+                    )
+            if r.period is None and r.anchor != "consent_withdrawal":
+                problems.append(
+                    (
+                        ("retention_rules", i, "period"),
+                        "a period is required unless anchor is consent_withdrawal",
+                    )
+                )
+        for i, proc in enumerate(self.processors):
+            for j, c in enumerate(proc.controllers or []):
+                if c not in controllers:
+                    problems.append((("processors", i, "controllers", j), f"unknown controller {c!r}"))
+            for j, d in enumerate(proc.data_categories):
+                if d not in categories:
+                    problems.append((("processors", i, "data_categories", j), f"unknown data category {d!r}"))
+            for j, pu in enumerate(proc.purposes):
+                if pu not in purposes:
+                    problems.append((("processors", i, "purposes", j), f"unknown purpose {pu!r}"))
+        return problems

@@ -1,0 +1,26 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import sargs
+from sargs.entrypoints.api.deps import TokenCache
+from sargs.entrypoints.api.errors import install_error_handlers
+from sargs.entrypoints.api.routers import audiences, consents, health, subjects
+from sargs.entrypoints.container import Container
+
+
+def create_api(container: Container) -> FastAPI:
+    """Build the API around a container (engine, sessions, policies, clock)."""
+    app = FastAPI(
+        title="Sargs",
+        version=sargs.__version__,
+        description="Privacy operations: consent ledger, audiences, receipts. Authenticate with `Authorization: Bearer <token>`.",
+    )
+    app.state.container = container
+    app.state.token_cache = TokenCache()
+    install_error_handlers(app)
+    for router in (health.router, consents.router, subjects.router, audiences.router):
+        app.include_router(router, prefix="/api/v1")
+    return app

@@ -1,0 +1,75 @@
+"""Domain errors -> HTTP responses, all in one shape: {"error": {"code", "message", "field"?}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sargs.core.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+    PermissionDenied,
+    PolicyError,
+    SargsError,
+    Unauthenticated,
+)
+
+STATUS: dict[type[SargsError], int] = {
+    InvalidInput: 422,
+    NotEligible: 422,
+    NotFound: 404,
+    Conflict: 409,
+    PermissionDenied: 403,
+    Unauthenticated: 401,
+    PolicyError: 422,
+    ConfigurationError: 500,
+}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
+
+
+def _status_for(exc: SargsError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SargsError)
+    async def _domain(_request: Request, exc: SargsError) -> JSONResponse:
+        status = _status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            problems.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
+        first = problems[0] if problems else {"field": None, "message": "invalid request"}
+        message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
+        return JSONResponse(
+            error_body("invalid_input", message, field=first["field"], problems=problems), status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+        return JSONResponse(
+            error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,89 @@
+"""Audiences: everyone who may be contacted now for a purpose, streamed (R-CON-6)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from itertools import chain
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from sargs.domains.consent.audiences import AudienceRow, iter_audience
+from sargs.domains.tokens.service import Principal
+from sargs.entrypoints.api.deps import ContainerDep, require, require_controller
+from sargs.entrypoints.container import Container
+
+router = APIRouter(tags=["audiences"])
+
+Marketer = Annotated[Principal, Depends(require("admin", "dpo", "marketing"))]
+CHUNK = 2000
+
+
+def _csv(rows: Iterator[AudienceRow], with_contact: bool) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["subject_id", "since", "contact"] if with_contact else ["subject_id", "since"])
+    for n, row in enumerate(rows, start=1):
+        since = row.since.isoformat()
+        writer.writerow((row.subject_id, since, row.contact) if with_contact else (row.subject_id, since))
+        if n % CHUNK == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _ndjson(rows: Iterator[AudienceRow], with_contact: bool) -> Iterator[str]:
+    lines: list[str] = []
+    for row in rows:
+        doc = {"subject_id": row.subject_id, "since": row.since.isoformat()}
+        if with_contact:
+            doc["contact"] = row.contact or ""
+        lines.append(json.dumps(doc))
+        if len(lines) >= CHUNK:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
+
+
+def _rows(container: Container, controller: str, purpose: str, channel: str | None) -> Iterator[AudienceRow]:
+    """Rows from one read transaction that stays open while the response streams."""
+    with container.read_sessions.begin() as session:
+        yield from iter_audience(
+            session=session,
+            registry=container.registry,
+            controller=controller,
+            purpose=purpose,
+            channel=channel,
+        )
+
+
+@router.get("/audiences/{purpose}")
+def audience(
+    purpose: str,
+    container: ContainerDep,
+    principal: Marketer,
+    controller: Annotated[str, Query(min_length=1)],
+    channel: Annotated[Literal["sms", "phone", "email", "post"] | None, Query()] = None,
+    format: Annotated[Literal["csv", "ndjson"], Query()] = "csv",
+) -> StreamingResponse:
+    """Stream the audience as CSV or NDJSON without loading it into memory."""
+    require_controller(principal, controller)
+    rows = _rows(container, controller, purpose, channel)
+    # Pull the first row now so a bad purpose or channel is a 422, not a broken stream.
+    first = next(rows, None)
+    all_rows: Iterator[AudienceRow] = chain([first], rows) if first is not None else iter(())
+    with_contact = channel is not None
+    if format == "csv":
+        body, media = _csv(all_rows, with_contact), "text/csv; charset=utf-8"
+    else:
+        body, media = _ndjson(all_rows, with_contact), "application/x-ndjson"
+    filename = f"audience-{controller}-{purpose}{'-' + channel if channel else ''}.{format}"
+    return StreamingResponse(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

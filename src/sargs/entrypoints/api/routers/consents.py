@@ -1,0 +1,168 @@
+"""Recording and checking consents, and their receipts (R-CON-1..4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+
+from sargs.core.errors import NotEligible
+from sargs.domains.consent.receipts import build_receipt
+from sargs.domains.consent.service import Actor, check_consent, get_event, record_consent
+from sargs.domains.policy.registry import policy_as_published
+from sargs.domains.subjects.identifiers import parse_identity
+from sargs.domains.subjects.service import find_subject_id, get_or_create_subject
+from sargs.domains.tokens.service import Principal
+from sargs.entrypoints.api.deps import ContainerDep, pseudonymise_ip, require, require_controller
+from sargs.entrypoints.api.schemas import EventRead, StateRead
+
+router = APIRouter(tags=["consents"])
+
+Writer = Annotated[Principal, Depends(require("admin", "dpo", "operator"))]
+Reader = Annotated[Principal, Depends(require("admin", "dpo", "operator", "auditor"))]
+Checker = Annotated[Principal, Depends(require("admin", "dpo", "operator", "marketing", "auditor"))]
+
+EvidenceValue = str | int | float | bool | None
+
+
+class ConsentCreate(BaseModel):
+    controller: str = Field(min_length=1, max_length=64)
+    identity: str = Field(min_length=3, max_length=300, examples=["msisdn:+37129123456"])
+    purpose: str = Field(min_length=1, max_length=64)
+    action: Literal["grant", "withdraw", "refuse"]
+    channel: str = Field(default="api", max_length=16)
+    occurred_at: datetime | None = None
+    evidence: dict[str, EvidenceValue] | None = Field(
+        default=None, description="Up to 20 flat key/value pairs."
+    )
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("evidence")
+    @classmethod
+    def _small(cls, value: dict[str, EvidenceValue] | None) -> dict[str, EvidenceValue] | None:
+        if value is not None and (len(value) > 20 or any(len(k) > 64 for k in value)):
+            raise ValueError("at most 20 keys of at most 64 characters")
+        if value is not None and any(isinstance(v, str) and len(v) > 500 for v in value.values()):
+            raise ValueError("values are at most 500 characters")
+        return value
+
+
+class ConsentWritten(BaseModel):
+    event: EventRead
+    state: StateRead | None
+
+
+class ConsentCheckRead(BaseModel):
+    allowed: bool
+    status: str
+    since: datetime | None
+    event_id: str | None
+
+
+@router.post("/consents", status_code=201, response_model=ConsentWritten)
+def create_consent(
+    body: ConsentCreate,
+    request: Request,
+    container: ContainerDep,
+    principal: Writer,
+    idempotency_header: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> Any:
+    """Grant, withdraw or refuse a consent. Repeating a request with the same idempotency key
+    returns the first result (200) instead of writing twice."""
+    require_controller(principal, body.controller)
+    identity = parse_identity(body.identity, region=container.settings.default_region)
+    key = body.idempotency_key or idempotency_header
+    evidence: dict[str, Any] = dict(body.evidence or {})
+    ip = pseudonymise_ip(container, request.client.host if request.client else None)
+    if ip:
+        evidence.setdefault("ip", ip)
+    policy = container.registry.policy_for(body.controller)
+    container.registry.purpose(body.controller, body.purpose)  # unknown purpose: 422 before any write
+    now = container.clock.now()
+    with container.sessions.begin() as session:
+        subject_id, _ = get_or_create_subject(
+            session=session,
+            identity=identity,
+            controller=body.controller,
+            default_group=policy.default_client_group,
+            now=now,
+        )
+        outcome = record_consent(
+            session=session,
+            registry=container.registry,
+            subject_id=subject_id,
+            controller=body.controller,
+            purpose=body.purpose,
+            action=body.action,
+            channel=body.channel,
+            actor=Actor("token", principal.id),
+            now=now,
+            occurred_at=body.occurred_at,
+            evidence=evidence,
+            idempotency_key=key,
+        )
+        payload = None
+        if outcome.event is not None:
+            payload = ConsentWritten(
+                event=EventRead.of(outcome.event),
+                state=StateRead.of(outcome.state) if outcome.state else None,
+            ).model_dump(mode="json")
+    # The rejection is committed (it is recorded evidence) and then reported.
+    if outcome.rejection is not None:
+        raise NotEligible(outcome.rejection.message, rejection_id=outcome.rejection.id, field="purpose")
+    assert payload is not None
+    if not outcome.created:
+        return JSONResponse(payload, status_code=200, headers={"Idempotent-Replay": "true"})
+    return JSONResponse(payload, status_code=201)
+
+
+@router.get("/consents/check", response_model=ConsentCheckRead)
+def check(
+    container: ContainerDep,
+    principal: Checker,
+    controller: Annotated[str, Query(min_length=1)],
+    identity: Annotated[str, Query(min_length=3)],
+    purpose: Annotated[str, Query(min_length=1)],
+    at: datetime | None = None,
+) -> ConsentCheckRead:
+    """May this person be processed for this purpose now (or at `at`)? Unknown people: not allowed."""
+    require_controller(principal, controller)
+    ident = parse_identity(identity, region=container.settings.default_region)
+    container.registry.purpose(controller, purpose)
+    with container.read_sessions.begin() as session:
+        subject_id = find_subject_id(session=session, identity=ident)
+        if subject_id is None:
+            return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
+        result = check_consent(
+            session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
+        )
+    return ConsentCheckRead(
+        allowed=result.allowed, status=result.status, since=result.since, event_id=result.event_id
+    )
+
+
+@router.get("/consents/{event_id}/receipt")
+def receipt(
+    event_id: str,
+    container: ContainerDep,
+    principal: Reader,
+    response: Response,
+    lang: Annotated[Literal["lv", "en"], Query()] = "lv",
+    download: bool = False,
+) -> dict[str, Any]:
+    """The consent receipt (Kantara CR v1.1 with ISO/IEC TS 27560 fields) for one ledger event."""
+    with container.read_sessions.begin() as session:
+        event = get_event(session=session, event_id=event_id)
+        require_controller(principal, event.controller)
+        policy = policy_as_published(
+            session=session,
+            registry=container.registry,
+            policy_id=event.policy_id,
+            version=event.policy_version,
+        )
+    if download:
+        response.headers["Content-Disposition"] = f'attachment; filename="consent-receipt-{event_id}.json"'
+    return build_receipt(event=event, policy=policy, language=lang)

@@ -1,0 +1,357 @@
+"""The `sargs` command line (Typer + Rich). Built by `sargs.bootstrap.main`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sargs.core.config import Settings
+from sargs.core.errors import SargsError
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
+from sargs.entrypoints.container import Container
+
+console = Console()
+err = Console(stderr=True)
+
+BuildFn = Callable[..., Container]
+AppFn = Callable[[Container], Any]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[], list[Path]]) -> typer.Typer:
+    """The Typer application, with the bootstrap's factories injected."""
+    app = typer.Typer(help="Sargs: privacy operations from a published privacy policy.", no_args_is_help=True)
+    policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
+    ledger_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
+    token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+    db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+    app.add_typer(policy_app, name="policy")
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(token_app, name="token")
+    app.add_typer(db_app, name="db")
+
+    state: dict[str, Any] = {}
+
+    @app.callback()
+    def _root(
+        database_url: Annotated[
+            str | None, typer.Option("--database-url", envvar="SARGS_DATABASE_URL", help="SQLAlchemy URL.")
+        ] = None,
+        policy: Annotated[
+            list[Path] | None,
+            typer.Option("--policy", "-p", help="Policy file (repeatable); or SARGS_POLICY_FILES."),
+        ] = None,
+    ) -> None:
+        overrides: dict[str, Any] = {}
+        if database_url:
+            overrides["database_url"] = database_url
+        if policy:
+            overrides["policy_files"] = policy
+        state["settings"] = lambda: Settings(**overrides)
+
+    def settings() -> Settings:
+        factory: Callable[[], Settings] = state.get("settings", Settings)
+        return factory()
+
+    def container(*, publish: bool = True) -> Container:
+        try:
+            return build(settings(), publish_policies=publish)
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+
+    # --- policy -------------------------------------------------------------------------------
+
+    @policy_app.command("check")
+    def policy_check(files: Annotated[list[Path], typer.Argument(help="Policy YAML files.")]) -> None:
+        """Validate policy files; print what each declares, or every problem with its line."""
+        failed = False
+        for path in files:
+            try:
+                policy = load_policy(path)
+            except SargsError as exc:
+                failed = True
+                err.print(f"[bold red]✗ {path}[/]")
+                for problem in exc.details.get("problems") or [exc.message]:
+                    err.print(f"  {problem}")
+                continue
+            _print_policy(path, policy)
+        if failed:
+            raise typer.Exit(1)
+
+    @policy_app.command("reminders")
+    def policy_reminders() -> None:
+        """Which policies are due for their periodic review (R-POL-3)."""
+        import datetime as dt
+
+        c = container(publish=False)
+        for r in c.registry.review_reminders(today=dt.date.today()):
+            mark = "[red]OVERDUE[/]" if r.overdue else "[green]ok[/]"
+            console.print(f"{r.policy_id} {r.version}: published {r.published}, review due {r.due} {mark}")
+
+    # --- ledger -------------------------------------------------------------------------------
+
+    @ledger_app.command("verify")
+    def ledger_verify() -> None:
+        """Recompute every hash chain; exit 1 if any event was altered, removed or reordered."""
+        from rich.progress import Progress
+
+        from sargs.domains.consent.service import verify_ledger
+
+        c = container(publish=False)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("verifying events", total=None)
+            with c.read_sessions.begin() as session:
+                report = verify_ledger(session=session, progress=lambda n: progress.update(task, completed=n))
+        if report.ok:
+            console.print(
+                f"[green]✓ ledger intact:[/] {report.events} events in {report.subjects} subject chains\n"
+                f"  digest {report.digest} (keep it: a later digest must extend, not contradict it)"
+            )
+            return
+        err.print(
+            f"[bold red]✗ ledger tampered:[/] {len(report.problems)} problem(s) in {report.events} events"
+        )
+        for problem in report.problems[:50]:
+            err.print(f"  {problem}")
+        if len(report.problems) > 50:
+            err.print(f"  … and {len(report.problems) - 50} more")
+        raise typer.Exit(1)
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    @token_app.command("create")
+    def token_create(
+        role: Annotated[str, typer.Option(help="admin | dpo | operator | marketing | auditor")],
+        name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+        controller: Annotated[list[str] | None, typer.Option(help="Limit to these controllers.")] = None,
+        days: Annotated[int | None, typer.Option(help="Expire after this many days.")] = None,
+    ) -> None:
+        """Create an API token; it is printed once and stored only as a hash."""
+        from sargs.domains.tokens.service import create_token
+
+        c = container(publish=False)
+        for ctl in controller or []:
+            if c.registry.policies:
+                try:
+                    c.registry.policy_for(ctl)
+                except SargsError as exc:
+                    raise _fail(exc.message) from None
+        try:
+            with c.sessions.begin() as session:
+                issued = create_token(
+                    session=session,
+                    name=name,
+                    role=role,
+                    now=c.clock.now(),
+                    controllers=controller or None,
+                    valid_days=days,
+                )
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        err.print(f"token {issued.id} (role {issued.role}) — shown once, store it now:")
+        print(issued.secret)
+
+    @token_app.command("list")
+    def token_list() -> None:
+        """List tokens (never their secrets)."""
+        from sargs.domains.tokens.service import list_tokens
+
+        c = container(publish=False)
+        table = Table("id", "name", "role", "controllers", "expires", "revoked")
+        with c.read_sessions.begin() as session:
+            for t in list_tokens(session=session):
+                table.add_row(
+                    t.id,
+                    t.name,
+                    t.role,
+                    ", ".join(t.controllers or ["all"]),
+                    str(t.expires_at or "—"),
+                    str(t.revoked_at or "—"),
+                )
+        console.print(table)
+
+    @token_app.command("revoke")
+    def token_revoke(token_id: str) -> None:
+        """Revoke a token (running servers stop accepting it within 30 seconds)."""
+        from sargs.domains.tokens.service import revoke_token
+
+        c = container(publish=False)
+        try:
+            with c.sessions.begin() as session:
+                revoke_token(session=session, token_id=token_id, now=c.clock.now())
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        console.print(f"revoked {token_id}")
+
+    # --- database -----------------------------------------------------------------------------
+
+    @db_app.command("upgrade")
+    def db_upgrade(revision: str = "head") -> None:
+        """Apply migrations up to REVISION (default: the latest)."""
+        from sargs.migrations import upgrade
+
+        url = settings().database_url
+        upgrade(url, revision)
+        console.print(f"database upgraded to {revision}")
+
+    @db_app.command("downgrade")
+    def db_downgrade(revision: str) -> None:
+        """Revert migrations down to REVISION ('base' removes every table)."""
+        from sargs.migrations import downgrade
+
+        downgrade(settings().database_url, revision)
+        console.print(f"database downgraded to {revision}")
+
+    # --- serving ------------------------------------------------------------------------------
+
+    @app.command()
+    def serve(
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    ) -> None:
+        """Serve the API (and, later, the web console and portal)."""
+        import uvicorn
+
+        s = settings()
+        try:
+            s.require_safe_secrets()
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        if not s.policy_files:
+            err.print("[yellow]warning:[/] no policy files given (--policy or SARGS_POLICY_FILES)")
+        if workers > 1:
+            os.environ["SARGS_DATABASE_URL"] = s.database_url
+            os.environ["SARGS_POLICY_FILES"] = ",".join(str(p) for p in s.policy_files)
+            uvicorn.run(
+                "sargs.bootstrap:app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+            )
+            return
+        c = container()
+        uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+
+    @app.command()
+    def demo(
+        subjects: Annotated[int, typer.Option(help="How many people to generate.")] = 3000,
+        directory: Annotated[Path, typer.Option("--dir", help="Where the demo database lives.")] = Path(
+            ".demo"
+        ),
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        serve_after: Annotated[
+            bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")
+        ] = True,
+    ) -> None:
+        """A fresh SQLite database with both example policies and sample people, then the server."""
+        import uvicorn
+
+        from sargs.domains.tokens.service import create_token
+        from sargs.entrypoints.cli.demo_data import generate
+        from sargs.migrations import upgrade
+
+        directory.mkdir(parents=True, exist_ok=True)
+        db = directory / "sargs-demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{db.resolve()}"
+        upgrade(url)
+        s = Settings(database_url=url, policy_files=example_policies(), demo=True)
+        try:
+            c = build(s)
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("generating people and consent histories", total=subjects)
+            stats = generate(
+                container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
+            )
+        with c.sessions.begin() as session:
+            admin = create_token(session=session, name="demo admin", role="admin", now=c.clock.now())
+            marketing = create_token(
+                session=session, name="demo marketing", role="marketing", now=c.clock.now()
+            )
+        base = f"http://{host}:{port}"
+        console.print(
+            f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
+        )
+        console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
+        console.print(f"admin token:     {admin.secret}")
+        console.print(f"marketing token: {marketing.secret}")
+        console.print(f"API docs:        {base}/docs\n")
+        console.print("Try these:", style="bold")
+        for line in demo_curls(
+            base, admin.secret, marketing.secret, stats.sample_msisdn, stats.sample_event_id
+        ):
+            console.print(line, soft_wrap=True, highlight=False)
+        if serve_after:
+            console.print(f"\nserving on {base} (Ctrl+C to stop)")
+            uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+
+    return app
+
+
+def demo_curls(base: str, admin: str, marketing: str, msisdn: str, event_id: str) -> list[str]:
+    """The example commands `sargs demo` prints (tests run them against the app)."""
+    auth = f"-H 'Authorization: Bearer {admin}'"
+    return [
+        f"curl -s {base}/api/v1/health",
+        f"curl -s {auth} '{base}/api/v1/consents/check?controller=lmt&identity=msisdn:{msisdn}&purpose=offers'",
+        f"curl -s {auth} -H 'Content-Type: application/json' -X POST {base}/api/v1/consents "
+        f'-d \'{{"controller":"lmt","identity":"msisdn:{msisdn}","purpose":"offers","action":"withdraw"}}\'',
+        f"curl -s {auth} '{base}/api/v1/subjects/msisdn:{msisdn}/consents'",
+        f"curl -s {auth} '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
+        f"curl -s -H 'Authorization: Bearer {marketing}' '{base}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv' | head",
+    ]
+
+
+def _print_policy(path: Path, policy: Policy) -> None:
+    console.print(
+        f"[bold green]✓ {path}[/]: policy {policy.id} version {policy.version} (published {policy.policy.published})"
+    )
+    controllers = Table("controller", "legal name", "reg. no.", title="Controllers", title_justify="left")
+    for c in policy.controllers:
+        controllers.add_row(c.id, c.legal_name, c.registration_number)
+    console.print(controllers)
+    purposes = Table(
+        "purpose",
+        "controllers",
+        "legal basis",
+        "SMS",
+        "eligible",
+        "channels",
+        title="Purposes",
+        title_justify="left",
+    )
+    for p in policy.purposes:
+        purposes.add_row(
+            p.id,
+            ", ".join(p.controllers or ["all"]),
+            p.legal_basis,
+            p.sms_keyword or "",
+            ", ".join(p.eligible_groups or ["everyone"]) if p.needs_consent else "",
+            ", ".join(p.consent_channels),
+        )
+    console.print(purposes)
+    if policy.retention_rules:
+        retention = Table("rule", "purpose", "kept", "after", "then", title="Retention", title_justify="left")
+        for r in policy.retention_rules:
+            retention.add_row(r.id, r.purpose, r.period.iso() if r.period else "until", r.anchor, r.action)
+        console.print(retention)

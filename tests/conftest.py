@@ -1,0 +1,112 @@
+"""Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when
+SARGS_TEST_DATABASE_URL is set), the example policies, a fixed clock, an API client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+import sargs.domains.models  # noqa: F401
+from sargs.bootstrap import build, create_app, example_policy_paths
+from sargs.core.clock import FixedClock
+from sargs.core.config import Settings
+from sargs.core.db import Base
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
+from sargs.domains.tokens.service import create_token
+from sargs.entrypoints.container import Container
+from sargs.migrations import downgrade, upgrade
+
+PG_URL = os.environ.get("SARGS_TEST_DATABASE_URL")
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def pytest_report_header() -> str:
+    return f"sargs database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (set SARGS_TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+@pytest.fixture(scope="session")
+def example_policies() -> list[Policy]:
+    return [load_policy(p) for p in example_policy_paths()]
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database made once per session."""
+    if PG_URL:
+        downgrade(PG_URL, "base")
+        upgrade(PG_URL)
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+def db_url(_template_db: str, tmp_path: Path) -> Iterator[str]:
+    """A clean, migrated database for one test."""
+    if PG_URL:
+        yield PG_URL
+        from sqlalchemy import create_engine
+
+        engine = create_engine(PG_URL)
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path / "sargs.db"
+    shutil.copy(_template_db, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def container(db_url: str, example_policies: list[Policy], clock: FixedClock) -> Iterator[Container]:
+    c = build(Settings(database_url=db_url, demo=True), clock=clock, policies=example_policies)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container)) as c:
+        yield c
+
+
+@pytest.fixture
+def token(container: Container) -> Callable[..., str]:
+    """token("operator", controllers=["lmt"]) -> a bearer secret."""
+
+    def make(role: str, controllers: list[str] | None = None) -> str:
+        with container.sessions.begin() as session:
+            return create_token(
+                session=session,
+                name=f"test {role}",
+                role=role,
+                now=container.clock.now(),
+                controllers=controllers,
+            ).secret
+
+    return make
+
+
+@pytest.fixture
+def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """auth("admin") -> request headers carrying a fresh token of that role."""
+
+    def make(role: str = "admin", controllers: list[str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token(role, controllers)}"}
+
+    return make
