@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
@@ -120,10 +120,14 @@ def record_consent(
 
     # Serialise writers on this subject: the row lock (PostgreSQL) or the write lock taken by
     # BEGIN IMMEDIATE (SQLite) is held until the entrypoint commits.
-    subject = session.scalar(select(Subject).where(Subject.id == subject_id).with_for_update())
-    if subject is None:
+    head = session.execute(
+        select(Subject.chain_length, Subject.chain_head, Subject.erased_at)
+        .where(Subject.id == subject_id)
+        .with_for_update()
+    ).first()
+    if head is None:
         raise NotFound("no such subject")
-    if subject.erased_at is not None:
+    if head.erased_at is not None:
         raise InvalidInput("this data subject has been erased", field="identity")
 
     if idempotency_key is not None:
@@ -146,37 +150,27 @@ def record_consent(
             or policy.default_client_group
         )
         if group not in purpose_def.eligible_groups:
-            titles = {g.id: g.title.en for g in policy.client_groups}
-            allowed = ", ".join(titles.get(g, g) for g in purpose_def.eligible_groups)
-            message = (
-                f"{purpose_def.title.en!r} may be given only by: {allowed}; "
-                f"this subject is in group {titles.get(group, group)!r}"
-            )
-            rejection = ConsentRejection(
-                id=new_id(),
-                subject_id=subject_id,
-                controller=controller,
-                purpose=purpose,
-                action=action,
-                channel=channel,
-                reason="not_eligible",
-                message=message[:500],
-                occurred_at=occurred,
-                evidence=dict(evidence or {}),
-            )
-            session.add(rejection)
-            session.flush()
-            return ConsentOutcome(
-                event=None,
-                state=None,
-                created=False,
-                rejection=Rejection(rejection.id, "not_eligible", message),
+            return _reject(
+                session=session,
+                policy_groups={g.id: g.title.en for g in policy.client_groups},
+                eligible=purpose_def.eligible_groups,
+                purpose_title=purpose_def.title.en,
+                group=group,
+                row={
+                    "subject_id": subject_id,
+                    "controller": controller,
+                    "purpose": purpose,
+                    "action": action,
+                    "channel": channel,
+                    "occurred_at": occurred,
+                    "evidence": dict(evidence or {}),
+                },
             )
 
     fields: dict[str, Any] = {
         "id": new_id(),
         "subject_id": subject_id,
-        "chain_seq": subject.chain_length + 1,
+        "chain_seq": head.chain_length + 1,
         "controller": controller,
         "purpose": purpose,
         "action": action,
@@ -189,37 +183,79 @@ def record_consent(
         "policy_version": policy.version,
         "evidence": dict(evidence or {}),
         "idempotency_key": idempotency_key,
-        "prev_hash": subject.chain_head,
+        "prev_hash": head.chain_head,
     }
     fields["hash"] = event_hash(fields)
-    event = ConsentEvent(**fields)
-    session.add(event)
-    subject.chain_length = fields["chain_seq"]
-    subject.chain_head = fields["hash"]
+    # Core statements, not the unit of work: this is the hot path of every channel.
+    session.execute(insert(ConsentEvent), [fields])
+    session.execute(
+        update(Subject)
+        .where(Subject.id == subject_id)
+        .values(chain_length=fields["chain_seq"], chain_head=fields["hash"])
+    )
+    state = _project(session=session, fields=fields, now=now)
+    return ConsentOutcome(event=ConsentEvent(**fields), state=state, created=True)
 
-    state = session.get(ConsentState, (subject_id, controller, purpose))
-    if state is None:
-        state = ConsentState(
-            subject_id=subject_id,
-            controller=controller,
-            purpose=purpose,
-            status=STATUS_OF[action],
-            since=occurred,
-            event_id=event.id,
-            channel=channel,
-            updated_at=now,
+
+def _reject(
+    *,
+    session: Session,
+    policy_groups: dict[str, str],
+    eligible: list[str],
+    purpose_title: str,
+    group: str,
+    row: dict[str, Any],
+) -> ConsentOutcome:
+    """Record a request the policy does not allow, with a reason a person can read."""
+    allowed = ", ".join(policy_groups.get(g, g) for g in eligible)
+    message = f"{purpose_title!r} may be given only by: {allowed}; this subject is in group {policy_groups.get(group, group)!r}"
+    rejection_id = new_id()
+    session.execute(
+        insert(ConsentRejection),
+        [{**row, "id": rejection_id, "reason": "not_eligible", "message": message[:500]}],
+    )
+    return ConsentOutcome(
+        event=None, state=None, created=False, rejection=Rejection(rejection_id, "not_eligible", message)
+    )
+
+
+def _project(*, session: Session, fields: dict[str, Any], now: datetime) -> ConsentState:
+    """Bring the current-state row up to date with a new event (same transaction)."""
+    key = (fields["subject_id"], fields["controller"], fields["purpose"])
+    values = {
+        "status": STATUS_OF[fields["action"]],
+        "since": fields["occurred_at"],
+        "event_id": fields["id"],
+        "channel": fields["channel"],
+        "updated_at": now,
+    }
+    where = (
+        (ConsentState.subject_id == key[0])
+        & (ConsentState.controller == key[1])
+        & (ConsentState.purpose == key[2])
+    )
+    current = session.execute(
+        select(ConsentState.since, ConsentState.status, ConsentState.event_id, ConsentState.channel).where(
+            where
         )
-        session.add(state)
-    elif occurred >= state.since:
+    ).first()
+    if current is None:
+        session.execute(
+            insert(ConsentState), [{"subject_id": key[0], "controller": key[1], "purpose": key[2], **values}]
+        )
+    elif fields["occurred_at"] >= current.since:
+        session.execute(update(ConsentState).where(where).values(**values))
+    else:
         # A back-dated event (e.g. a paper form entered late) joins the history but does not
         # override a newer decision.
-        state.status = STATUS_OF[action]
-        state.since = occurred
-        state.event_id = event.id
-        state.channel = channel
-        state.updated_at = now
-    session.flush()
-    return ConsentOutcome(event=event, state=state, created=True)
+        values = {
+            "status": current.status,
+            "since": current.since,
+            "event_id": current.event_id,
+            "channel": current.channel,
+            "updated_at": now,
+        }
+    return ConsentState(subject_id=key[0], controller=key[1], purpose=key[2], **values)
 
 
 def check_consent(

@@ -44,12 +44,12 @@ def create_subject(
     *, session: Session, identities: list[Identity], now: datetime, groups: dict[str, str] | None = None
 ) -> str:
     """A new subject holding the given identities; an identity already in use is a Conflict."""
-    subject_id = new_id()
-    session.add(Subject(id=subject_id, created_at=now, chain_length=0))
-    session.flush()
     for ident in identities:
         if find_subject_id(session=session, identity=ident) is not None:
             raise Conflict("identity already belongs to another subject", identity=ident.masked())
+    subject_id = new_id()
+    session.add(Subject(id=subject_id, created_at=now, chain_length=0))
+    for ident in identities:
         session.add(
             SubjectIdentity(subject_id=subject_id, kind=ident.kind, value=ident.value, created_at=now)
         )

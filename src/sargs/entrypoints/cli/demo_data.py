@@ -33,25 +33,35 @@ def generate(
     seed: int = 7,
     batch: int = 250,
     progress: Callable[[int], None] | None = None,
+    sample: tuple[str, str] = ("lmt", "offers"),
 ) -> DemoStats:
-    """Create `subjects` people spread over the controllers that ask for consent."""
+    """Create `subjects` people spread over the controllers that ask for consent.
+
+    `sample` names a (controller, purpose) whose first lasting grant is reported, for examples.
+    """
     rng = random.Random(seed)
     registry = container.registry
-    controllers = [
-        (policy, c.id, [p for p in policy.purposes_of(c.id) if p.needs_consent and p.consent_channels])
-        for policy in registry.policies
-        for c in policy.controllers
-    ]
-    controllers = [item for item in controllers if item[2]]
+    # Each policy gets an equal share of people; within a group, most are the main company's.
+    slots = []
+    for policy in registry.policies:
+        asking = [
+            (policy, c.id, [p for p in policy.purposes_of(c.id) if p.needs_consent and p.consent_channels])
+            for c in policy.controllers
+        ]
+        asking = [item for item in asking if item[2]]
+        if asking:
+            slots.append(asking)
     stats = DemoStats()
-    if not controllers:
+    if not slots:
         return stats
     now = container.clock.now()
     done = 0
     while done < subjects:
         with container.sessions.begin() as session:
             for _ in range(min(batch, subjects - done)):
-                policy, controller, purposes = controllers[done % len(controllers)]
+                group_slots = slots[done % len(slots)]
+                main = rng.random() < 0.8 or len(group_slots) == 1
+                policy, controller, purposes = group_slots[0] if main else rng.choice(group_slots[1:])
                 n = 20_000_000 + done * 7 + rng.randrange(7)
                 identities = [Identity("msisdn", f"+371{n}")]
                 if rng.random() < 0.6:
@@ -86,10 +96,16 @@ def generate(
                         continue
                     stats.events += 1
                     assert outcome.event is not None
-                    if not stats.sample_event_id and controller == "lmt" and purpose.id == "offers":
+                    withdraw_later = outcome.event.action == "grant" and rng.random() < 0.25
+                    if (
+                        not stats.sample_event_id
+                        and (controller, purpose.id) == sample
+                        and outcome.event.action == "grant"
+                        and not withdraw_later
+                    ):
                         stats.sample_msisdn = identities[0].value
                         stats.sample_event_id = outcome.event.id
-                    if outcome.event.action == "grant" and rng.random() < 0.25:
+                    if withdraw_later:
                         record_consent(
                             session=session,
                             registry=registry,

@@ -18,14 +18,15 @@ from sargs.domains.policy.schema import Policy
 from sargs.entrypoints.container import Container
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 BuildFn = Callable[..., Container]
 AppFn = Callable[[Container], Any]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print("[bold red]error:[/] ", end="")
+    err.print(message, markup=False, highlight=False)
     return typer.Exit(code)
 
 
@@ -83,7 +84,7 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
                 failed = True
                 err.print(f"[bold red]✗ {path}[/]")
                 for problem in exc.details.get("problems") or [exc.message]:
-                    err.print(f"  {problem}")
+                    err.print(f"  {problem}", markup=False, highlight=False)
                 continue
             _print_policy(path, policy)
         if failed:
@@ -123,7 +124,7 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
             f"[bold red]✗ ledger tampered:[/] {len(report.problems)} problem(s) in {report.events} events"
         )
         for problem in report.problems[:50]:
-            err.print(f"  {problem}")
+            err.print(f"  {problem}", markup=False, highlight=False)
         if len(report.problems) > 50:
             err.print(f"  … and {len(report.problems) - 50} more")
         raise typer.Exit(1)
@@ -311,12 +312,13 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
 def demo_curls(base: str, admin: str, marketing: str, msisdn: str, event_id: str) -> list[str]:
     """The example commands `sargs demo` prints (tests run them against the app)."""
     auth = f"-H 'Authorization: Bearer {admin}'"
+    q_msisdn = msisdn.replace("+", "%2B")  # a bare + in a query string means a space
     return [
         f"curl -s {base}/api/v1/health",
-        f"curl -s {auth} '{base}/api/v1/consents/check?controller=lmt&identity=msisdn:{msisdn}&purpose=offers'",
+        f"curl -s {auth} '{base}/api/v1/consents/check?controller=lmt&identity=msisdn:{q_msisdn}&purpose=offers'",
         f"curl -s {auth} -H 'Content-Type: application/json' -X POST {base}/api/v1/consents "
         f'-d \'{{"controller":"lmt","identity":"msisdn:{msisdn}","purpose":"offers","action":"withdraw"}}\'',
-        f"curl -s {auth} '{base}/api/v1/subjects/msisdn:{msisdn}/consents'",
+        f"curl -s {auth} '{base}/api/v1/subjects/msisdn:{q_msisdn}/consents'",
         f"curl -s {auth} '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
         f"curl -s -H 'Authorization: Bearer {marketing}' '{base}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv' | head",
     ]

@@ -1,0 +1,5 @@
+"""`python -m sargs` is the `sargs` command."""
+
+from sargs.bootstrap import main
+
+main()
