@@ -10,6 +10,8 @@ from itertools import groupby
 from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
@@ -19,8 +21,7 @@ from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import CONSENT_CHANNELS
-from sargs.domains.subjects.model import Subject
-from sargs.domains.subjects.service import client_group
+from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 
 Action = Literal["grant", "withdraw", "refuse"]
 ACTIONS: tuple[str, ...] = ("grant", "withdraw", "refuse")
@@ -121,9 +122,12 @@ def record_consent(
     # Serialise writers on this subject: the row lock (PostgreSQL) or the write lock taken by
     # BEGIN IMMEDIATE (SQLite) is held until the entrypoint commits.
     head = session.execute(
-        select(Subject.chain_length, Subject.chain_head, Subject.erased_at)
+        select(Subject.chain_length, Subject.chain_head, Subject.erased_at, SubjectGroup.client_group)
+        .outerjoin(
+            SubjectGroup, (SubjectGroup.subject_id == Subject.id) & (SubjectGroup.controller == controller)
+        )
         .where(Subject.id == subject_id)
-        .with_for_update()
+        .with_for_update(of=Subject)
     ).first()
     if head is None:
         raise NotFound("no such subject")
@@ -145,10 +149,7 @@ def record_consent(
             return ConsentOutcome(event=prior, state=state, created=False)
 
     if action == "grant" and purpose_def.eligible_groups is not None:
-        group = (
-            client_group(session=session, subject_id=subject_id, controller=controller)
-            or policy.default_client_group
-        )
+        group = head.client_group or policy.default_client_group
         if group not in purpose_def.eligible_groups:
             return _reject(
                 session=session,
@@ -220,42 +221,40 @@ def _reject(
 
 
 def _project(*, session: Session, fields: dict[str, Any], now: datetime) -> ConsentState:
-    """Bring the current-state row up to date with a new event (same transaction)."""
-    key = (fields["subject_id"], fields["controller"], fields["purpose"])
+    """Bring the current-state row up to date with a new event, in one upsert.
+
+    A back-dated event (e.g. a paper form entered late) joins the history but does not
+    override a newer decision: the upsert only replaces an older `since`.
+    """
     values = {
+        "subject_id": fields["subject_id"],
+        "controller": fields["controller"],
+        "purpose": fields["purpose"],
         "status": STATUS_OF[fields["action"]],
         "since": fields["occurred_at"],
         "event_id": fields["id"],
         "channel": fields["channel"],
         "updated_at": now,
     }
-    where = (
-        (ConsentState.subject_id == key[0])
-        & (ConsentState.controller == key[1])
-        & (ConsentState.purpose == key[2])
-    )
-    current = session.execute(
-        select(ConsentState.since, ConsentState.status, ConsentState.event_id, ConsentState.channel).where(
-            where
-        )
-    ).first()
-    if current is None:
-        session.execute(
-            insert(ConsentState), [{"subject_id": key[0], "controller": key[1], "purpose": key[2], **values}]
-        )
-    elif fields["occurred_at"] >= current.since:
-        session.execute(update(ConsentState).where(where).values(**values))
-    else:
-        # A back-dated event (e.g. a paper form entered late) joins the history but does not
-        # override a newer decision.
-        values = {
-            "status": current.status,
-            "since": current.since,
-            "event_id": current.event_id,
-            "channel": current.channel,
-            "updated_at": now,
-        }
-    return ConsentState(subject_id=key[0], controller=key[1], purpose=key[2], **values)
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert(ConsentState) if dialect == "postgresql" else sqlite_insert(ConsentState)
+    table = ConsentState.__table__
+    stmt = upsert.values(**values)
+    returning = stmt.on_conflict_do_update(
+        index_elements=[table.c.subject_id, table.c.controller, table.c.purpose],
+        set_={k: stmt.excluded[k] for k in ("status", "since", "event_id", "channel", "updated_at")},
+        where=table.c.since <= stmt.excluded.since,
+    ).returning(*[table.c[k] for k in values])
+    row = session.execute(returning).first()
+    if row is None:  # the stored decision is newer: keep it
+        row = session.execute(
+            select(*[table.c[k] for k in values]).where(
+                table.c.subject_id == values["subject_id"],
+                table.c.controller == values["controller"],
+                table.c.purpose == values["purpose"],
+            )
+        ).one()
+    return ConsentState(**row._asdict())
 
 
 def check_consent(
@@ -282,6 +281,25 @@ def check_consent(
     if row is None:
         return ConsentCheck(False, "none", None, None)
     return ConsentCheck(row.action == "grant", STATUS_OF[row.action], row.occurred_at, row.id)
+
+
+def check_consent_by_identity(
+    *, session: Session, kind: str, value: str, controller: str, purpose: str
+) -> ConsentCheck:
+    """Is consent in force now for the person holding this identity? One indexed query."""
+    row = session.execute(
+        select(ConsentState.status, ConsentState.since, ConsentState.event_id)
+        .join(SubjectIdentity, SubjectIdentity.subject_id == ConsentState.subject_id)
+        .where(
+            SubjectIdentity.kind == kind,
+            SubjectIdentity.value == value,
+            ConsentState.controller == controller,
+            ConsentState.purpose == purpose,
+        )
+    ).first()
+    if row is None:
+        return ConsentCheck(False, "none", None, None)
+    return ConsentCheck(row.status == "granted", row.status, row.since, row.event_id)
 
 
 def current_states(*, session: Session, subject_id: str, controller: str | None = None) -> list[ConsentState]:

@@ -11,7 +11,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from sargs.core.errors import NotEligible
 from sargs.domains.consent.receipts import build_receipt
-from sargs.domains.consent.service import Actor, check_consent, get_event, record_consent
+from sargs.domains.consent.service import (
+    Actor,
+    check_consent,
+    get_event,
+    record_consent,
+)
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.subjects.service import find_subject_id, get_or_create_subject
