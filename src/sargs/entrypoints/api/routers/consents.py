@@ -14,6 +14,7 @@ from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import (
     Actor,
     check_consent,
+    check_consent_by_identity,
     get_event,
     record_consent,
 )
@@ -138,12 +139,17 @@ def check(
     ident = parse_identity(identity, region=container.settings.default_region)
     container.registry.purpose(controller, purpose)
     with container.read_sessions.begin() as session:
-        subject_id = find_subject_id(session=session, identity=ident)
-        if subject_id is None:
-            return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
-        result = check_consent(
-            session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
-        )
+        if at is None:  # the hot path: one indexed join from identity to current state
+            result = check_consent_by_identity(
+                session=session, kind=ident.kind, value=ident.value, controller=controller, purpose=purpose
+            )
+        else:
+            subject_id = find_subject_id(session=session, identity=ident)
+            if subject_id is None:
+                return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
+            result = check_consent(
+                session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
+            )
     return ConsentCheckRead(
         allowed=result.allowed, status=result.status, since=result.since, event_id=result.event_id
     )
