@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-# Eight or more digits, optionally with a leading + and single spaces or dashes between them.
-_PHONE = re.compile(r"(?<![\w.])\+?\d(?:[ \-]?\d){7,16}(?![\w])")
+# Plain or URL-encoded (%40 for @, %2B for +, + for a space), as they appear in logged URLs.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# Eight or more digits, optionally with a leading + and single spaces, dashes or pluses between.
+_PHONE = re.compile(r"(?:(?<=%2B)|(?<=%2b)|(?<![\w.]))\+?\d(?:[ +\-]?\d){7,16}(?!\w)")
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
 
