@@ -365,11 +365,26 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
             stats = generate(
                 container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
             )
+        import secrets
+
+        from sargs.domains.staff.service import add_staff
+
+        staff_password = secrets.token_urlsafe(12)
         with c.sessions.begin() as session:
             admin = create_token(session=session, name="demo admin", role="admin", now=c.clock.now())
             marketing = create_token(
                 session=session, name="demo marketing", role="marketing", now=c.clock.now()
             )
+            for role in ("dpo", "operator"):
+                add_staff(
+                    session=session,
+                    email=f"{role}@demo.sargs.example",
+                    name=f"Demo {role}",
+                    role=role,
+                    password=staff_password,
+                    controllers=None if role == "dpo" else ["lmt"],
+                    now=c.clock.now(),
+                )
         base = f"http://{host}:{port}"
         console.print(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
@@ -377,7 +392,14 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
-        console.print(f"API docs:        {base}/docs\n")
+        console.print(f"API docs:        {base}/docs")
+        console.print(
+            f"staff console:   {base}/console/  dpo@demo.sargs.example or operator@demo.sargs.example, "
+            f"password {staff_password}"
+        )
+        console.print(
+            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the demo logs the code\n"
+        )
         console.print("Try these:", style="bold")
         for line in demo_curls(
             base, admin.secret, marketing.secret, stats.sample_msisdn, stats.sample_event_id
@@ -398,8 +420,9 @@ def demo_curls(base: str, admin: str, marketing: str, msisdn: str, event_id: str
         f"curl -s {auth} '{base}/api/v1/consents/check?controller=lmt&identity=msisdn:{msisdn}&purpose=offers'",
         f"curl -s {auth} -H 'Content-Type: application/json' -X POST {base}/api/v1/consents "
         f'-d \'{{"controller":"lmt","identity":"msisdn:{msisdn}","purpose":"offers","action":"withdraw"}}\'',
-        f"curl -s {auth} '{base}/api/v1/subjects/msisdn:{msisdn}/consents'",
-        f"curl -s {auth} '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
+        f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/subjects/msisdn:{msisdn}/consents'",
+        f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
+        f"curl -s {auth} '{base}/api/v1/audit?limit=5'",
         f"curl -s -H 'Authorization: Bearer {marketing}' '{base}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv' | head",
     ]
 

@@ -147,7 +147,9 @@ def find(
         why = stated_reason(principal, "subject.read", reason)
         identity = make_identity(kind, value, region=container.settings.default_region)
     except (ReasonRequired, InvalidInput) as exc:
-        return page(request, container, partial, status=422, error=exc.message, **ctx)
+        return page(
+            request, container, partial, status=200 if is_htmx(request) else 422, error=exc.message, **ctx
+        )
     with container.sessions.begin() as session:
         subject_id = find_subject_id(session=session, identity=identity)
         seen: list[str] | None = None
@@ -169,7 +171,10 @@ def find(
             outcome=outcome,
         )
     if seen is None:
-        return page(request, container, partial, status=404, not_found=True, **ctx)
+        # htmx swaps only 2xx answers; the partial itself says "not found".
+        return page(
+            request, container, partial, status=200 if is_htmx(request) else 404, not_found=True, **ctx
+        )
     target = with_reason(f"/console/subjects/{subject_id}", why)
     if is_htmx(request):
         return page(request, container, partial, found=subject_id, target=target, **ctx)
