@@ -303,7 +303,7 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
         port: int = 8000,
         workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     ) -> None:
-        """Serve the API (and, later, the web console and portal)."""
+        """Serve the API, the staff console (/console) and the portal (/portal)."""
         import uvicorn
 
         s = settings()
