@@ -110,3 +110,61 @@ def auth(token: Callable[..., str]) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {token(role, controllers)}"}
 
     return make
+
+
+# --- people and access (staff, portal codes) ------------------------------------------------------
+
+
+class FakeCodeSender:
+    """Captures portal codes instead of sending them."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []  # (channel, to, text)
+
+    def send_sms(self, to: str, text: str) -> None:
+        self.sent.append(("sms", to, text))
+
+    def send_email(self, to: str, subject: str, text: str) -> None:
+        self.sent.append(("email", to, text))
+
+    def last_code(self, to: str | None = None) -> str:
+        import re
+
+        for _channel, address, body in reversed(self.sent):
+            if to is None or address == to:
+                match = re.search(r"\b(\d{6})\b", body)
+                assert match, body
+                return match.group(1)
+        raise AssertionError(f"no code was sent to {to}")
+
+
+@pytest.fixture
+def codes(container: Container) -> FakeCodeSender:
+    """The container's CodeSender, replaced by a fake that keeps what was sent."""
+    fake = FakeCodeSender()
+    container.code_sender = fake
+    return fake
+
+
+@pytest.fixture
+def staff_member(container: Container) -> Callable[..., tuple[str, str]]:
+    """staff_member("operator", controllers=["lmt"]) -> (email, password) of a new account."""
+    from sargs.domains.staff.service import add_staff
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: str, controllers: list[str] | None = None) -> tuple[str, str]:
+        email, password = f"{role}{next(counter)}@staff.example", f"{role}-password-long"
+        with container.sessions.begin() as session:
+            add_staff(
+                session=session,
+                email=email,
+                name=f"Test {role}",
+                role=role,
+                password=password,
+                controllers=controllers,
+                now=container.clock.now(),
+            )
+        return email, password
+
+    return make

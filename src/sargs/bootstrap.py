@@ -11,9 +11,11 @@ from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.core.db import make_engine, make_session_factory
 from sargs.core.errors import ConfigurationError
+from sargs.core.logging import configure_logging
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.registry import PolicyRegistry, publish
 from sargs.domains.policy.schema import Policy
+from sargs.domains.portal.ports import CodeSender
 from sargs.entrypoints.container import Container
 
 if TYPE_CHECKING:
@@ -27,6 +29,30 @@ def example_policy_paths() -> list[Path]:
     return [EXAMPLES / "telecom.yaml", EXAMPLES / "retailer.yaml"]
 
 
+def code_sender(settings: Settings) -> CodeSender:
+    """Portal codes: e-mail over SMTP when SARGS_SMTP_HOST is set; SMS only logged for now.
+
+    TODO(merge with issue 3): send SMS codes through the SMS outbox (domains/sms, SmsSender port).
+    """
+    from sargs.integrations.codes import ChannelCodeSender
+    from sargs.integrations.mail.smtp import SmtpMailer
+    from sargs.integrations.sms.console import LoggingSmsSender
+
+    mailer = None
+    if settings.smtp_host:
+        mailer = SmtpMailer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+    return ChannelCodeSender(
+        sms=LoggingSmsSender(show_text=settings.demo), mailer=mailer, show_text=settings.demo
+    )
+
+
 def build(
     settings: Settings | None = None,
     *,
@@ -36,6 +62,7 @@ def build(
 ) -> Container:
     """Engine, sessions and policies for one process; published policy versions are recorded."""
     settings = settings or Settings()
+    configure_logging(settings.log_level)
     engine = make_engine(settings.database_url)
     if policies is None:
         policies = [load_policy(p) for p in settings.policy_files]
@@ -46,6 +73,7 @@ def build(
         read_sessions=make_session_factory(engine, readonly=True),
         registry=PolicyRegistry(policies),
         clock=clock or SystemClock(),
+        code_sender=code_sender(settings),
     )
     if publish_policies and policies:
         if not inspect(engine).has_table("policy_versions"):
@@ -58,10 +86,13 @@ def build(
 
 
 def create_app(container: Container) -> FastAPI:
-    """The ASGI application (API now; web console and portal join it here)."""
+    """The ASGI application: the API, the staff console and the subject portal."""
     from sargs.entrypoints.api.app import create_api
+    from sargs.entrypoints.web.app import install_web
 
-    return create_api(container)
+    app = create_api(container)
+    install_web(app, container)
+    return app
 
 
 def app_from_env() -> FastAPI:

@@ -21,6 +21,7 @@ EXPECT = [
     '"event":',  # withdraw
     '"history":',  # subject consents
     "KI-CR-v1.1.0",  # receipt
+    '"route":"GET /api/v1/consents/{event_id}/receipt"',  # audit: the receipt read above was logged
     "subject_id,since,contact",  # audience
 ]
 

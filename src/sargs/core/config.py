@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     default_language: str = "lv"
     default_region: str = "LV"
     log_level: str = "INFO"
+    # Outgoing e-mail (portal sign-in codes). No host: codes by e-mail are logged, not sent (demo).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "sargs@localhost"
+    smtp_starttls: bool = True
+    # Web cookies carry `Secure` unless this is False; None: Secure except in demo mode.
+    secure_cookies: bool | None = None
 
     @field_validator("policy_files", mode="before")
     @classmethod
@@ -42,11 +51,16 @@ class Settings(BaseSettings):
 
         if not isinstance(data, dict):
             return data
-        for name in ("secret_key", "sms_webhook_secret", "database_url"):
+        for name in ("secret_key", "sms_webhook_secret", "database_url", "smtp_password"):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:
                 data[name] = Path(path).read_text(encoding="utf-8").strip()
         return data
+
+    @property
+    def cookies_secure(self) -> bool:
+        """Whether web cookies are marked Secure (off only in demo mode, unless set)."""
+        return self.secure_cookies if self.secure_cookies is not None else not self.demo
 
     def require_safe_secrets(self) -> None:
         """Refuse to serve with a default secret unless running the demo."""

@@ -56,10 +56,22 @@ class PermissionDenied(SargsError):
     code = "forbidden"
 
 
+class ReasonRequired(PermissionDenied):
+    """The caller's role must state why it opens this person's data (R-ACC-1)."""
+
+    code = "reason_required"
+
+
 class Unauthenticated(SargsError):
     """No valid credentials."""
 
     code = "unauthenticated"
+
+
+class RateLimited(SargsError):
+    """Too many attempts in a window (sign-in codes, passwords)."""
+
+    code = "rate_limited"
 
 
 class ConfigurationError(SargsError):

@@ -1,17 +1,26 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
+from sargs.domains.access.model import WebSession
+from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.policy.model import PolicyVersion
+from sargs.domains.portal.model import OneTimeCode, RequestIntent
+from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 from sargs.domains.tokens.model import ApiToken
 
 __all__ = [
+    "AccessLogEntry",
     "ApiToken",
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "OneTimeCode",
     "PolicyVersion",
+    "RequestIntent",
+    "StaffMember",
     "Subject",
     "SubjectGroup",
     "SubjectIdentity",
+    "WebSession",
 ]

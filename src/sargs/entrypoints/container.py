@@ -10,6 +10,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.portal.ports import CodeSender
+
+
+class UnwiredCodeSender:
+    """Refuses to send: a container built without bootstrap has no way out of the process."""
+
+    def send_sms(self, to: str, text: str) -> None:
+        raise RuntimeError("no CodeSender wired (bootstrap.build wires one)")
+
+    def send_email(self, to: str, subject: str, text: str) -> None:
+        raise RuntimeError("no CodeSender wired (bootstrap.build wires one)")
 
 
 @dataclass
@@ -20,6 +31,7 @@ class Container:
     read_sessions: sessionmaker[Session]
     registry: PolicyRegistry
     clock: Clock = field(default_factory=SystemClock)
+    code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,31 +7,19 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, NotFound, Unauthenticated
 from sargs.core.ids import new_id
+from sargs.domains.access.permissions import ROLES, Role
+from sargs.domains.access.principal import Principal
 from sargs.domains.tokens.model import ApiToken
 
-Role = Literal["admin", "dpo", "operator", "marketing", "auditor"]
-ROLES: tuple[str, ...] = ("admin", "dpo", "operator", "marketing", "auditor")
+__all__ = ["ROLES", "IssuedToken", "Principal", "Role", "authenticate_token", "create_token"]
+
 PREFIX = "sargs_"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a token (or, later, a staff session) with a role and controller scope."""
-
-    kind: Literal["token", "staff"]
-    id: str
-    role: str
-    controllers: tuple[str, ...] | None  # None: every controller
-
-    def may_see(self, controller: str) -> bool:
-        return self.controllers is None or controller in self.controllers
 
 
 @dataclass(frozen=True)

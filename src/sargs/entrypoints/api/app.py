@@ -7,7 +7,7 @@ from fastapi import FastAPI
 import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
-from sargs.entrypoints.api.routers import audiences, consents, health, subjects
+from sargs.entrypoints.api.routers import audiences, audit, consents, health, staff, subjects
 from sargs.entrypoints.container import Container
 
 
@@ -21,6 +21,13 @@ def create_api(container: Container) -> FastAPI:
     app.state.container = container
     app.state.token_cache = TokenCache()
     install_error_handlers(app)
-    for router in (health.router, consents.router, subjects.router, audiences.router):
+    for router in (
+        health.router,
+        consents.router,
+        subjects.router,
+        audiences.router,
+        audit.router,
+        staff.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     return app

@@ -9,9 +9,12 @@ import time
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
 
-from sargs.core.errors import PermissionDenied, Unauthenticated
+from sargs.core.errors import PermissionDenied, ReasonRequired, Unauthenticated
+from sargs.domains.access.permissions import REASON_MIN_LENGTH, reason_required
+from sargs.domains.audit.service import AccessAction, Accessor, log_access
 from sargs.domains.tokens.service import Principal, authenticate_token
 from sargs.entrypoints.container import Container
 
@@ -85,6 +88,77 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+class Permit:
+    """A dependency admitting the roles that have `permission` in the role map
+    (sargs.domains.access.permissions); the role-matrix test reads `.permission` off routes."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+
+    def __call__(self, principal: PrincipalDep) -> Principal:
+        principal.require(self.permission)
+        return principal
+
+
+def stated_reason(principal: Principal, permission: str, reason: str | None) -> str | None:
+    """The reason given for opening a person's data; required for roles in REASON_REQUIRED."""
+    reason = (reason or "").strip() or None
+    if reason_required(principal.role, permission) and (reason is None or len(reason) < REASON_MIN_LENGTH):
+        raise ReasonRequired(
+            f"role {principal.role!r} must state why it opens this person's data: "
+            "send an X-Access-Reason header (e.g. a ticket or case number)",
+            field="X-Access-Reason",
+        )
+    return reason
+
+
+AccessReason = Annotated[
+    str | None,
+    Header(alias="X-Access-Reason", max_length=500, description="Why this person's data is opened."),
+]
+
+
+def route_name(request: Request) -> str:
+    """'GET /api/v1/subjects/{identity}/consents': the route template, never the filled-in path
+    (which may hold a phone number). Works whether or not the router keeps its prefix on the route."""
+    route = request.scope.get("route")
+    template: str | None = getattr(route, "path", None)
+    if template is None:
+        return request.method
+    filled = template
+    for name, value in request.path_params.items():
+        filled = filled.replace("{" + name + "}", str(value))
+    path = request.scope.get("path", "")
+    prefix = path[: len(path) - len(filled)] if filled and path.endswith(filled) else ""
+    return f"{request.method} {prefix}{template}"
+
+
+def audit(
+    session: Session,
+    container: Container,
+    principal: Principal,
+    request: Request,
+    action: AccessAction,
+    *,
+    subject_id: str | None = None,
+    controllers: list[str] | tuple[str, ...] | None = None,
+    reason: str | None = None,
+    outcome: str = "ok",
+) -> None:
+    """Append to the access log in the request's transaction."""
+    log_access(
+        session=session,
+        actor=Accessor.of(principal),
+        route=route_name(request),
+        action=action,
+        now=container.clock.now(),
+        subject_id=subject_id,
+        controllers=controllers or (None,),
+        reason=reason,
+        outcome=outcome,
+    )
 
 
 def require_controller(principal: Principal, controller: str) -> None:

@@ -17,6 +17,7 @@ from sargs.core.errors import (
     NotFound,
     PermissionDenied,
     PolicyError,
+    RateLimited,
     SargsError,
     Unauthenticated,
 )
@@ -29,6 +30,7 @@ STATUS: dict[type[SargsError], int] = {
     PermissionDenied: 403,
     Unauthenticated: 401,
     PolicyError: 422,
+    RateLimited: 429,
     ConfigurationError: 500,
 }
 

@@ -37,6 +37,8 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
     ledger_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+    staff_app = typer.Typer(help="Staff accounts for the web console.", no_args_is_help=True)
+    app.add_typer(staff_app, name="staff")
     app.add_typer(policy_app, name="policy")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(token_app, name="token")
@@ -195,6 +197,86 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
             raise _fail(exc.message) from None
         console.print(f"revoked {token_id}")
 
+    # --- staff --------------------------------------------------------------------------------
+
+    @staff_app.command("add")
+    def staff_add(
+        email: Annotated[str, typer.Option(help="Sign-in e-mail.")],
+        name: Annotated[str, typer.Option(help="Full name.")],
+        role: Annotated[str, typer.Option(help="admin | dpo | operator | marketing | auditor")],
+        controller: Annotated[
+            list[str] | None, typer.Option(help="Belongs to these controllers (repeat).")
+        ] = None,
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+        ] = False,
+    ) -> None:
+        """Create a staff account (password hashed with argon2)."""
+        import sys
+
+        from sargs.domains.staff.service import add_staff
+
+        c = container(publish=False)
+        for ctl in controller or []:
+            if c.registry.policies:
+                try:
+                    c.registry.policy_for(ctl)
+                except SargsError as exc:
+                    raise _fail(exc.message) from None
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        try:
+            with c.sessions.begin() as session:
+                view = add_staff(
+                    session=session,
+                    email=email,
+                    name=name,
+                    role=role,
+                    password=password,
+                    controllers=controller or None,
+                    now=c.clock.now(),
+                )
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        console.print(
+            f"staff {view.id} added: {view.email} ({view.role}; {', '.join(view.controllers or ['all'])})"
+        )
+
+    @staff_app.command("disable")
+    def staff_disable(email: str) -> None:
+        """Disable an account; its console sessions end at once."""
+        from sargs.domains.staff.service import disable_staff
+
+        c = container(publish=False)
+        try:
+            with c.sessions.begin() as session:
+                disable_staff(session=session, email=email, now=c.clock.now())
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        console.print(f"disabled {email}")
+
+    @staff_app.command("list")
+    def staff_list() -> None:
+        """List staff accounts (never their password hashes)."""
+        from sargs.domains.staff.service import list_staff
+
+        c = container(publish=False)
+        table = Table("id", "e-mail", "name", "role", "controllers", "status", "last sign-in")
+        with c.read_sessions.begin() as session:
+            for v in list_staff(session=session):
+                table.add_row(
+                    v.id,
+                    v.email,
+                    v.name,
+                    v.role,
+                    ", ".join(v.controllers or ["all"]),
+                    "disabled" if v.disabled else "active",
+                    str(v.last_login_at or "—"),
+                )
+        console.print(table)
+
     # --- database -----------------------------------------------------------------------------
 
     @db_app.command("upgrade")
@@ -222,7 +304,7 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
         port: int = 8000,
         workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     ) -> None:
-        """Serve the API (and, later, the web console and portal)."""
+        """Serve the API, the staff console (/console) and the portal (/portal)."""
         import uvicorn
 
         s = settings()
@@ -284,11 +366,26 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
             stats = generate(
                 container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
             )
+        import secrets
+
+        from sargs.domains.staff.service import add_staff
+
+        staff_password = secrets.token_urlsafe(12)
         with c.sessions.begin() as session:
             admin = create_token(session=session, name="demo admin", role="admin", now=c.clock.now())
             marketing = create_token(
                 session=session, name="demo marketing", role="marketing", now=c.clock.now()
             )
+            for role in ("dpo", "operator"):
+                add_staff(
+                    session=session,
+                    email=f"{role}@demo.sargs.example",
+                    name=f"Demo {role}",
+                    role=role,
+                    password=staff_password,
+                    controllers=None if role == "dpo" else ["lmt"],
+                    now=c.clock.now(),
+                )
         base = f"http://{host}:{port}"
         console.print(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
@@ -296,7 +393,14 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
-        console.print(f"API docs:        {base}/docs\n")
+        console.print(f"API docs:        {base}/docs")
+        console.print(
+            f"staff console:   {base}/console/  dpo@demo.sargs.example or operator@demo.sargs.example, "
+            f"password {staff_password}"
+        )
+        console.print(
+            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the demo logs the code\n"
+        )
         console.print("Try these:", style="bold")
         for line in demo_curls(
             base, admin.secret, marketing.secret, stats.sample_msisdn, stats.sample_event_id
@@ -318,8 +422,9 @@ def demo_curls(base: str, admin: str, marketing: str, msisdn: str, event_id: str
         f"curl -s {auth} '{base}/api/v1/consents/check?controller=lmt&identity=msisdn:{q_msisdn}&purpose=offers'",
         f"curl -s {auth} -H 'Content-Type: application/json' -X POST {base}/api/v1/consents "
         f'-d \'{{"controller":"lmt","identity":"msisdn:{msisdn}","purpose":"offers","action":"withdraw"}}\'',
-        f"curl -s {auth} '{base}/api/v1/subjects/msisdn:{q_msisdn}/consents'",
-        f"curl -s {auth} '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
+        f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/subjects/msisdn:{q_msisdn}/consents'",
+        f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
+        f"curl -s {auth} '{base}/api/v1/audit?limit=5'",
         f"curl -s -H 'Authorization: Bearer {marketing}' '{base}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv' | head",
     ]
 

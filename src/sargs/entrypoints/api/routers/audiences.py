@@ -9,17 +9,17 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from sargs.domains.consent.audiences import AudienceRow, iter_audience
 from sargs.domains.tokens.service import Principal
-from sargs.entrypoints.api.deps import ContainerDep, require, require_controller
+from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
 from sargs.entrypoints.container import Container
 
 router = APIRouter(tags=["audiences"])
 
-Marketer = Annotated[Principal, Depends(require("admin", "dpo", "marketing"))]
+Marketer = Annotated[Principal, Depends(Permit("audience.export"))]
 CHUNK = 2000
 
 
@@ -66,14 +66,19 @@ def _rows(container: Container, controller: str, purpose: str, channel: str | No
 @router.get("/audiences/{purpose}")
 def audience(
     purpose: str,
+    request: Request,
     container: ContainerDep,
     principal: Marketer,
     controller: Annotated[str, Query(min_length=1)],
     channel: Annotated[Literal["sms", "phone", "email", "post"] | None, Query()] = None,
     format: Annotated[Literal["csv", "ndjson"], Query()] = "csv",
 ) -> StreamingResponse:
-    """Stream the audience as CSV or NDJSON without loading it into memory."""
+    """Stream the audience as CSV or NDJSON without loading it into memory. One access-log entry
+    per export (not per person)."""
     require_controller(principal, controller)
+    container.registry.purpose(controller, purpose)
+    with container.sessions.begin() as session:
+        audit(session, container, principal, request, "export", controllers=[controller])
     rows = _rows(container, controller, purpose, channel)
     # Pull the first row now so a bad purpose or channel is a 422, not a broken stream.
     first = next(rows, None)

@@ -13,6 +13,7 @@ from sargs.core.errors import NotEligible
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import (
     Actor,
+    ConsentCheck,
     check_consent,
     check_consent_by_identity,
     get_event,
@@ -22,14 +23,22 @@ from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.subjects.service import find_subject_id, get_or_create_subject
 from sargs.domains.tokens.service import Principal
-from sargs.entrypoints.api.deps import ContainerDep, pseudonymise_ip, require, require_controller
+from sargs.entrypoints.api.deps import (
+    AccessReason,
+    ContainerDep,
+    Permit,
+    audit,
+    pseudonymise_ip,
+    require_controller,
+    stated_reason,
+)
 from sargs.entrypoints.api.schemas import EventRead, StateRead
 
 router = APIRouter(tags=["consents"])
 
-Writer = Annotated[Principal, Depends(require("admin", "dpo", "operator"))]
-Reader = Annotated[Principal, Depends(require("admin", "dpo", "operator", "auditor"))]
-Checker = Annotated[Principal, Depends(require("admin", "dpo", "operator", "marketing", "auditor"))]
+Writer = Annotated[Principal, Depends(Permit("consent.write"))]
+Reader = Annotated[Principal, Depends(Permit("subject.read"))]
+Checker = Annotated[Principal, Depends(Permit("consent.check"))]
 
 EvidenceValue = str | int | float | bool | None
 
@@ -104,11 +113,21 @@ def create_consent(
             purpose=body.purpose,
             action=body.action,
             channel=body.channel,
-            actor=Actor("token", principal.id),
+            actor=Actor(principal.kind, principal.id),
             now=now,
             occurred_at=body.occurred_at,
             evidence=evidence,
             idempotency_key=key,
+        )
+        audit(
+            session,
+            container,
+            principal,
+            request,
+            "change",
+            subject_id=subject_id,
+            controllers=[body.controller],
+            outcome="rejected" if outcome.rejection else "ok",
         )
         payload = None
         if outcome.event is not None:
@@ -127,6 +146,7 @@ def create_consent(
 
 @router.get("/consents/check", response_model=ConsentCheckRead)
 def check(
+    request: Request,
     container: ContainerDep,
     principal: Checker,
     controller: Annotated[str, Query(min_length=1)],
@@ -138,18 +158,33 @@ def check(
     require_controller(principal, controller)
     ident = parse_identity(identity, region=container.settings.default_region)
     container.registry.purpose(controller, purpose)
-    with container.read_sessions.begin() as session:
+    with container.sessions.begin() as session:
+        result: ConsentCheck | None
         if at is None:  # the hot path: one indexed join from identity to current state
-            result = check_consent_by_identity(
+            subject_id, result = check_consent_by_identity(
                 session=session, kind=ident.kind, value=ident.value, controller=controller, purpose=purpose
             )
         else:
             subject_id = find_subject_id(session=session, identity=ident)
-            if subject_id is None:
-                return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
-            result = check_consent(
-                session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
+            result = (
+                check_consent(
+                    session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
+                )
+                if subject_id is not None
+                else None
             )
+        audit(
+            session,
+            container,
+            principal,
+            request,
+            "read",
+            subject_id=subject_id,
+            controllers=[controller],
+            outcome="ok" if subject_id else "not_found",
+        )
+        if subject_id is None or result is None:
+            return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
     return ConsentCheckRead(
         allowed=result.allowed, status=result.status, since=result.since, event_id=result.event_id
     )
@@ -158,16 +193,30 @@ def check(
 @router.get("/consents/{event_id}/receipt")
 def receipt(
     event_id: str,
+    request: Request,
     container: ContainerDep,
     principal: Reader,
     response: Response,
     lang: Annotated[Literal["lv", "en"], Query()] = "lv",
     download: bool = False,
+    reason: AccessReason = None,
 ) -> dict[str, Any]:
-    """The consent receipt (Kantara CR v1.1 with ISO/IEC TS 27560 fields) for one ledger event."""
-    with container.read_sessions.begin() as session:
+    """The consent receipt (Kantara CR v1.1 with ISO/IEC TS 27560 fields) for one ledger event.
+    Logged in the access log; DPO, admin and auditor must send `X-Access-Reason`."""
+    why = stated_reason(principal, "subject.read", reason)
+    with container.sessions.begin() as session:
         event = get_event(session=session, event_id=event_id)
         require_controller(principal, event.controller)
+        audit(
+            session,
+            container,
+            principal,
+            request,
+            "read",
+            subject_id=event.subject_id,
+            controllers=[event.controller],
+            reason=why,
+        )
         policy = policy_as_published(
             session=session,
             registry=container.registry,

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from sargs.core.errors import NotFound
+from sargs.domains.access.scope import visible_controllers
 from sargs.domains.consent.service import current_states, history, rejections
 from sargs.domains.subjects.identifiers import parse_identity
-from sargs.domains.subjects.service import require_subject_id
+from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal
-from sargs.entrypoints.api.deps import ContainerDep, require
+from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, stated_reason
 from sargs.entrypoints.api.schemas import EventRead, RejectionRead, StateRead
 
 router = APIRouter(tags=["subjects"])
 
-Reader = Annotated[Principal, Depends(require("admin", "dpo", "operator", "auditor"))]
+Reader = Annotated[Principal, Depends(Permit("subject.read"))]
 
 
 class SubjectConsents(BaseModel):
@@ -27,25 +29,68 @@ class SubjectConsents(BaseModel):
 
 
 @router.get("/subjects/{identity}/consents", response_model=SubjectConsents)
-def subject_consents(identity: str, container: ContainerDep, principal: Reader) -> SubjectConsents:
-    """Current consent per purpose and every event, for the controllers this credential may see."""
+def subject_consents(
+    identity: str,
+    request: Request,
+    container: ContainerDep,
+    principal: Reader,
+    reason: AccessReason = None,
+) -> SubjectConsents:
+    """Current consent per purpose and every event, for the controllers this credential may see.
+    Logged in the access log; DPO, admin and auditor must send `X-Access-Reason`."""
+    why = stated_reason(principal, "subject.read", reason)
     ident = parse_identity(identity, region=container.settings.default_region)
-    with container.read_sessions.begin() as session:
-        subject_id = require_subject_id(session=session, identity=ident)
-        states = [
-            s
-            for s in current_states(session=session, subject_id=subject_id)
-            if principal.may_see(s.controller)
-        ]
-        events = [
-            e for e in history(session=session, subject_id=subject_id) if principal.may_see(e.controller)
-        ]
-        refused = [
-            r for r in rejections(session=session, subject_id=subject_id) if principal.may_see(r.controller)
-        ]
-    return SubjectConsents(
-        subject_id=subject_id,
-        current=[StateRead.of(s) for s in states],
-        history=[EventRead.of(e) for e in events],
-        rejections=[RejectionRead.of(r) for r in refused],
-    )
+    with container.sessions.begin() as session:
+        subject_id = find_subject_id(session=session, identity=ident)
+        seen: list[str] | None = None
+        if subject_id is not None:
+            try:
+                seen = visible_controllers(session=session, principal=principal, subject_id=subject_id)
+            except NotFound:
+                seen = None
+        if subject_id is None or seen is None:
+            outcome = "not_found" if subject_id is None else "out_of_scope"
+            audit(
+                session,
+                container,
+                principal,
+                request,
+                "read",
+                subject_id=subject_id,
+                reason=why,
+                outcome=outcome,
+            )
+            result = None
+        else:
+            states = [
+                s
+                for s in current_states(session=session, subject_id=subject_id)
+                if principal.may_see(s.controller)
+            ]
+            events = [
+                e for e in history(session=session, subject_id=subject_id) if principal.may_see(e.controller)
+            ]
+            refused = [
+                r
+                for r in rejections(session=session, subject_id=subject_id)
+                if principal.may_see(r.controller)
+            ]
+            audit(
+                session,
+                container,
+                principal,
+                request,
+                "read",
+                subject_id=subject_id,
+                controllers=seen,
+                reason=why,
+            )
+            result = SubjectConsents(
+                subject_id=subject_id,
+                current=[StateRead.of(s) for s in states],
+                history=[EventRead.of(e) for e in events],
+                rejections=[RejectionRead.of(r) for r in refused],
+            )
+    if result is None:
+        raise NotFound("no data subject has this identity", identity=ident.masked())
+    return result
