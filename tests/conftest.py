@@ -121,7 +121,7 @@ class FakeCodeSender:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []  # (channel, to, text)
 
-    def send_sms(self, to: str, text: str) -> None:
+    def send_sms(self, to: str, text: str, *, session: object = None) -> None:
         self.sent.append(("sms", to, text))
 
     def send_email(self, to: str, subject: str, text: str) -> None:

@@ -16,6 +16,7 @@ from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.registry import PolicyRegistry, publish
 from sargs.domains.policy.schema import Policy
 from sargs.domains.portal.ports import CodeSender
+from sargs.domains.sms.ports import SmsSender
 from sargs.entrypoints.container import Container
 
 if TYPE_CHECKING:
@@ -29,14 +30,10 @@ def example_policy_paths() -> list[Path]:
     return [EXAMPLES / "telecom.yaml", EXAMPLES / "retailer.yaml"]
 
 
-def code_sender(settings: Settings) -> CodeSender:
-    """Portal codes: e-mail over SMTP when SARGS_SMTP_HOST is set; SMS only logged for now.
-
-    TODO(merge with issue 3): send SMS codes through the SMS outbox (domains/sms, SmsSender port).
-    """
+def code_sender(settings: Settings, clock: Clock) -> CodeSender:
+    """Portal codes: by SMS through the outbox; by e-mail over SMTP when SARGS_SMTP_HOST is set."""
     from sargs.integrations.codes import ChannelCodeSender
     from sargs.integrations.mail.smtp import SmtpMailer
-    from sargs.integrations.sms.console import LoggingSmsSender
 
     mailer = None
     if settings.smtp_host:
@@ -48,9 +45,24 @@ def code_sender(settings: Settings) -> CodeSender:
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
         )
-    return ChannelCodeSender(
-        sms=LoggingSmsSender(show_text=settings.demo), mailer=mailer, show_text=settings.demo
-    )
+    return ChannelCodeSender(clock=clock, mailer=mailer, show_text=settings.demo)
+
+
+def sms_sender(settings: Settings) -> SmsSender:
+    """The adapter `sargs sms send` delivers through (SARGS_SMS_PROVIDER)."""
+    if settings.sms_provider == "http":
+        from sargs.integrations.sms.http_provider import HttpSmsSender
+
+        if not settings.sms_provider_url:
+            raise ConfigurationError("SARGS_SMS_PROVIDER=http needs SARGS_SMS_PROVIDER_URL")
+        return HttpSmsSender(
+            url=settings.sms_provider_url,
+            token=settings.sms_provider_token,
+            timeout=settings.sms_provider_timeout,
+        )
+    from sargs.integrations.sms.console import ConsoleSmsSender
+
+    return ConsoleSmsSender()
 
 
 def build(
@@ -66,14 +78,15 @@ def build(
     engine = make_engine(settings.database_url)
     if policies is None:
         policies = [load_policy(p) for p in settings.policy_files]
+    clock = clock or SystemClock()
     container = Container(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
         read_sessions=make_session_factory(engine, readonly=True),
         registry=PolicyRegistry(policies),
-        clock=clock or SystemClock(),
-        code_sender=code_sender(settings),
+        clock=clock,
+        code_sender=code_sender(settings, clock),
     )
     if publish_policies and policies:
         if not inspect(engine).has_table("policy_versions"):
@@ -106,4 +119,6 @@ def main() -> None:
     """The `sargs` command."""
     from sargs.entrypoints.cli.main import make_cli
 
-    make_cli(build=build, create_app=create_app, example_policies=example_policy_paths)()
+    make_cli(
+        build=build, create_app=create_app, example_policies=example_policy_paths, sms_sender=sms_sender
+    )()

@@ -26,6 +26,7 @@ REASON = {"X-Access-Reason": "role matrix test"}
 # Console and portal pages that any signed-in staff member / anyone may open.
 OPEN_TO_ALL = {
     "GET /api/v1/health",
+    "POST /api/v1/sms/inbound",  # the SMS provider's webhook: authenticated by its request signature
     "GET /console/login",
     "POST /console/login",
     "POST /console/logout",
@@ -108,6 +109,11 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             {"params": {"controller": "lmt"}},
         ),
         "GET /api/v1/audit": ("GET", "/api/v1/audit", {}),
+        "GET /api/v1/sms/messages": (
+            "GET",
+            "/api/v1/sms/messages",
+            {"params": {"identity": f"msisdn:{PHONE}"}},
+        ),
         "GET /api/v1/staff": ("GET", "/api/v1/staff", {}),
         "POST /api/v1/staff": (
             "POST",

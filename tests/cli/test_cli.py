@@ -8,13 +8,15 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from sargs.bootstrap import build, create_app, example_policy_paths
+from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
 from sargs.entrypoints.cli.main import make_cli
 from sargs.entrypoints.container import Container
 from tests.helpers import PG_URL
 
 runner = CliRunner()
-cli = make_cli(build=build, create_app=create_app, example_policies=example_policy_paths)
+cli = make_cli(
+    build=build, create_app=create_app, example_policies=example_policy_paths, sms_sender=sms_sender
+)
 EXAMPLES = [str(p) for p in example_policy_paths()]
 
 

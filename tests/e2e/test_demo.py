@@ -23,6 +23,8 @@ EXPECT = [
     "KI-CR-v1.1.0",  # receipt
     '"route":"GET /api/v1/consents/{event_id}/receipt"',  # audit: the receipt read above was logged
     "subject_id,since,contact",  # audience
+    '"outcome":"granted"',  # an SMS texting JAUNUMI
+    "paldies, piekri",  # the person's messages, with the reply
 ]
 
 

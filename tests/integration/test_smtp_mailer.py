@@ -62,7 +62,8 @@ def test_portal_sign_in_by_email_goes_through_smtp(container: Container, smtp: t
     container.code_sender = code_sender(
         Settings(
             database_url="sqlite://", demo=True, smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False
-        )
+        ),
+        container.clock,
     )
     with container.sessions.begin() as s:
         create_subject(

@@ -88,13 +88,15 @@ def test_a_dpo_creates_operators_but_not_admins_and_an_operator_creates_nobody(c
 
 
 def test_cli_adds_lists_and_disables_staff(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sargs.bootstrap import build, create_app, example_policy_paths
+    from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
     from sargs.entrypoints.cli import main as cli_main
     from sargs.entrypoints.cli.main import make_cli
 
     monkeypatch.setenv("SARGS_DATABASE_URL", db_url)
     monkeypatch.setattr(cli_main.console, "width", 200)
-    cli = make_cli(build=build, create_app=create_app, example_policies=example_policy_paths)
+    cli = make_cli(
+        build=build, create_app=create_app, example_policies=example_policy_paths, sms_sender=sms_sender
+    )
     runner = CliRunner()
     args = ["staff", "add", "--email", "dpo@lmt.example", "--name", "Data Officer", "--role", "dpo"]
     r = runner.invoke(cli, [*args, "--controller", "lmt", "--password-stdin"], input=PASSWORD + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,6 +33,18 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_from: str = "sargs@localhost"
     smtp_starttls: bool = True
+    # SMS. Replies and codes go out through `sargs sms send`: "console" prints them (demo),
+    # "http" posts them to an SMS gateway (see sargs.integrations.sms.http_provider).
+    sms_provider: Literal["console", "http"] = "console"
+    sms_provider_url: str | None = None
+    sms_provider_token: str | None = None
+    sms_provider_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Form-encoded provider callbacks (Twilio's format) are checked with this account auth
+    # token; unset, such callbacks are refused. JSON webhooks use sms_webhook_secret.
+    sms_twilio_auth_token: str | None = None
+    # The public base URL the provider calls (e.g. https://sargs.example.lv) when Sargs runs
+    # behind a proxy; Twilio signs the URL it called.
+    public_url: str | None = None
     # Web cookies carry `Secure` unless this is False; None: Secure except in demo mode.
     secure_cookies: bool | None = None
 
@@ -51,7 +63,14 @@ class Settings(BaseSettings):
 
         if not isinstance(data, dict):
             return data
-        for name in ("secret_key", "sms_webhook_secret", "database_url", "smtp_password"):
+        for name in (
+            "secret_key",
+            "sms_webhook_secret",
+            "database_url",
+            "smtp_password",
+            "sms_provider_token",
+            "sms_twilio_auth_token",
+        ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:
                 data[name] = Path(path).read_text(encoding="utf-8").strip()

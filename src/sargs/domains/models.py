@@ -5,6 +5,7 @@ from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.policy.model import PolicyVersion
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
+from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 from sargs.domains.tokens.model import ApiToken
@@ -18,6 +19,8 @@ __all__ = [
     "OneTimeCode",
     "PolicyVersion",
     "RequestIntent",
+    "SmsInbound",
+    "SmsOutbox",
     "StaffMember",
     "Subject",
     "SubjectGroup",

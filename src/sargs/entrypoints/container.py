@@ -11,12 +11,13 @@ from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.portal.ports import CodeSender
+from sargs.domains.sms.service import SmsDirectory
 
 
 class UnwiredCodeSender:
     """Refuses to send: a container built without bootstrap has no way out of the process."""
 
-    def send_sms(self, to: str, text: str) -> None:
+    def send_sms(self, to: str, text: str, *, session: Session) -> None:
         raise RuntimeError("no CodeSender wired (bootstrap.build wires one)")
 
     def send_email(self, to: str, subject: str, text: str) -> None:
@@ -32,6 +33,10 @@ class Container:
     registry: PolicyRegistry
     clock: Clock = field(default_factory=SystemClock)
     code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
+    sms: SmsDirectory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sms = SmsDirectory(self.registry, region=self.settings.default_region)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -58,10 +58,19 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int:
     return line
 
 
+OPTIONAL_SECTIONS: tuple[str, ...] = ("sms",)
+
+
 def content_hash(policy: Policy) -> str:
     """SHA-256 of the policy's meaning (not its whitespace or comments)."""
+    # Optional sections a file leaves out do not count, so adding a new optional section to the
+    # schema does not change the hash (and so the identity) of an already published version.
+    absent = {name for name in OPTIONAL_SECTIONS if not getattr(policy, name)}
     canonical = json.dumps(
-        policy.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+        policy.model_dump(mode="json", exclude=absent),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

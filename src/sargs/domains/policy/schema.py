@@ -239,6 +239,49 @@ class DataSource(Frozen):
     kind: Literal["sql", "api", "manual"] = "manual"
 
 
+SmsReplyKind = Literal["granted", "withdrawn", "refused", "help", "stop_all", "start"]
+SMS_REPLY_FIELDS: frozenset[str] = frozenset({"controller", "keyword", "number", "keywords", "groups"})
+
+
+class SmsNumber(Frozen):
+    """A number people text keywords to (R-SMS-1): whose consents it takes and how it answers.
+
+    Reply texts override the built-in ones (sargs.domains.sms.replies); they may use the fields
+    {controller} {keyword} {number} {keywords} {groups}.
+    """
+
+    number: str = Field(min_length=3, max_length=20, description="As published, e.g. 29307777.")
+    controller: Slug
+    language: Language | None = Field(
+        default=None, description="Reply language; the policy's default if omitted."
+    )
+    bare_stop: Literal["withdraw_all", "help"] = Field(
+        default="withdraw_all",
+        description="What a bare STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) does: withdraw every "
+        "consent this number takes by keyword, or answer with help.",
+    )
+    replies: dict[SmsReplyKind, Text] = Field(default_factory=dict)
+
+    @field_validator("replies")
+    @classmethod
+    def _known_fields(cls, value: dict[str, Text]) -> dict[str, Text]:
+        import string
+
+        for kind, text in value.items():
+            for language in ("lv", "en"):
+                try:
+                    names = {name for _, name, _, _ in string.Formatter().parse(text.get(language)) if name}
+                except ValueError as exc:
+                    raise ValueError(f"replies.{kind}.{language}: {exc}") from None
+                unknown = names - SMS_REPLY_FIELDS
+                if unknown:
+                    raise ValueError(
+                        f"replies.{kind}.{language} uses unknown field(s) {sorted(unknown)}; "
+                        f"known: {sorted(SMS_REPLY_FIELDS)}"
+                    )
+        return value
+
+
 class Policy(Frozen):
     policy: PolicyMeta
     supervisory_authority: SupervisoryAuthority
@@ -252,6 +295,7 @@ class Policy(Frozen):
     cookie_categories: list[CookieCategory] = Field(default_factory=list)
     data_sources: list[DataSource] = Field(default_factory=list)
     deadlines: Deadlines = Deadlines()
+    sms: list[SmsNumber] = Field(default_factory=list, description="Short numbers taking SMS keywords.")
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -326,6 +370,20 @@ class Policy(Frozen):
             if p.consent_channels and not p.needs_consent:
                 problems.append(
                     (("purposes", i, "consent_channels"), f"legal basis is {p.legal_basis}, not consent")
+                )
+        numbers: set[str] = set()
+        for i, number in enumerate(self.sms):
+            if number.number in numbers:
+                problems.append((("sms", i, "number"), f"SMS number {number.number!r} is listed twice"))
+            numbers.add(number.number)
+            if number.controller not in controllers:
+                problems.append((("sms", i, "controller"), f"unknown controller {number.controller!r}"))
+            elif not any(p.sms_keyword for p in self.purposes_of(number.controller)):
+                problems.append(
+                    (
+                        ("sms", i, "controller"),
+                        f"controller {number.controller!r} has no purpose with an sms_keyword",
+                    )
                 )
         for i, r in enumerate(self.retention_rules):
             if r.purpose not in purposes:

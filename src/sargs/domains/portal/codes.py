@@ -97,7 +97,7 @@ def issue_code(
     if subject_id is not None:
         text, subject = MESSAGES.get(language, MESSAGES["lv"])
         if identity.kind == "msisdn":
-            sender.send_sms(identity.value, text.format(code=code))
+            sender.send_sms(identity.value, text.format(code=code), session=session)
         else:
             sender.send_email(identity.value, subject, text.format(code=code))
         log.info("one-time code sent", extra={"to": identity.masked(), "purpose": purpose})

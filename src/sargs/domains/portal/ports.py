@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 
 class CodeSender(Protocol):
-    """Delivers one-time codes. Implementations: SMTP + SMS (bootstrap), fakes in tests.
+    """Delivers one-time codes. Implementations: the SMS outbox + SMTP (bootstrap), fakes in tests.
 
-    TODO(merge with issue 3): send_sms should write to the SMS outbox (domains/sms) so a code
-    is delivered by the same sender, with the same retries, as keyword replies.
+    `send_sms` gets the caller's session: the wired implementation queues the text in the SMS
+    outbox in the same transaction as the code, so the code and its message land together and
+    go out through the same sender, with the same retries, as keyword replies.
     """
 
-    def send_sms(self, to: str, text: str) -> None: ...
+    def send_sms(self, to: str, text: str, *, session: Session) -> None: ...
 
     def send_email(self, to: str, subject: str, text: str) -> None: ...

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
-from sargs.entrypoints.api.routers import audiences, audit, consents, health, staff, subjects
+from sargs.entrypoints.api.routers import audiences, audit, consents, health, sms, staff, subjects
 from sargs.entrypoints.container import Container
 
 
@@ -28,6 +28,7 @@ def create_api(container: Container) -> FastAPI:
         audiences.router,
         audit.router,
         staff.router,
+        sms.router,
     ):
         app.include_router(router, prefix="/api/v1")
     return app

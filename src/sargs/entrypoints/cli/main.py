@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +18,9 @@ from sargs.core.config import Settings
 from sargs.core.errors import SargsError
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import Policy
+from sargs.domains.sms.outbox import DeliveryReport, deliver_due, status_counts
+from sargs.domains.sms.ports import SmsSender
+from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -30,7 +36,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[], list[Path]]) -> typer.Typer:
+def make_cli(
+    *,
+    build: BuildFn,
+    create_app: AppFn,
+    example_policies: Callable[[], list[Path]],
+    sms_sender: Callable[[Settings], SmsSender],
+) -> typer.Typer:
     """The Typer application, with the bootstrap's factories injected."""
     app = typer.Typer(help="Sargs: privacy operations from a published privacy policy.", no_args_is_help=True)
     policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
@@ -43,6 +55,8 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(token_app, name="token")
     app.add_typer(db_app, name="db")
+    sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
+    app.add_typer(sms_app, name="sms")
 
     state: dict[str, Any] = {}
 
@@ -296,6 +310,84 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
         downgrade(settings().database_url, revision)
         console.print(f"database downgraded to {revision}")
 
+    # --- sms --------------------------------------------------------------------------------
+
+    @sms_app.command("send")
+    def sms_send(
+        once: Annotated[bool, typer.Option("--once", help="Send what is due, then stop.")] = False,
+        interval: Annotated[float, typer.Option(help="Seconds between polls when idle.", min=0.1)] = 2.0,
+        batch: Annotated[int, typer.Option(help="Messages claimed per round.", min=1, max=1000)] = 100,
+    ) -> None:
+        """Deliver queued replies and codes through SARGS_SMS_PROVIDER (console or http).
+
+        Safe to run several at once and to kill at any moment: a message is leased while it is
+        being sent, retried with backoff on transient failures and never marked sent twice."""
+        c = container(publish=False)
+        try:
+            sender = sms_sender(c.settings)
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        totals = DeliveryReport()
+        try:
+            while True:
+                report = deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now, limit=batch)
+                totals.sent, totals.retried, totals.failed = (
+                    totals.sent + report.sent,
+                    totals.retried + report.retried,
+                    totals.failed + report.failed,
+                )
+                if report.handled:
+                    err.print(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+                if once and not report.handled:
+                    break
+                if not report.handled:
+                    time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+        console.print(f"delivered {totals.sent}, to retry later {totals.retried}, failed {totals.failed}")
+
+    @sms_app.command("simulate")
+    def sms_simulate(
+        sender: Annotated[str, typer.Option("--from", help="The sender's phone number.")],
+        text: Annotated[str, typer.Option(help="The message text, e.g. 'JAUNUMI' or 'JAUNUMI STOP'.")],
+        to: Annotated[str | None, typer.Option(help="The number texted (default: the only one).")] = None,
+    ) -> None:
+        """Handle one inbound message as if the provider had delivered it; print the outcome and reply."""
+        from sargs.core.ids import new_id
+        from sargs.domains.sms.service import InboundMessage, handle_inbound
+
+        c = container()
+        routes = c.sms.routes
+        if to is None:
+            if len(routes) != 1:
+                known = ", ".join(r.config.number for r in routes) or "none"
+                raise _fail(f"say which number with --to (configured: {known})")
+            to = routes[0].config.number
+        msg = InboundMessage(provider="cli", message_id=f"cli-{new_id()}", sender=sender, to=to, text=text)
+        try:
+            with c.sessions.begin() as session:
+                result = handle_inbound(session=session, directory=c.sms, msg=msg, now=c.clock.now())
+        except SargsError as exc:
+            raise _fail(exc.message) from None
+        console.print(
+            f"outcome: [bold]{result.outcome}[/] ({result.command} {result.keyword or ''})".rstrip()
+        )
+        if result.detail:
+            console.print(f"detail:  {result.detail}", markup=False)
+        console.print(f"reply:   {result.reply_text}", markup=False, highlight=False)
+        console.print("(queued in the outbox; `sargs sms send` delivers it)")
+
+    @sms_app.command("outbox")
+    def sms_outbox() -> None:
+        """How many texts are queued, being sent, sent and failed."""
+        c = container(publish=False)
+        with c.read_sessions.begin() as session:
+            counts = status_counts(session=session)
+        table = Table("status", "messages")
+        for status in ("queued", "sending", "sent", "failed"):
+            table.add_row(status, str(counts.get(status, 0)))
+        console.print(table)
+
     # --- serving ------------------------------------------------------------------------------
 
     @app.command()
@@ -399,23 +491,53 @@ def make_cli(*, build: BuildFn, create_app: AppFn, example_policies: Callable[[]
             f"password {staff_password}"
         )
         console.print(
-            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the demo logs the code\n"
+            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here\n"
         )
         console.print("Try these:", style="bold")
         for line in demo_curls(
-            base, admin.secret, marketing.secret, stats.sample_msisdn, stats.sample_event_id
+            base,
+            admin.secret,
+            marketing.secret,
+            stats.sample_msisdn,
+            stats.sample_event_id,
+            sms_secret=s.sms_webhook_secret,
         ):
             console.print(line, soft_wrap=True, highlight=False)
         if serve_after:
-            console.print(f"\nserving on {base} (Ctrl+C to stop)")
-            uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+            console.print(f"\nserving on {base} (Ctrl+C to stop); SMS replies and codes are printed here")
+            stop = threading.Event()
+            printer = sms_sender(s)
+            threading.Thread(target=_deliver_until, args=(c, printer, stop), daemon=True).start()
+            try:
+                uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+            finally:
+                stop.set()
 
     return app
 
 
-def demo_curls(base: str, admin: str, marketing: str, msisdn: str, event_id: str) -> list[str]:
+def _deliver_until(c: Container, sender: SmsSender, stop: threading.Event, interval: float = 1.0) -> None:
+    """The demo's built-in `sargs sms send`: deliver the outbox until `stop` is set."""
+    while not stop.is_set():
+        try:
+            report = deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now)
+        except Exception as exc:  # keep the demo serving; say what went wrong
+            err.print(f"[yellow]SMS delivery:[/] {type(exc).__name__}: {exc}")
+            report = DeliveryReport()
+        if not report.handled:
+            stop.wait(interval)
+
+
+def demo_curls(
+    base: str, admin: str, marketing: str, msisdn: str, event_id: str, *, sms_secret: str
+) -> list[str]:
     """The example commands `sargs demo` prints (tests run them against the app)."""
     auth = f"-H 'Authorization: Bearer {admin}'"
+    sms = json.dumps(
+        {"message_id": "demo-sms-1", "from": "+37129900001", "to": "29307777", "text": "Jaunumi"},
+        separators=(",", ":"),
+    )
+    signature = sign_json(sms_secret, sms.encode())
     q_msisdn = msisdn.replace("+", "%2B")  # a bare + in a query string means a space
     return [
         f"curl -s {base}/api/v1/health",
@@ -426,6 +548,9 @@ def demo_curls(base: str, admin: str, marketing: str, msisdn: str, event_id: str
         f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
         f"curl -s {auth} '{base}/api/v1/audit?limit=5'",
         f"curl -s -H 'Authorization: Bearer {marketing}' '{base}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv' | head",
+        f"curl -s -X POST {base}/api/v1/sms/inbound -H 'Content-Type: application/json' "
+        f"-H 'X-Sargs-Signature: {signature}' -d '{sms}'",
+        f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/sms/messages?identity=msisdn:%2B37129900001'",
     ]
 
 

@@ -1,23 +1,23 @@
-"""An SMS "sender" that only logs (number masked). Used until the SMS outbox is wired in.
-
-TODO(merge with issue 3): replace with the SMS outbox (domains/sms) and its SmsSender port.
-"""
+"""The demo's SMS "provider": prints each text (number masked) instead of sending it."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from sargs.core.ids import new_id
 from sargs.domains.subjects.identifiers import mask
 
 log = logging.getLogger("sargs.sms.console")
 
 
-class LoggingSmsSender:
-    def __init__(self, *, show_text: bool = False) -> None:
-        self.show_text = show_text  # demo only: lets a person at the demo read their code
+class ConsoleSmsSender:
+    """An SmsSender that writes to `emit` (stdout by default) and logs without the text."""
 
-    def send(self, to: str, text: str) -> None:
-        log.warning(
-            "SMS not sent (no SMS provider wired)",
-            extra={"to": mask("msisdn", to), "text": text if self.show_text else "(hidden)"},
-        )
+    def __init__(self, *, emit: Callable[[str], object] = print) -> None:
+        self.emit = emit
+
+    def send(self, *, to: str, sender: str | None, text: str, reference: str) -> str:
+        self.emit(f"SMS to {mask('msisdn', to)} from {sender or '-'}: {text}")
+        log.info("SMS printed by the console sender", extra={"outbox_id": reference})
+        return f"console-{new_id()}"

@@ -1,0 +1,205 @@
+"""The SMS outbox: texts are queued in the transaction that decided to send them, and a sender
+worker delivers them through the SmsSender port (R-SMS-3).
+
+Delivery survives restarts: a worker claims a batch by leasing it (status `sending`,
+`next_attempt_at` = end of the lease) and commits before calling the provider, so a crashed
+worker's batch is picked up again when the lease ends. The outbox id goes to the provider as
+an idempotency key, so such a retry is not a second message for providers that honour it.
+Transient failures back off exponentially; permanent ones, and too many attempts, mark the
+message `failed`. Once a message is sent or given up its number is cleared, and a one-time
+code's text with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from sargs.core.ids import new_id
+from sargs.domains.sms.model import SmsOutbox
+from sargs.domains.sms.ports import PermanentSendError, SmsSender, TransientSendError
+from sargs.domains.sms.segments import analyse, fit_one_segment
+
+log = logging.getLogger("sargs.sms.outbox")
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=15)
+BACKOFF_MAX = timedelta(hours=1)
+KINDS = ("reply", "code", "notice")
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: str
+    text: str  # as it will be sent (possibly transliterated to fit one segment)
+    segments: int
+
+
+def enqueue(
+    *,
+    session: Session,
+    to: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    sender: str | None = None,
+    subject_id: str | None = None,
+    inbound_id: str | None = None,
+) -> Queued:
+    """Queue one text in the caller's transaction.
+
+    The text is sent as written if it fits one segment, else transliterated to GSM-7 when that
+    makes it fit (Latvian diacritics force UCS-2, whose segments hold 70 characters, not 160).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    body = fit_one_segment(text)
+    info = analyse(body)
+    outbox_id = new_id()
+    session.execute(
+        insert(SmsOutbox),
+        [
+            {
+                "id": outbox_id,
+                "kind": kind,
+                "subject_id": subject_id,
+                "inbound_id": inbound_id,
+                "to_number": to,
+                "sender": sender,
+                "text": body,
+                "encoding": info.encoding,
+                "segments": info.segments,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        ],
+    )
+    return Queued(outbox_id, body, info.segments)
+
+
+def backoff(attempts: int) -> timedelta:
+    """15 s, 30 s, 1 min, 2 min ... capped at an hour."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    to: str
+    sender: str | None
+    text: str
+    attempts: int
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def claim(*, session: Session, now: datetime, limit: int, lease: timedelta = LEASE) -> list[Claimed]:
+    """Lease up to `limit` due messages (queued, or `sending` whose lease ran out).
+
+    On PostgreSQL, concurrent workers skip each other's rows (FOR UPDATE SKIP LOCKED); SQLite
+    serialises writers anyway.
+    """
+    rows = session.execute(
+        select(SmsOutbox.id, SmsOutbox.to_number, SmsOutbox.sender, SmsOutbox.text, SmsOutbox.attempts)
+        .where(SmsOutbox.status.in_(("queued", "sending")), SmsOutbox.next_attempt_at <= now)
+        .order_by(SmsOutbox.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = [Claimed(r.id, r.to_number or "", r.sender, r.text, r.attempts + 1) for r in rows]
+    if claimed:
+        session.execute(
+            update(SmsOutbox)
+            .where(SmsOutbox.id.in_([c.id for c in claimed]))
+            .values(status="sending", attempts=SmsOutbox.attempts + 1, next_attempt_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    return claimed
+
+
+def _finish(session: Session, outbox_id: str, **values: object) -> None:
+    session.execute(
+        update(SmsOutbox)
+        .where(SmsOutbox.id == outbox_id, SmsOutbox.status == "sending")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _forget_code_text(session: Session, outbox_id: str) -> None:
+    session.execute(
+        update(SmsOutbox)
+        .where(SmsOutbox.id == outbox_id, SmsOutbox.kind == "code")
+        .values(text="(one-time code, removed after sending)")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def deliver_due(
+    *,
+    sessions: sessionmaker[Session],
+    sender: SmsSender,
+    now: Callable[[], datetime],
+    limit: int = 100,
+    lease: timedelta = LEASE,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> DeliveryReport:
+    """Claim one batch of due messages, hand each to `sender`, record each outcome."""
+    report = DeliveryReport()
+    with sessions.begin() as session:
+        batch = claim(session=session, now=now(), limit=limit, lease=lease)
+    for item in batch:
+        outcome: dict[str, object]
+        try:
+            provider_id = sender.send(to=item.to, sender=item.sender, text=item.text, reference=item.id)
+        except TransientSendError as exc:
+            if item.attempts >= max_attempts:
+                outcome = {"status": "failed", "last_error": f"gave up after {item.attempts} attempts: {exc}"}
+                report.failed += 1
+            else:
+                outcome = {
+                    "status": "queued",
+                    "next_attempt_at": now() + backoff(item.attempts),
+                    "last_error": str(exc)[:500],
+                }
+                report.retried += 1
+        except PermanentSendError as exc:
+            outcome = {"status": "failed", "last_error": str(exc)[:500]}
+            report.failed += 1
+        else:
+            outcome = {"status": "sent", "sent_at": now(), "provider_message_id": provider_id[:128]}
+            report.sent += 1
+        if outcome["status"] != "queued":
+            outcome["to_number"] = None
+        if outcome["status"] == "failed":
+            report.errors.append(f"{item.id}: {outcome['last_error']}")
+            log.warning("SMS not delivered", extra={"outbox_id": item.id, "error": outcome["last_error"]})
+        with sessions.begin() as session:
+            _finish(session, item.id, **outcome)
+            if outcome["status"] != "queued":
+                _forget_code_text(session, item.id)
+    return report
+
+
+def status_counts(*, session: Session) -> dict[str, int]:
+    """How many messages are in each state."""
+    rows = session.execute(select(SmsOutbox.status, func.count()).group_by(SmsOutbox.status)).all()
+    return {status: count for status, count in rows}
