@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-Request = tuple[str, str, bytes | None]  # method, path-with-query, JSON body
+# method, path-with-query, JSON body, and optionally extra header lines ("Name: value\r\n...")
+Request = tuple[str, str, bytes | None] | tuple[str, str, bytes | None, str]
 
 
 @dataclass
@@ -75,8 +76,8 @@ async def _worker(
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while (req := next_request()) is not None:
-            method, path, body = req
-            head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}"
+            method, path, body, *extra = req
+            head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{headers}{extra[0] if extra else ''}"
             if body is not None:
                 head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             started = time.perf_counter()

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
+from sargs.core.db import PerDialect, table
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
 from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
@@ -28,6 +29,58 @@ ACTIONS: tuple[str, ...] = ("grant", "withdraw", "refuse")
 STATUS_OF: dict[str, str] = {"grant": "granted", "withdraw": "withdrawn", "refuse": "refused"}
 ActorType = Literal["subject", "staff", "system", "token"]
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+SUBJECTS = table(Subject)
+GROUPS = table(SubjectGroup)
+EVENTS = table(ConsentEvent)
+STATES = table(ConsentState)
+STATE_COLUMNS = (
+    "subject_id",
+    "controller",
+    "purpose",
+    "status",
+    "since",
+    "event_id",
+    "channel",
+    "updated_at",
+)
+
+# The write path's statements, built once (hot path of every channel; see core.db.PerDialect).
+LOCK_HEAD = (
+    select(SUBJECTS.c.chain_length, SUBJECTS.c.chain_head, SUBJECTS.c.erased_at, GROUPS.c.client_group)
+    .select_from(SUBJECTS)
+    .outerjoin(
+        GROUPS, (GROUPS.c.subject_id == SUBJECTS.c.id) & (GROUPS.c.controller == bindparam("controller"))
+    )
+    .where(SUBJECTS.c.id == bindparam("subject_id"))
+    .with_for_update(of=SUBJECTS)
+)
+BY_KEY = select(*EVENTS.c).where(
+    EVENTS.c.controller == bindparam("controller"), EVENTS.c.idempotency_key == bindparam("key")
+)
+INSERT_EVENT = insert(EVENTS)
+ADVANCE_HEAD = (
+    update(SUBJECTS)
+    .where(SUBJECTS.c.id == bindparam("subject_id"))
+    .values(chain_length=bindparam("length"), chain_head=bindparam("head"))
+)
+READ_STATE = select(*[STATES.c[k] for k in STATE_COLUMNS]).where(
+    STATES.c.subject_id == bindparam("subject_id"),
+    STATES.c.controller == bindparam("controller"),
+    STATES.c.purpose == bindparam("purpose"),
+)
+
+
+def _upsert_state(dialect: str) -> Any:
+    """Insert a state row, or replace it only with a decision at least as recent."""
+    stmt = pg_insert(STATES) if dialect == "postgresql" else sqlite_insert(STATES)
+    return stmt.on_conflict_do_update(
+        index_elements=[STATES.c.subject_id, STATES.c.controller, STATES.c.purpose],
+        set_={k: stmt.excluded[k] for k in ("status", "since", "event_id", "channel", "updated_at")},
+        where=STATES.c.since <= stmt.excluded.since,
+    ).returning(*[STATES.c[k] for k in STATE_COLUMNS])
+
+
+UPSERT_STATE = PerDialect(_upsert_state)
 
 
 @dataclass(frozen=True)
@@ -121,25 +174,17 @@ def record_consent(
 
     # Serialise writers on this subject: the row lock (PostgreSQL) or the write lock taken by
     # BEGIN IMMEDIATE (SQLite) is held until the entrypoint commits.
-    head = session.execute(
-        select(Subject.chain_length, Subject.chain_head, Subject.erased_at, SubjectGroup.client_group)
-        .outerjoin(
-            SubjectGroup, (SubjectGroup.subject_id == Subject.id) & (SubjectGroup.controller == controller)
-        )
-        .where(Subject.id == subject_id)
-        .with_for_update(of=Subject)
-    ).first()
+    # Core statements on the tables, not the ORM entities: this is the hot path of every channel,
+    # and the ORM's statement handling costs more than the database round trip here.
+    head = session.execute(LOCK_HEAD, {"subject_id": subject_id, "controller": controller}).first()
     if head is None:
         raise NotFound("no such subject")
     if head.erased_at is not None:
         raise InvalidInput("this data subject has been erased", field="identity")
 
     if idempotency_key is not None:
-        prior = session.scalar(
-            select(ConsentEvent).where(
-                ConsentEvent.controller == controller, ConsentEvent.idempotency_key == idempotency_key
-            )
-        )
+        found = session.execute(BY_KEY, {"controller": controller, "key": idempotency_key}).first()
+        prior = ConsentEvent(**found._asdict()) if found is not None else None
         if prior is not None:
             if not _same_request(
                 prior, subject_id=subject_id, purpose=purpose, action=action, channel=channel
@@ -187,12 +232,9 @@ def record_consent(
         "prev_hash": head.chain_head,
     }
     fields["hash"] = event_hash(fields)
-    # Core statements, not the unit of work: this is the hot path of every channel.
-    session.execute(insert(ConsentEvent), [fields])
+    session.execute(INSERT_EVENT, fields)
     session.execute(
-        update(Subject)
-        .where(Subject.id == subject_id)
-        .values(chain_length=fields["chain_seq"], chain_head=fields["hash"])
+        ADVANCE_HEAD, {"subject_id": subject_id, "length": fields["chain_seq"], "head": fields["hash"]}
     )
     state = _project(session=session, fields=fields, now=now)
     return ConsentOutcome(event=ConsentEvent(**fields), state=state, created=True)
@@ -212,7 +254,7 @@ def _reject(
     message = f"{purpose_title!r} may be given only by: {allowed}; this subject is in group {policy_groups.get(group, group)!r}"
     rejection_id = new_id()
     session.execute(
-        insert(ConsentRejection),
+        insert(table(ConsentRejection)),
         [{**row, "id": rejection_id, "reason": "not_eligible", "message": message[:500]}],
     )
     return ConsentOutcome(
@@ -236,24 +278,9 @@ def _project(*, session: Session, fields: dict[str, Any], now: datetime) -> Cons
         "channel": fields["channel"],
         "updated_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert(ConsentState) if dialect == "postgresql" else sqlite_insert(ConsentState)
-    table = ConsentState.__table__
-    stmt = upsert.values(**values)
-    returning = stmt.on_conflict_do_update(
-        index_elements=[table.c.subject_id, table.c.controller, table.c.purpose],
-        set_={k: stmt.excluded[k] for k in ("status", "since", "event_id", "channel", "updated_at")},
-        where=table.c.since <= stmt.excluded.since,
-    ).returning(*[table.c[k] for k in values])
-    row = session.execute(returning).first()
+    row = session.execute(UPSERT_STATE(session), values).first()
     if row is None:  # the stored decision is newer: keep it
-        row = session.execute(
-            select(*[table.c[k] for k in values]).where(
-                table.c.subject_id == values["subject_id"],
-                table.c.controller == values["controller"],
-                table.c.purpose == values["purpose"],
-            )
-        ).one()
+        row = session.execute(READ_STATE, values).one()
     return ConsentState(**row._asdict())
 
 

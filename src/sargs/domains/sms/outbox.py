@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from sargs.core.db import table
 from sargs.core.ids import new_id
 from sargs.domains.sms.model import SmsOutbox
 from sargs.domains.sms.ports import PermanentSendError, SmsSender, TransientSendError
@@ -32,6 +33,7 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_MAX = timedelta(hours=1)
 KINDS = ("reply", "code", "notice")
+INSERT = insert(table(SmsOutbox))
 
 
 @dataclass(frozen=True)
@@ -63,24 +65,22 @@ def enqueue(
     info = analyse(body)
     outbox_id = new_id()
     session.execute(
-        insert(SmsOutbox),
-        [
-            {
-                "id": outbox_id,
-                "kind": kind,
-                "subject_id": subject_id,
-                "inbound_id": inbound_id,
-                "to_number": to,
-                "sender": sender,
-                "text": body,
-                "encoding": info.encoding,
-                "segments": info.segments,
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        ],
+        INSERT,
+        {
+            "id": outbox_id,
+            "kind": kind,
+            "subject_id": subject_id,
+            "inbound_id": inbound_id,
+            "to_number": to,
+            "sender": sender,
+            "text": body,
+            "encoding": info.encoding,
+            "segments": info.segments,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
     return Queued(outbox_id, body, info.segments)
 

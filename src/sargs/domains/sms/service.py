@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
+from sargs.core.db import PerDialect, table
 from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
 from sargs.domains.consent.service import Actor, current_states, record_consent
@@ -39,6 +40,27 @@ from sargs.domains.subjects.identifiers import make_identity, normalise_msisdn
 from sargs.domains.subjects.service import get_or_create_subject
 
 PROVIDERS = ("json", "twilio", "cli")
+INBOUND = table(SmsInbound)
+
+
+def _claim_statement(dialect: str) -> Any:
+    stmt = pg_insert(INBOUND) if dialect == "postgresql" else sqlite_insert(INBOUND)
+    return stmt.on_conflict_do_nothing(index_elements=["provider", "provider_message_id"]).returning(
+        INBOUND.c.id
+    )
+
+
+CLAIM_MESSAGE = PerDialect(_claim_statement)
+RECORD_OUTCOME = (
+    update(INBOUND)
+    .where(INBOUND.c.id == bindparam("inbound_id"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("subject_id", "command", "keyword", "outcome", "detail", "event_ids", "reply_id")
+        }
+    )
+)
 MAX_TEXT = 1600
 
 
@@ -143,12 +165,7 @@ def _claim_message(session: Session, row: dict[str, Any]) -> bool:
     On PostgreSQL a concurrent duplicate waits on the unique key until the first commits,
     then finds the row; SQLite serialises writers.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert(SmsInbound) if dialect == "postgresql" else sqlite_insert(SmsInbound)
-    result = session.execute(
-        insert.values(**row).on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return session.execute(CLAIM_MESSAGE(session), row).first() is not None
 
 
 def _replay(session: Session, msg: InboundMessage) -> InboundResult:
@@ -245,18 +262,17 @@ def handle_inbound(
     )
     reply_id, reply_text = reply.id, reply.text
     session.execute(
-        update(SmsInbound)
-        .where(SmsInbound.id == inbound_id)
-        .values(
-            subject_id=subject_id,
-            command=command.kind,
-            keyword=keyword,
-            outcome=outcome,
-            detail=detail[:500] if detail else None,
-            event_ids=act.event_ids,
-            reply_id=reply_id,
-        )
-        .execution_options(synchronize_session=False)
+        RECORD_OUTCOME,
+        {
+            "inbound_id": inbound_id,
+            "subject_id": subject_id,
+            "command": command.kind,
+            "keyword": keyword,
+            "outcome": outcome,
+            "detail": detail[:500] if detail else None,
+            "event_ids": act.event_ids,
+            "reply_id": reply_id,
+        },
     )
     return InboundResult(
         inbound_id=inbound_id,
