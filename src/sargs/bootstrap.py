@@ -71,6 +71,7 @@ def build(
     clock: Clock | None = None,
     policies: list[Policy] | None = None,
     publish_policies: bool = True,
+    require_schema: bool = True,
 ) -> Container:
     """Engine, sessions and policies for one process; published policy versions are recorded."""
     settings = settings or Settings()
@@ -88,10 +89,10 @@ def build(
         clock=clock,
         code_sender=code_sender(settings, clock),
     )
+    if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):
+        engine.dispose()
+        raise ConfigurationError("the database has no Sargs tables yet; run `sargs db upgrade` first")
     if publish_policies and policies:
-        if not inspect(engine).has_table("policy_versions"):
-            engine.dispose()
-            raise ConfigurationError("the database has no Sargs tables yet; run `sargs db upgrade` first")
         with container.sessions.begin() as session:
             for policy in policies:
                 publish(session=session, policy=policy, now=container.clock.now())

@@ -269,3 +269,24 @@ def test_outbox_to_gateway_each_message_once_even_after_a_worker_crash(
     assert {r.status for r in rows.values()} == {"sent"}
     assert {r.to_number for r in rows.values()} == {None}
     assert {rows[i].attempts for i in crashed} == {2}
+
+
+def test_a_redirect_is_not_a_delivery(gateway: Gateway, http: HttpSmsSender) -> None:
+    gateway.answer = 302
+    with pytest.raises(PermanentSendError) as caught:
+        http.send(to="+37129000801", sender=SHORT_NUMBER, text="hi", reference="ref-302")
+    assert str(caught.value) == "provider answered 302: check SARGS_SMS_PROVIDER_URL"
+
+
+def test_a_providers_error_text_keeps_no_phone_number(gateway: Gateway, http: HttpSmsSender) -> None:
+    gateway.answer = 422
+    gateway_error = PermanentSendError
+    with pytest.raises(gateway_error) as caught:
+        http.send(to="+37129000801", sender=SHORT_NUMBER, text="hi", reference="ref-422")
+    assert str(caught.value) == 'provider refused the message: 422 {"error":"try later"}'
+    from sargs.integrations.sms.http_provider import _without_numbers
+
+    assert (
+        _without_numbers('{"error":"+371 29000801 is not reachable"}')
+        == '{"error":"[number] is not reachable"}'
+    )

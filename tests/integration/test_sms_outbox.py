@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -449,3 +449,66 @@ def test_status_counts_tells_how_many_messages_are_in_each_state(container: Cont
         counts = status_counts(session=session)
 
     assert counts == {"sent": 1, "failed": 1, "queued": 1, "sending": 1}
+
+
+# --- leases that run out --------------------------------------------------------------------------
+
+
+class ExplodingSender(FakeSmsSender):
+    """An adapter that fails in a way it did not plan for (e.g. a broken gzip body)."""
+
+    def send(self, *, to: str, sender: str | None, text: str, reference: str) -> str:
+        super().send(to=to, sender=sender, text=text, reference=reference)
+        raise ValueError("broken body")
+
+
+def test_an_adapters_unexpected_error_is_retried_and_does_not_stop_the_batch(
+    container: Container, clock: FixedClock
+) -> None:
+    first, second = queue(container), queue(container)
+    report = deliver(container, ExplodingSender())
+    assert summary(report) == (0, 2, 0)
+    for outbox_id in (first, second):
+        stored = row(container, outbox_id)
+        assert (stored.status, stored.last_error) == ("queued", "unexpected ValueError: broken body")
+    for _ in range(MAX_ATTEMPTS):
+        clock.advance(hours=2)
+        deliver(container, ExplodingSender())
+    stored = row(container, first)
+    assert stored.status == "failed" and stored.last_error is not None
+    assert stored.last_error.startswith(f"gave up after {MAX_ATTEMPTS} attempts: unexpected ValueError")
+
+
+def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_next_claim(
+    container: Container, clock: FixedClock
+) -> None:
+    outbox_id = queue(container)
+    with container.sessions.begin() as session:  # worker A claims, then stalls past its lease
+        (stale,) = claim(session=session, now=clock.now(), limit=1)
+    clock.advance(seconds=LEASE.total_seconds())
+    assert summary(deliver(container, FakeSmsSender())) == (1, 0, 0)  # worker B sends it
+    from sargs.domains.sms.outbox import _finish
+
+    with container.sessions.begin() as session:  # A wakes up and reports a transient failure
+        assert _finish(session, stale, status="queued", next_attempt_at=clock.now()) is False
+    stored = row(container, outbox_id)
+    assert (stored.status, stored.attempts) == ("sent", 2)
+
+
+def test_a_slow_provider_cannot_push_a_batch_past_its_lease(container: Container) -> None:
+    ids = [queue(container) for _ in range(3)]
+    moments = iter([NOW, NOW, NOW + LEASE - timedelta(seconds=29)])
+    calls: list[str] = []
+
+    class Slow(FakeSmsSender):
+        def send(self, *, to: str, sender: str | None, text: str, reference: str) -> str:
+            calls.append(reference)
+            return "ok"
+
+    def now() -> datetime:  # claim at NOW; the first send begins at NOW; then the clock has run on
+        return next(moments, NOW + LEASE)
+
+    report = deliver_due(sessions=container.sessions, sender=Slow(), now=now, limit=10)
+    assert report.sent == 1 and len(calls) == 1
+    left = [row(container, i) for i in ids if i not in calls]
+    assert [r.status for r in left] == ["sending", "sending"]  # picked up again after the lease

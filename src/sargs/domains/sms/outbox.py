@@ -29,6 +29,7 @@ from sargs.domains.sms.segments import analyse, fit_one_segment
 log = logging.getLogger("sargs.sms.outbox")
 
 LEASE = timedelta(minutes=2)
+SEND_BUDGET = timedelta(seconds=30)  # what one hand-over may take (adapters time out sooner)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_MAX = timedelta(hours=1)
@@ -135,13 +136,16 @@ def claim(*, session: Session, now: datetime, limit: int, lease: timedelta = LEA
     return claimed
 
 
-def _finish(session: Session, outbox_id: str, **values: object) -> None:
-    session.execute(
+def _finish(session: Session, item: Claimed, **values: object) -> bool:
+    """Record an outcome, only if this worker's claim still holds: a worker whose lease ran out
+    and whose message was claimed again (attempts moved on) must not overwrite the new claim."""
+    result = session.execute(
         update(SmsOutbox)
-        .where(SmsOutbox.id == outbox_id, SmsOutbox.status == "sending")
+        .where(SmsOutbox.id == item.id, SmsOutbox.status == "sending", SmsOutbox.attempts == item.attempts)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _forget_code_text(session: Session, outbox_id: str) -> None:
@@ -153,6 +157,30 @@ def _forget_code_text(session: Session, outbox_id: str) -> None:
     )
 
 
+def _attempt(sender: SmsSender, item: Claimed, *, now: datetime, max_attempts: int) -> dict[str, object]:
+    """Hand one message to the provider; the outcome as column values."""
+    try:
+        provider_id = sender.send(to=item.to, sender=item.sender, text=item.text, reference=item.id)
+    except PermanentSendError as exc:
+        return {"status": "failed", "last_error": str(exc)[:500], "to_number": None}
+    except Exception as exc:  # TransientSendError, or an adapter's own surprise: retry, then give up
+        reason = (
+            str(exc) if isinstance(exc, TransientSendError) else f"unexpected {type(exc).__name__}: {exc}"
+        )
+        if item.attempts >= max_attempts:
+            return {
+                "status": "failed",
+                "last_error": f"gave up after {item.attempts} attempts: {reason}"[:500],
+                "to_number": None,
+            }
+        return {
+            "status": "queued",
+            "next_attempt_at": now + backoff(item.attempts),
+            "last_error": reason[:500],
+        }
+    return {"status": "sent", "sent_at": now, "provider_message_id": provider_id[:128], "to_number": None}
+
+
 def deliver_due(
     *,
     sessions: sessionmaker[Session],
@@ -161,41 +189,38 @@ def deliver_due(
     limit: int = 100,
     lease: timedelta = LEASE,
     max_attempts: int = MAX_ATTEMPTS,
+    send_budget: timedelta = SEND_BUDGET,
 ) -> DeliveryReport:
-    """Claim one batch of due messages, hand each to `sender`, record each outcome."""
+    """Claim one batch of due messages, hand each to `sender`, record each outcome.
+
+    A message is only handed over while at least `send_budget` (longer than the adapter's
+    timeout) of the batch's lease is left; the rest stay claimed and are picked up again when
+    the lease ends, so a slow provider cannot make two workers send the same message.
+    """
     report = DeliveryReport()
     with sessions.begin() as session:
-        batch = claim(session=session, now=now(), limit=limit, lease=lease)
+        started = now()
+        batch = claim(session=session, now=started, limit=limit, lease=lease)
+    deadline = started + lease - send_budget
     for item in batch:
-        outcome: dict[str, object]
-        try:
-            provider_id = sender.send(to=item.to, sender=item.sender, text=item.text, reference=item.id)
-        except TransientSendError as exc:
-            if item.attempts >= max_attempts:
-                outcome = {"status": "failed", "last_error": f"gave up after {item.attempts} attempts: {exc}"}
-                report.failed += 1
-            else:
-                outcome = {
-                    "status": "queued",
-                    "next_attempt_at": now() + backoff(item.attempts),
-                    "last_error": str(exc)[:500],
-                }
-                report.retried += 1
-        except PermanentSendError as exc:
-            outcome = {"status": "failed", "last_error": str(exc)[:500]}
-            report.failed += 1
-        else:
-            outcome = {"status": "sent", "sent_at": now(), "provider_message_id": provider_id[:128]}
+        if now() >= deadline:
+            break
+        outcome = _attempt(sender, item, now=now(), max_attempts=max_attempts)
+        status = outcome["status"]
+        with sessions.begin() as session:
+            if not _finish(session, item, **outcome):
+                log.warning("SMS outcome not recorded: its lease had run out", extra={"outbox_id": item.id})
+                continue
+            if status != "queued":
+                _forget_code_text(session, item.id)
+        if status == "sent":
             report.sent += 1
-        if outcome["status"] != "queued":
-            outcome["to_number"] = None
-        if outcome["status"] == "failed":
+        elif status == "queued":
+            report.retried += 1
+        else:
+            report.failed += 1
             report.errors.append(f"{item.id}: {outcome['last_error']}")
             log.warning("SMS not delivered", extra={"outbox_id": item.id, "error": outcome["last_error"]})
-        with sessions.begin() as session:
-            _finish(session, item.id, **outcome)
-            if outcome["status"] != "queued":
-                _forget_code_text(session, item.id)
     return report
 
 

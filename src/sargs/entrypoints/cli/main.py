@@ -81,9 +81,9 @@ def make_cli(
         factory: Callable[[], Settings] = state.get("settings", Settings)
         return factory()
 
-    def container(*, publish: bool = True) -> Container:
+    def container(*, publish: bool = True, schema: bool = True) -> Container:
         try:
-            return build(settings(), publish_policies=publish)
+            return build(settings(), publish_policies=publish, require_schema=schema)
         except SargsError as exc:
             raise _fail(exc.message) from None
 
@@ -111,7 +111,7 @@ def make_cli(
         """Which policies are due for their periodic review (R-POL-3)."""
         import datetime as dt
 
-        c = container(publish=False)
+        c = container(publish=False, schema=False)
         for r in c.registry.review_reminders(today=dt.date.today()):
             mark = "[red]OVERDUE[/]" if r.overdue else "[green]ok[/]"
             console.print(f"{r.policy_id} {r.version}: published {r.published}, review due {r.due} {mark}")

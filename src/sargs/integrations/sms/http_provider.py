@@ -4,16 +4,24 @@ Request: `POST {url}` with `Authorization: Bearer {token}`, `Idempotency-Key: {o
 `{"to": "+371...", "from": "29307777", "text": "...", "reference": "<outbox id>"}`.
 Answer: 2xx with `{"id": "<provider message id>"}` (or `message_id`/`sid`). A timeout, a
 connection error, 408, 429 and 5xx are transient (the outbox retries with backoff); any other
-4xx is permanent. The idempotency key makes a retry after a crash one message, not two.
+4xx, and any other non-2xx answer, is permanent. The idempotency key makes a retry after a crash one message, not two.
 """
 
 from __future__ import annotations
+
+import re
 
 import httpx
 
 from sargs.domains.sms.ports import PermanentSendError, TransientSendError
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+_NUMBER = re.compile(r"\+?\d[\d ()-]{5,}\d")
+
+
+def _without_numbers(text: str) -> str:
+    """A provider's error text, shortened, with anything like a phone number blanked out."""
+    return _NUMBER.sub("[number]", text[:200])
 
 
 class HttpSmsSender:
@@ -44,7 +52,11 @@ class HttpSmsSender:
         if status >= 500 or status in TRANSIENT_STATUSES:
             raise TransientSendError(f"provider answered {status}")
         if status >= 400:
-            raise PermanentSendError(f"provider refused the message: {status} {response.text[:200]}")
+            raise PermanentSendError(
+                f"provider refused the message: {status} {_without_numbers(response.text)}"
+            )
+        if not 200 <= status < 300:  # a redirect or the like: nothing was accepted
+            raise PermanentSendError(f"provider answered {status}: check SARGS_SMS_PROVIDER_URL")
         try:
             body = response.json()
         except ValueError:
