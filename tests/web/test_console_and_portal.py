@@ -214,3 +214,31 @@ def test_a_dpo_must_state_a_reason_in_the_console(
     r = browser.get(f"/console/subjects/{subject_id}")
     assert r.status_code == 403 and 'name="reason"' in r.text
     assert browser.get(f"/console/subjects/{subject_id}", params={"reason": "DSR 2026-11"}).status_code == 200
+
+
+def test_the_console_shows_a_persons_sms_messages_and_replies_with_company_names(
+    browser: TestClient,
+    container: Container,
+    subject_id: str,
+    staff_member: Callable[..., tuple[str, str]],
+) -> None:
+    from sargs.domains.sms.service import InboundMessage, handle_inbound
+
+    with container.sessions.begin() as s:
+        handle_inbound(
+            session=s,
+            directory=container.sms,
+            msg=InboundMessage(provider="json", message_id="c-1", sender=PHONE, to="29307777", text="vieta"),
+            now=container.clock.now(),
+        )
+    console_login(browser, *staff_member("operator", ["lmt"]))
+    page = browser.get(f"/console/subjects/{subject_id}", params={"lang": "en"})
+    assert page.status_code == 200, page.text
+    assert "SMS keyword messages" in page.text
+    row = re.search(r'<tr data-sms="[0-9a-f]+">(.*?)</tr>', page.text, re.S)
+    assert row is not None
+    assert "<code>vieta</code>" in row.group(1)
+    assert "given (VIETA)" in row.group(1)
+    assert "LMT: thank you, consent VIETA received" not in row.group(1)  # replies go in lv
+    assert "LMT: paldies, piekrisana VIETA sanemta" in row.group(1) and "(queued)" in row.group(1)
+    assert "<td>LMT</td>" in page.text  # company short names, not ids

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from sargs.core.db import table
 from sargs.domains.access.principal import Principal
 from sargs.domains.audit.model import AccessLogEntry
 
+INSERT = insert(table(AccessLogEntry))
 AccessAction = Literal["read", "change", "export", "signin", "signout"]
 MAX_PAGE = 500
 
@@ -54,22 +56,23 @@ def log_access(
     outcome: str = "ok",
 ) -> None:
     """Append one entry per controller whose data was reached (one with none if no controller)."""
-    for controller in sorted(set(controllers), key=lambda c: c or "") or [None]:
-        session.add(
-            AccessLogEntry(
-                at=now,
-                actor_kind=actor.kind,
-                actor_id=actor.id,
-                role=actor.role,
-                subject_id=subject_id,
-                controller=controller,
-                route=route[:200],
-                action=action,
-                reason=reason[:500] if reason else None,
-                outcome=outcome,
-            )
-        )
-    session.flush()
+    rows = [
+        {
+            "at": now,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "role": actor.role,
+            "subject_id": subject_id,
+            "controller": controller,
+            "route": route[:200],
+            "action": action,
+            "reason": reason[:500] if reason else None,
+            "outcome": outcome,
+        }
+        for controller in sorted(set(controllers), key=lambda c: c or "") or [None]
+    ]
+    # A Core insert on the table: every consent check writes here, so it is a hot path.
+    session.execute(INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 def query_access_log(

@@ -69,6 +69,19 @@ READ_STATE = select(*[STATES.c[k] for k in STATE_COLUMNS]).where(
     STATES.c.purpose == bindparam("purpose"),
 )
 
+IDENTITIES = table(SubjectIdentity)
+CHECK_BY_IDENTITY = (
+    select(IDENTITIES.c.subject_id, STATES.c.status, STATES.c.since, STATES.c.event_id)
+    .select_from(IDENTITIES)
+    .outerjoin(
+        STATES,
+        (STATES.c.subject_id == IDENTITIES.c.subject_id)
+        & (STATES.c.controller == bindparam("controller"))
+        & (STATES.c.purpose == bindparam("purpose")),
+    )
+    .where(IDENTITIES.c.kind == bindparam("kind"), IDENTITIES.c.value == bindparam("value"))
+)
+
 
 def _upsert_state(dialect: str) -> Any:
     """Insert a state row, or replace it only with a decision at least as recent."""
@@ -317,16 +330,8 @@ def check_consent_by_identity(
 
     One indexed query: identity LEFT JOIN current state.
     """
-    state = ConsentState
     row = session.execute(
-        select(SubjectIdentity.subject_id, state.status, state.since, state.event_id)
-        .outerjoin(
-            state,
-            (state.subject_id == SubjectIdentity.subject_id)
-            & (state.controller == controller)
-            & (state.purpose == purpose),
-        )
-        .where(SubjectIdentity.kind == kind, SubjectIdentity.value == value)
+        CHECK_BY_IDENTITY, {"kind": kind, "value": value, "controller": controller, "purpose": purpose}
     ).first()
     if row is None:
         return None, ConsentCheck(False, "none", None, None)

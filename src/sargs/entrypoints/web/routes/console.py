@@ -23,6 +23,7 @@ from sargs.domains.consent.service import (
     rejections,
 )
 from sargs.domains.policy.registry import policy_as_published
+from sargs.domains.sms.history import messages_of
 from sargs.domains.staff.service import add_staff, authenticate_staff, disable_staff, list_staff
 from sargs.domains.subjects.identifiers import make_identity
 from sargs.domains.subjects.service import find_subject_id, view_subject
@@ -194,11 +195,16 @@ def _subject_context(
     refused = [
         r for r in rejections(session=session, subject_id=subject_id) if principal.may_see(r.controller)
     ]
+    messages = messages_of(
+        session=session, subject_id=subject_id, controllers=None if principal.controllers is None else seen
+    )
     titles: dict[tuple[str, str], str] = {}
+    names: dict[str, str] = {}
     recordable: list[tuple[str, str, str]] = []
     for controller in container.registry.controller_ids:
         if not principal.may_see(controller):
             continue
+        names[controller] = container.registry.controller(controller).short_name
         for p in container.registry.policy_for(controller).purposes_of(controller):
             titles[(controller, p.id)] = p.title.get(lang)
             if p.needs_consent and "staff" in p.consent_channels:
@@ -209,6 +215,8 @@ def _subject_context(
         "states": states,
         "events": list(reversed(events)),
         "refusals": refused,
+        "messages": messages,
+        "names": names,
         "titles": titles,
         "recordable": recordable,
     }
