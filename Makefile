@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-pg check lint typecheck imports bench clean
+.PHONY: demo test test-pg check lint typecheck imports bench reliability clean
 
 $(BIN)/sargs: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ check: lint typecheck imports test
 
 bench: $(BIN)/sargs           ## performance figures (SQLite and PostgreSQL)
 	$(BIN)/python benchmarks/run.py
+
+reliability: $(BIN)/sargs     ## crash, concurrency, outage and hostile-input drills (SQLite and PostgreSQL)
+	$(BIN)/python benchmarks/reliability.py
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"run.py", "loadgen.py", "__init__.py"}
+SKIP = {"run.py", "loadgen.py", "__init__.py", "reliability.py"}  # reliability: `make reliability`
 
 if __name__ == "__main__":
     scripts = sorted(p for p in HERE.glob("*.py") if p.name not in SKIP)

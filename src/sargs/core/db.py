@@ -111,6 +111,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a round trip per transaction. A connection broken by a database
     # restart fails one request, and SQLAlchemy then replaces every pooled connection.
     kwargs.setdefault("pool_recycle", 3600)
+    # Fail fast when the database is down or saturated (the API answers 503 and the caller retries).
+    kwargs.setdefault("pool_timeout", 5)
+    kwargs.setdefault("connect_args", {"connect_timeout": 3})
     return create_engine(url, **kwargs)
 
 

@@ -162,8 +162,14 @@ def record_consent(
     occurred_at: datetime | None = None,
     evidence: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> ConsentOutcome:
-    """Append one consent event and update the projection, or record why policy refused it."""
+    """Append one consent event and update the projection, or record why policy refused it.
+
+    `clock`: for an event happening now (no `occurred_at`), the time is read again once this
+    subject's lock is held, so two concurrent writers' events are in time order and ledger order
+    alike (the later writer's decision is the current state and the latest at any instant).
+    """
     if action not in ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
     if channel not in CONSENT_CHANNELS:
@@ -194,6 +200,8 @@ def record_consent(
         raise NotFound("no such subject")
     if head.erased_at is not None:
         raise InvalidInput("this data subject has been erased", field="identity")
+    if occurred_at is None and clock is not None:
+        occurred = max(occurred, as_utc(clock()))
 
     if idempotency_key is not None:
         found = session.execute(BY_KEY, {"controller": controller, "key": idempotency_key}).first()

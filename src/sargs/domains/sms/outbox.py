@@ -189,19 +189,20 @@ def deliver_due(
     limit: int = 100,
     lease: timedelta = LEASE,
     max_attempts: int = MAX_ATTEMPTS,
-    send_budget: timedelta = SEND_BUDGET,
+    send_budget: timedelta | None = None,
 ) -> DeliveryReport:
     """Claim one batch of due messages, hand each to `sender`, record each outcome.
 
     A message is only handed over while at least `send_budget` (longer than the adapter's
-    timeout) of the batch's lease is left; the rest stay claimed and are picked up again when
+    timeout; default 30 s, or a quarter of a shorter lease) of the batch's lease is left; the rest stay claimed and are picked up again when
     the lease ends, so a slow provider cannot make two workers send the same message.
     """
     report = DeliveryReport()
     with sessions.begin() as session:
         started = now()
         batch = claim(session=session, now=started, limit=limit, lease=lease)
-    deadline = started + lease - send_budget
+    budget = send_budget if send_budget is not None else min(SEND_BUDGET, lease / 4)
+    deadline = started + lease - budget
     for item in batch:
         if now() >= deadline:
             break

@@ -16,6 +16,7 @@ What the forms mean (the parser, sargs.domains.sms.keywords, tells them apart):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -192,9 +193,17 @@ def _replay(session: Session, msg: InboundMessage) -> InboundResult:
 
 
 def handle_inbound(
-    *, session: Session, directory: SmsDirectory, msg: InboundMessage, now: datetime
+    *,
+    session: Session,
+    directory: SmsDirectory,
+    msg: InboundMessage,
+    now: datetime,
+    clock: Callable[[], datetime] | None = None,
 ) -> InboundResult:
-    """Record one inbound message, its consent event(s) and its one reply; replay a duplicate."""
+    """Record one inbound message, its consent event(s) and its one reply; replay a duplicate.
+
+    A message without the provider's `received_at` happens now: `clock` is read again under the
+    subject's lock (see record_consent)."""
     _validate(msg)
     route = directory.route(msg.to)
     try:
@@ -239,7 +248,16 @@ def handle_inbound(
         "to": route.config.number,
         "text": normalise(msg.text)[:160],
     }
-    act = _Act(session, directory, route, subject_id, received, now, evidence)
+    act = _Act(
+        session,
+        directory,
+        route,
+        subject_id,
+        received if msg.received_at is not None else None,
+        now,
+        evidence,
+        clock,
+    )
     outcome, reply_kind, keyword, detail = act.run(command, language)
 
     context = ReplyContext(
@@ -297,12 +315,13 @@ class _Act:
         directory: SmsDirectory,
         route: SmsRoute,
         subject_id: str,
-        occurred_at: datetime,
+        occurred_at: datetime | None,
         now: datetime,
         evidence: dict[str, Any],
+        clock: Callable[[], datetime] | None,
     ) -> None:
         self.session, self.directory, self.route, self.subject_id = session, directory, route, subject_id
-        self.occurred_at, self.now, self.evidence = occurred_at, now, evidence
+        self.occurred_at, self.now, self.evidence, self.clock = occurred_at, now, evidence, clock
         self.event_ids: list[str] = []
         self.groups_text = ""
 
@@ -320,6 +339,7 @@ class _Act:
             now=self.now,
             occurred_at=self.occurred_at,
             evidence=self.evidence,
+            clock=self.clock,
             idempotency_key=f"sms:{self.evidence['sms_inbound_id']}:{purpose.id}",
         )
         if outcome.rejection is not None:

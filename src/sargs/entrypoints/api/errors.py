@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sargs.core.errors import (
@@ -20,6 +23,14 @@ from sargs.core.errors import (
     RateLimited,
     SargsError,
     Unauthenticated,
+)
+
+log = logging.getLogger("sargs.api")
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_HTML = (
+    '<!doctype html><html lang="lv"><meta charset="utf-8"><title>503</title>'
+    "<p>Datubāze pašlaik nav pieejama; nekas netika mainīts. Lūdzu, mēģiniet vēlreiz pēc brīža.</p>"
+    '<p lang="en">The database is unavailable; nothing was changed. Please try again shortly.</p></html>'
 )
 
 STATUS: dict[type[SargsError], int] = {
@@ -65,6 +76,22 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
         return JSONResponse(
             error_body("invalid_input", message, field=first["field"], problems=problems), status_code=422
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        """The database is down, restarting, or too busy: fail fast, say so, let the caller retry.
+        The request's transaction was rolled back, so nothing was half-written."""
+        log.warning("database unavailable", extra={"error": type(exc).__name__, "route": request.url.path})
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if not request.url.path.startswith("/api/"):
+            return HTMLResponse(UNAVAILABLE_HTML, status_code=503, headers=headers)
+        return JSONResponse(
+            error_body("unavailable", "the database is unavailable; nothing was changed, try again shortly"),
+            status_code=503,
+            headers=headers,
         )
 
     @app.exception_handler(StarletteHTTPException)

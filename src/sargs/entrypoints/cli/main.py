@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from sargs.core.config import Settings
 from sargs.core.errors import SargsError
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import Policy
-from sargs.domains.sms.outbox import DeliveryReport, deliver_due, status_counts
+from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.container import Container
@@ -317,6 +318,9 @@ def make_cli(
         once: Annotated[bool, typer.Option("--once", help="Send what is due, then stop.")] = False,
         interval: Annotated[float, typer.Option(help="Seconds between polls when idle.", min=0.1)] = 2.0,
         batch: Annotated[int, typer.Option(help="Messages claimed per round.", min=1, max=1000)] = 100,
+        lease: Annotated[
+            float, typer.Option(help="Seconds a crashed worker's batch waits before others retry it.", min=4)
+        ] = LEASE.total_seconds(),
     ) -> None:
         """Deliver queued replies and codes through SARGS_SMS_PROVIDER (console or http).
 
@@ -330,7 +334,13 @@ def make_cli(
         totals = DeliveryReport()
         try:
             while True:
-                report = deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now, limit=batch)
+                report = deliver_due(
+                    sessions=c.sessions,
+                    sender=sender,
+                    now=c.clock.now,
+                    limit=batch,
+                    lease=timedelta(seconds=lease),
+                )
                 totals.sent, totals.retried, totals.failed = (
                     totals.sent + report.sent,
                     totals.retried + report.retried,

@@ -32,9 +32,9 @@ from sargs.entrypoints.api.deps import (
     require_controller,
     stated_reason,
 )
-from sargs.entrypoints.api.schemas import EventRead, StateRead
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, EventRead, StateRead, error_responses
 
-router = APIRouter(tags=["consents"])
+router = APIRouter(tags=["consents"], responses=AUTHENTICATED_ERRORS)
 
 Writer = Annotated[Principal, Depends(Permit("consent.write"))]
 Reader = Annotated[Principal, Depends(Permit("subject.read"))]
@@ -77,7 +77,15 @@ class ConsentCheckRead(BaseModel):
     event_id: str | None
 
 
-@router.post("/consents", status_code=201, response_model=ConsentWritten)
+@router.post(
+    "/consents",
+    status_code=201,
+    response_model=ConsentWritten,
+    responses={
+        200: {"model": ConsentWritten, "description": "A replay of an idempotency key: nothing written."},
+        **error_responses(400, 404, 409),
+    },
+)
 def create_consent(
     body: ConsentCreate,
     request: Request,
@@ -118,6 +126,7 @@ def create_consent(
             occurred_at=body.occurred_at,
             evidence=evidence,
             idempotency_key=key,
+            clock=container.clock.now,
         )
         audit(
             session,
@@ -190,7 +199,7 @@ def check(
     )
 
 
-@router.get("/consents/{event_id}/receipt")
+@router.get("/consents/{event_id}/receipt", responses=error_responses(404))
 def receipt(
     event_id: str,
     request: Request,

@@ -31,6 +31,7 @@ from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, stated_reason
 from sargs.entrypoints.api.errors import error_body
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, ErrorRead, error_responses
 from sargs.entrypoints.container import Container
 
 router = APIRouter(tags=["sms"])
@@ -82,7 +83,13 @@ class InboundRead(BaseModel):
 
 def _handle(container: Container, msg: InboundMessage) -> InboundResult:
     with container.sessions.begin() as session:
-        return handle_inbound(session=session, directory=container.sms, msg=msg, now=container.clock.now())
+        return handle_inbound(
+            session=session,
+            directory=container.sms,
+            msg=msg,
+            now=container.clock.now(),
+            clock=container.clock.now,
+        )
 
 
 def _called_url(request: Request, container: Container) -> str:
@@ -152,10 +159,33 @@ async def _twilio_inbound(request: Request, container: Container, raw: bytes) ->
     status_code=201,
     response_model=InboundRead,
     responses={
-        200: {"description": "A duplicate delivery: nothing changed; the first answer is repeated."},
-        403: {"description": "Bad signature: nothing changed."},
-        413: {"description": "Body larger than 16 KiB."},
-        415: {"description": "Neither JSON nor a form."},
+        200: {
+            "model": InboundRead,
+            "description": "A duplicate delivery: nothing changed; the first answer is repeated. "
+            "Twilio form callbacks are answered with empty TwiML.",
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        },
+        403: {"model": ErrorRead, "description": "Bad signature: nothing changed."},
+        413: {"model": ErrorRead, "description": "Body larger than 16 KiB."},
+        415: {"model": ErrorRead, "description": "Neither JSON nor a form."},
+        **error_responses(422, 503),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": InboundJson.model_json_schema(by_alias=True)},
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["MessageSid", "From", "To"],
+                        "properties": {
+                            name: {"type": "string"} for name in ("MessageSid", "From", "To", "Body")
+                        },
+                    }
+                },
+            },
+        }
     },
 )
 async def inbound(request: Request, container: ContainerDep) -> Response:
@@ -215,7 +245,11 @@ class SmsMessagesRead(BaseModel):
     messages: list[SmsMessageRead]
 
 
-@router.get("/sms/messages", response_model=SmsMessagesRead)
+@router.get(
+    "/sms/messages",
+    response_model=SmsMessagesRead,
+    responses={**AUTHENTICATED_ERRORS, **error_responses(404)},
+)
 def messages(
     request: Request,
     container: ContainerDep,

@@ -283,6 +283,7 @@ def record(
             actor=Actor("staff", principal.id),
             now=now,
             evidence=evidence,
+            clock=container.clock.now,
         )
         audit(
             session,
