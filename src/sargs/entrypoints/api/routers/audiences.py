@@ -15,12 +15,13 @@ from fastapi.responses import StreamingResponse
 from sargs.domains.consent.audiences import AudienceRow, iter_audience
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS
 from sargs.entrypoints.container import Container
 
-router = APIRouter(tags=["audiences"])
+router = APIRouter(tags=["audiences"], responses=AUTHENTICATED_ERRORS)
 
 Marketer = Annotated[Principal, Depends(Permit("audience.export"))]
-CHUNK = 2000
+CHUNK = 10_000
 
 
 def _csv(rows: Iterator[AudienceRow], with_contact: bool) -> Iterator[str]:
@@ -63,7 +64,19 @@ def _rows(container: Container, controller: str, purpose: str, channel: str | No
         )
 
 
-@router.get("/audiences/{purpose}")
+@router.get(
+    "/audiences/{purpose}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One row per person: `subject_id`, `since` and, with `channel`, `contact`.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def audience(
     purpose: str,
     request: Request,
