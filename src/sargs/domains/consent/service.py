@@ -127,16 +127,45 @@ class ConsentCheck:
     event_id: str | None
 
 
+@dataclass(frozen=True)
+class LedgerProblem:
+    """One break in a subject's chain, named at the first event (chain position) where it shows."""
+
+    subject_id: str
+    chain_seq: int | None  # position of the bad event, or of the missing one
+    event_id: str | None  # the event stored there (None when it is missing)
+    kind: Literal["altered", "unlinked", "misplaced", "inserted", "missing", "head_mismatch"]
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"subject {self.subject_id}"
+        if self.chain_seq is not None:
+            where += f" event #{self.chain_seq}"
+        if self.event_id is not None:
+            where += f" ({self.event_id})"
+        return f"{where}: {self.detail}"
+
+
 @dataclass
 class VerifyReport:
     subjects: int = 0
     events: int = 0
-    problems: list[str] = field(default_factory=list)
+    findings: list[LedgerProblem] = field(default_factory=list)
     digest: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.findings
+
+    @property
+    def problems(self) -> list[str]:
+        """Every finding as a line of text, in verification order (subject id, chain position)."""
+        return [str(f) for f in self.findings]
+
+    @property
+    def first_problem(self) -> LedgerProblem | None:
+        """The first bad event: lowest subject id, then earliest chain position."""
+        return self.findings[0] if self.findings else None
 
 
 def _same_request(event: ConsentEvent, *, subject_id: str, purpose: str, action: str, channel: str) -> bool:
@@ -383,9 +412,12 @@ def verify_ledger(*, session: Session, progress: Callable[[int], object] | None 
     """Recompute every chain; report altered, removed, inserted or reordered events.
 
     Subjects and events are read as two ordered streams and merged, so memory stays flat
-    however large the ledger. `progress`, if given, is called with the events checked so far.
+    however large the ledger. Findings come in order (subject id, chain position), each naming
+    the subject, the chain position and the event id, so `first_problem` is the first bad event.
+    `progress`, if given, is called with the events checked so far.
     """
     report = VerifyReport()
+    found = report.findings.append
     digest = hashlib.sha256()
     heads = session.execute(
         select(Subject.id, Subject.chain_length, Subject.chain_head)
@@ -399,46 +431,128 @@ def verify_ledger(*, session: Session, progress: Callable[[int], object] | None 
         .order_by(ConsentEvent.subject_id, ConsentEvent.chain_seq)
         .execution_options(yield_per=5000)
     )
+
+    def chain_without_events(head: Any) -> None:
+        found(
+            LedgerProblem(
+                head.id,
+                1,
+                None,
+                "missing",
+                f"missing: the subject records {head.chain_length} events but none exist (all removed)",
+            )
+        )
+
     head = next(heads, None)
     for subject_id, chain in groupby((row._asdict() for row in events), key=lambda f: f["subject_id"]):
         while head is not None and head.id < subject_id:
-            report.problems.append(f"subject {head.id}: records a chain but all its events are missing")
+            chain_without_events(head)
             head = next(heads, None)
-        expected_seq, prev = 1, None
+        first_finding = len(report.findings)
+        recorded = head if head is not None and head.id == subject_id else None
+        length = recorded.chain_length if recorded is not None else 0
+        expected_seq, prev, last_id, beyond = 1, None, None, False
+        order: list[tuple[int, str]] = []  # (position, id) of this chain's events so far
+        index_of: dict[str | None, int] = {None: -1}  # hash -> index in `order`; None: the start
         for fields in chain:
             report.events += 1
-            where = f"subject {subject_id} event #{fields['chain_seq']} ({fields['id']})"
-            if fields["chain_seq"] != expected_seq:
-                report.problems.append(
-                    f"{where}: expected position {expected_seq} (an event was removed or moved)"
+            seq, event_id = fields["chain_seq"], fields["id"]
+            if seq != expected_seq:
+                gap = f"#{expected_seq}" if seq == expected_seq + 1 else f"#{expected_seq}..#{seq - 1}"
+                found(
+                    LedgerProblem(
+                        subject_id,
+                        seq,
+                        event_id,
+                        "misplaced",
+                        f"expected position {expected_seq}: event {gap} was removed, or this event was moved",
+                    )
                 )
-                expected_seq = fields["chain_seq"]
+                expected_seq = seq
             if fields["prev_hash"] != prev:
-                report.problems.append(f"{where}: does not link to the previous event (reordered or removed)")
+                earlier = index_of.get(fields["prev_hash"])
+                if earlier is not None:  # it links to an older event: the ones after that were put in
+                    put_seq, put_id = order[earlier + 1]
+                    target = f"#{order[earlier][0]}" if earlier >= 0 else "the start of the chain"
+                    found(
+                        LedgerProblem(
+                            subject_id,
+                            put_seq,
+                            put_id,
+                            "inserted",
+                            f"inserted: the event after it, #{seq} ({event_id}), links past it to {target}",
+                        )
+                    )
+                found(
+                    LedgerProblem(
+                        subject_id,
+                        seq,
+                        event_id,
+                        "unlinked",
+                        "does not link to the previous event's hash (an event was removed, altered or reordered)",
+                    )
+                )
             if event_hash(fields) != fields["hash"]:
-                report.problems.append(f"{where}: content does not match its hash (altered)")
-            prev = fields["hash"]
+                found(
+                    LedgerProblem(
+                        subject_id, seq, event_id, "altered", "content does not match its hash (altered)"
+                    )
+                )
+            if seq > length and not beyond:
+                beyond = True
+                found(
+                    LedgerProblem(
+                        subject_id,
+                        seq,
+                        event_id,
+                        "inserted",
+                        (
+                            f"beyond the {length} event(s) the subject records"
+                            if length
+                            else "the subject records no chain"
+                        )
+                        + " (inserted, or the subject's chain length was changed)",
+                    )
+                )
+            prev, last_id = fields["hash"], event_id
+            index_of[prev] = len(order)
+            order.append((seq, event_id))
             expected_seq += 1
             if progress is not None and report.events % 10000 == 0:
                 progress(report.events)
         report.subjects += 1
         last_seq = expected_seq - 1
-        if head is None or head.id != subject_id:
-            report.problems.append(f"subject {subject_id}: events exist but the subject records no chain")
-        else:
-            if head.chain_length != last_seq:
-                report.problems.append(
-                    f"subject {subject_id}: chain has {last_seq} events, subject records {head.chain_length} "
-                    "(events removed or added)"
+        if recorded is not None:
+            if last_seq < recorded.chain_length:
+                found(
+                    LedgerProblem(
+                        subject_id,
+                        last_seq + 1,
+                        None,
+                        "missing",
+                        f"missing: the subject records {recorded.chain_length} events but the chain ends "
+                        f"at #{last_seq} (removed from the end)",
+                    )
                 )
-            elif head.chain_head != prev:
-                report.problems.append(
-                    f"subject {subject_id}: last event's hash does not match the recorded chain head"
+            elif not beyond and recorded.chain_head != prev:
+                found(
+                    LedgerProblem(
+                        subject_id,
+                        last_seq,
+                        last_id,
+                        "head_mismatch",
+                        "the last event's hash does not match the subject's recorded chain head "
+                        "(this event was replaced, or the chain head was changed)",
+                    )
                 )
             head = next(heads, None)
+        if len(report.findings) - first_finding > 1:  # in chain order (an insertion is seen one event late)
+            report.findings[first_finding:] = sorted(
+                report.findings[first_finding:], key=lambda f: f.chain_seq or 0
+            )
         digest.update(f"{subject_id}:{prev}\n".encode())
     while head is not None:
-        report.problems.append(f"subject {head.id}: records a chain but all its events are missing")
+        chain_without_events(head)
         head = next(heads, None)
     report.digest = digest.hexdigest()
     if progress is not None:

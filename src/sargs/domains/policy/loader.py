@@ -16,6 +16,11 @@ from sargs.domains.policy.schema import Policy
 
 Loc = tuple[str | int, ...]
 
+# A policy nests five or six levels and holds a few thousand values; these bounds only stop
+# documents that would exhaust the stack or, through aliases, expand without bound.
+MAX_DEPTH = 64
+MAX_VALUES = 200_000
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -91,16 +96,103 @@ def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> list[tuple[Loc, i
     return found
 
 
-def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
-    """Validate a policy document; raises PolicyError listing every problem with its line."""
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, bounded in depth, with bad scalars reported as YAML errors."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _checked(construct: Any) -> Any:
+    """A scalar constructor whose ValueError (2021-02-30, an int of 5,000 digits) is a YAML error."""
+
+    def checked(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {str(node.value)[:40]!r}: {exc}", node.start_mark
+            ) from None
+
+    return checked
+
+
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"):
+    _Loader.add_constructor(_tag, _checked(yaml.SafeLoader.yaml_constructors[_tag]))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_problem(root: yaml.Node) -> tuple[int, str] | None:
+    """An alias inside the node it names, or aliases expanding the document past MAX_VALUES
+    values (the "billion laughs"), as (line, message); None for a document of sane shape."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # the nodes on the path from the root to the current one
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[id(node)] > MAX_VALUES:
+                return node.start_mark.line + 1, f"aliases expand the document past {MAX_VALUES} values"
+            continue
+        if id(node) in sizes:
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                return node.start_mark.line + 1, "an alias refers to a node that contains it"
+            stack.append((child, False))
+    return None
+
+
+def _read_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
+    """The YAML node tree (for line numbers) and the data of `text`."""
     try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
+        loader = _Loader(text)  # refuses control characters YAML does not allow
+        try:
+            root = loader.get_single_node()
+            shape = _alias_problem(root) if root is not None else None
+            if shape is not None:
+                problem = Problem(filename, shape[0], "(yaml)", shape[1])
+                raise PolicyError(str(problem), problems=[problem])
+            return root, loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problem = Problem(filename, line, "(yaml)", f"character U+{char:04X} is not allowed in YAML")
+        raise PolicyError(str(problem), problems=[problem]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = Problem(filename, line, "(yaml)", str(getattr(exc, "problem", exc)))
         raise PolicyError(str(problem), problems=[problem]) from None
+
+
+def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
+    """Validate a policy document; raises PolicyError listing every problem with its line."""
+    root, data = _read_yaml(text, filename)
     if not isinstance(data, dict):
         problem = Problem(filename, 1, "(file)", "a policy file must be a YAML mapping")
         raise PolicyError(str(problem), problems=[problem])

@@ -71,10 +71,19 @@ _UNKNOWN = Command("help", reason="unknown")
 _AMBIGUOUS = Command("help", reason="ambiguous")
 
 
+def _without_marks(text: str) -> str:
+    """`text` decomposed (compatibility forms too: full-width letters, ligatures) without its
+    combining marks."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+
+
 def normalise(text: str) -> str:
-    """Upper-case ASCII-folded words of `text`, single-spaced; what the parser matches on."""
-    text = unicodedata.normalize("NFKC", text).upper().translate(_FOLD)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+    """Upper-case ASCII-folded words of `text`, single-spaced; what the parser matches on.
+
+    Idempotent. Marks go before upper-casing (which would turn U+0345, a combining iota, into
+    the letter Ι) and again after it (upper-casing can add one: ǰ -> J̌); the letters NFKD leaves
+    whole are folded last, as they may only appear once their marks are gone (Ǣ -> Æ -> AE)."""
+    text = _without_marks(_without_marks(text).upper()).translate(_FOLD)
     return " ".join("".join(c if c.isalnum() else " " for c in text).split())
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
+from sargs.entrypoints.api.middleware import install_middleware
 from sargs.entrypoints.api.routers import audiences, audit, consents, health, sms, staff, subjects
 from sargs.entrypoints.container import Container
 
@@ -21,6 +22,7 @@ def create_api(container: Container) -> FastAPI:
     app.state.container = container
     app.state.token_cache = TokenCache()
     install_error_handlers(app)
+    install_middleware(app)
     for router in (
         health.router,
         consents.router,

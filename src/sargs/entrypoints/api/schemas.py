@@ -5,9 +5,47 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+
+# --- errors: every error answer has this one shape (sargs.entrypoints.api.errors) ----------------
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code, a sentence for people, and the field at fault if one is."""
+
+    model_config = ConfigDict(extra="allow")  # e.g. `problems` on 422, `rejection_id` on not_eligible
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorRead(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The body could not be parsed.",
+    401: "No valid API token.",
+    403: "The token's role or controller scope does not allow this, or X-Access-Reason is missing.",
+    404: "Not found, or not visible to this token.",
+    409: "Contradicts what is stored (e.g. an idempotency key reused for other data).",
+    413: "The body is too large (over 1 MiB; 16 KiB for the SMS webhook).",
+    415: "Unsupported content type.",
+    422: "Invalid input (or a NUL character anywhere in the request); `error.field` names the field.",
+    503: "The database is unavailable; nothing was changed. Retry after `Retry-After` seconds.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses a route answers with, in the error shape."""
+    return {status: {"model": ErrorRead, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}
+
+
+# Every route behind a token: authentication, authorisation, validation, database outage.
+AUTHENTICATED_ERRORS = error_responses(401, 403, 422, 503)
 
 
 class EventRead(BaseModel):

@@ -110,7 +110,8 @@ def new_pre_seed(request: Request) -> str:
 
 def check_csrf(request: Request, container: Container, cookie: str, token: str | None) -> None:
     seed = csrf_seed(request, cookie)
-    if not seed or not token or not hmac.compare_digest(csrf_for(container, seed), token):
+    # Bytes, not str: compare_digest refuses (TypeError) a str holding non-ASCII characters.
+    if not seed or not token or not hmac.compare_digest(csrf_for(container, seed).encode(), token.encode()):
         raise CsrfFailed("the form expired or came from elsewhere; reload the page and try again")
 
 

@@ -14,8 +14,9 @@ from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=AUTHENTICATED_ERRORS)
 
 AuditReader = Annotated[Principal, Depends(Permit("audit.read"))]
 NO_MATCH = "-" * 32  # a subject id that cannot exist
@@ -65,6 +66,8 @@ def access_log(
         if subject is not None and ":" in subject:
             ident = parse_identity(subject, region=container.settings.default_region)
             subject_id = find_subject_id(session=session, identity=ident) or NO_MATCH
+        elif subject is not None and len(subject) > len(NO_MATCH):
+            subject_id = NO_MATCH  # longer than any subject id (and than the access log's column)
         page = query_access_log(
             session=session,
             viewer=principal,

@@ -62,7 +62,20 @@ class ConsentCreate(BaseModel):
             raise ValueError("at most 20 keys of at most 64 characters")
         if value is not None and any(isinstance(v, str) and len(v) > 500 for v in value.values()):
             raise ValueError("values are at most 500 characters")
+        if value is not None and not all(_encodable(s) for s in (*value, *value.values())):
+            # JSON can escape half a surrogate pair ("\ud800"); the ledger hashes UTF-8 bytes.
+            raise ValueError("keys and values must be valid Unicode text (no lone surrogates)")
         return value
+
+
+def _encodable(value: object) -> bool:
+    """Not a string, or a string with no lone surrogate (so it has a UTF-8 form)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 class ConsentWritten(BaseModel):
@@ -83,7 +96,7 @@ class ConsentCheckRead(BaseModel):
     response_model=ConsentWritten,
     responses={
         200: {"model": ConsentWritten, "description": "A replay of an idempotency key: nothing written."},
-        **error_responses(400, 404, 409),
+        **error_responses(400, 404, 409, 413),
     },
 )
 def create_consent(

@@ -5,8 +5,9 @@ from sqlalchemy import text
 
 import sargs
 from sargs.entrypoints.api.deps import ContainerDep
+from sargs.entrypoints.api.schemas import error_responses
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=error_responses(422, 503))
 
 
 @router.get("/health")

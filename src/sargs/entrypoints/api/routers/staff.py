@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 from sargs.domains.staff.service import StaffView, add_staff, disable_staff, list_staff
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
 
-router = APIRouter(tags=["staff"])
+router = APIRouter(tags=["staff"], responses=AUTHENTICATED_ERRORS)
 
 Manager = Annotated[Principal, Depends(Permit("staff.manage"))]
 
@@ -60,7 +61,7 @@ def staff_list(container: ContainerDep, principal: Manager) -> list[StaffRead]:
         return [StaffRead.of(v) for v in list_staff(session=session, by=principal)]
 
 
-@router.post("/staff", status_code=201, response_model=StaffRead)
+@router.post("/staff", status_code=201, response_model=StaffRead, responses=error_responses(400, 409, 413))
 def staff_add(body: StaffCreate, request: Request, container: ContainerDep, principal: Manager) -> StaffRead:
     """Create a staff account (a DPO may create every role but admin, within its controllers)."""
     for c in body.controllers or []:
@@ -80,7 +81,7 @@ def staff_add(body: StaffCreate, request: Request, container: ContainerDep, prin
     return StaffRead.of(view)
 
 
-@router.post("/staff/disable", response_model=StaffRead)
+@router.post("/staff/disable", response_model=StaffRead, responses=error_responses(400, 404, 413))
 def staff_disable(
     body: StaffDisable, request: Request, container: ContainerDep, principal: Manager
 ) -> StaffRead:

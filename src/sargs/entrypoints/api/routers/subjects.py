@@ -14,9 +14,15 @@ from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, stated_reason
-from sargs.entrypoints.api.schemas import EventRead, RejectionRead, StateRead
+from sargs.entrypoints.api.schemas import (
+    AUTHENTICATED_ERRORS,
+    EventRead,
+    RejectionRead,
+    StateRead,
+    error_responses,
+)
 
-router = APIRouter(tags=["subjects"])
+router = APIRouter(tags=["subjects"], responses=AUTHENTICATED_ERRORS)
 
 Reader = Annotated[Principal, Depends(Permit("subject.read"))]
 
@@ -28,7 +34,7 @@ class SubjectConsents(BaseModel):
     rejections: list[RejectionRead]
 
 
-@router.get("/subjects/{identity}/consents", response_model=SubjectConsents)
+@router.get("/subjects/{identity}/consents", response_model=SubjectConsents, responses=error_responses(404))
 def subject_consents(
     identity: str,
     request: Request,

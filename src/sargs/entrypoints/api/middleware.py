@@ -1,0 +1,300 @@
+"""Pure ASGI middleware around the whole application (API, console and portal).
+
+- `SecurityHeaders`: nosniff, no referrer, no framing on every response; a strict
+  Content-Security-Policy on HTML pages (scripts and styles from this origin only, no inline
+  code); `Cache-Control: no-store` on the API and the pages that show personal data; HSTS when
+  the request came over TLS.
+- `BodySizeLimit`: 413 for a body over 1 MiB, by Content-Length before the app runs, or while a
+  chunked body streams in; a big body is never buffered.
+- `RejectNulBytes`: 422 for a NUL character anywhere in the path, the query or a form or JSON
+  body. No field of Sargs takes one, and PostgreSQL cannot store one in text.
+
+Pure ASGI rather than Starlette's BaseHTTPMiddleware: response messages pass through one by one,
+so a streamed audience export keeps streaming, and the request body is inspected chunk by chunk
+as the app reads it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sargs.entrypoints.api.errors import error_body
+
+MAX_BODY = 1024 * 1024
+API_PREFIX = "/api/"
+PRIVATE_PREFIXES = ("/api/", "/console", "/portal")
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# The OpenAPI pages (/docs, /redoc) load Swagger UI / ReDoc from a CDN with an inline start-up
+# script and hold no personal data: they may not be framed, nothing more.
+DOCS_CSP = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+# JSON, CSV, files: nothing in them may run or be framed if a browser opens them directly.
+DATA_CSP = "default-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000"
+
+ALWAYS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, docs_paths: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        tls = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in ALWAYS.items():
+                    headers[name] = value
+                html = headers.get("content-type", "").lower().startswith("text/html")
+                if not html:
+                    headers["Content-Security-Policy"] = DATA_CSP
+                elif path in self.docs_paths:
+                    headers["Content-Security-Policy"] = DOCS_CSP
+                else:
+                    headers["Content-Security-Policy"] = PAGE_CSP
+                if path.startswith(PRIVATE_PREFIXES) and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+                if tls:
+                    headers["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- refusing a request by its body -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    code: str
+    message: str
+
+    async def answer(self, scope: Scope, send: Send) -> None:
+        """The error in the API's JSON shape, or a short bilingual page for the console and portal."""
+        path: str = scope.get("path", "")
+        if path.startswith(API_PREFIX) or not path.startswith(("/console", "/portal")):
+            body = json.dumps(error_body(self.code, self.message)).encode()
+            kind = b"application/json"
+        else:
+            body = (
+                f'<!doctype html><html lang="lv"><meta charset="utf-8"><title>{self.status}</title>'
+                '<p role="alert">Pieprasījums netika pieņemts; nekas netika mainīts. <span lang="en">'
+                f"The request was refused and nothing was changed: {html.escape(self.message)}.</span></p></html>"
+            ).encode()
+            kind = b"text/html; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [
+                    (b"content-type", kind),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _Refused(Exception):
+    """Raised into the app when it reads a body chunk that is refused; the middleware answers."""
+
+
+Inspector = Callable[[bytes], "Refusal | None"]
+
+
+async def run_inspected(app: ASGIApp, scope: Scope, receive: Receive, send: Send, inspect: Inspector) -> None:
+    """Run `app`, showing each request body chunk to `inspect` as the app reads it. On a refusal
+    the app's read fails, whatever the app answers to that is dropped, and the refusal is sent
+    instead (unless the app had already started its response)."""
+    refusal: Refusal | None = None
+    started = False
+
+    async def inspected_receive() -> Message:
+        nonlocal refusal
+        if refusal is not None:
+            raise _Refused
+        message = await receive()
+        if message["type"] == "http.request":
+            refusal = inspect(message.get("body", b""))
+            if refusal is not None:
+                raise _Refused
+        return message
+
+    async def guarded_send(message: Message) -> None:
+        nonlocal started
+        if refusal is not None and not started:
+            return
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, inspected_receive, guarded_send)
+    except _Refused:
+        pass
+    except BaseExceptionGroup as group:  # raised from inside a task group
+        _, rest = group.split(_Refused)
+        if rest is not None:
+            raise rest from None
+    if refusal is not None and not started:
+        await refusal.answer(scope, send)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class BodySizeLimit:
+    """413 `too_large` for request bodies over `max_bytes`, announced or streamed."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def refusal(self) -> Refusal:
+        return Refusal(413, "too_large", f"the request body is larger than {self.max_bytes} bytes")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = _header(scope, b"content-length")
+        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
+            await self.refusal().answer(scope, send)
+            return
+        seen = 0
+
+        def count(chunk: bytes) -> Refusal | None:
+            nonlocal seen
+            seen += len(chunk)
+            return self.refusal() if seen > self.max_bytes else None
+
+        await run_inspected(self.app, scope, receive, send, count)
+
+
+# --- NUL characters ----------------------------------------------------------------------------
+
+
+class JsonNulScanner:
+    """Finds a NUL in a JSON text fed in chunks: a raw 0x00 byte, or a `\\u0000` escape (a `u0000`
+    after an odd run of backslashes: `\\\\u0000` is an escaped backslash and the text "u0000")."""
+
+    def __init__(self) -> None:
+        self.tail = b""  # the last bytes of the stream, which may begin an escape
+        self.run = 0  # backslashes immediately before `tail`
+
+    def feed(self, chunk: bytes) -> bool:
+        if b"\x00" in chunk:
+            return True
+        data = self.tail + chunk
+        start = 0
+        while (at := data.find(b"u0000", start)) != -1:
+            first = at
+            while first > 0 and data[first - 1] == 0x5C:
+                first -= 1
+            run = at - first + (self.run if first == 0 else 0)
+            if run % 2 == 1:
+                return True
+            start = at + 1
+        if len(data) > 4:
+            head, self.tail = data[:-4], data[-4:]
+            stripped = head.rstrip(b"\\")
+            self.run = len(head) - len(stripped) + (self.run if not stripped else 0)
+        else:
+            self.tail = data
+        return False
+
+
+class FormNulScanner:
+    """Finds a NUL in a form fed in chunks: raw, or (urlencoded forms only) encoded as %00."""
+
+    def __init__(self, *, urlencoded: bool) -> None:
+        self.urlencoded = urlencoded
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        if b"\x00" in chunk:
+            return True
+        if not self.urlencoded:
+            return False
+        data = self.tail + chunk
+        self.tail = data[-2:]
+        return b"%00" in data
+
+
+NUL_MESSAGE = "NUL characters (\\u0000, %00) are not accepted in any field"
+
+
+class RejectNulBytes:
+    """422 `invalid_input` for a NUL anywhere in the path, the query string, or a JSON or form body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.refusal = Refusal(422, "invalid_input", NUL_MESSAGE)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query: bytes = scope.get("query_string", b"")
+        if "\x00" in scope.get("path", "") or b"\x00" in query or b"%00" in query:
+            await self.refusal.answer(scope, send)
+            return
+        kind = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        scanner: JsonNulScanner | FormNulScanner
+        if kind == "application/json" or kind.endswith("+json"):
+            scanner = JsonNulScanner()
+        elif kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            scanner = FormNulScanner(urlencoded=kind == "application/x-www-form-urlencoded")
+        else:
+            await self.app(scope, receive, send)
+            return
+        await run_inspected(
+            self.app, scope, receive, send, lambda chunk: self.refusal if scanner.feed(chunk) else None
+        )
+
+
+def install_middleware(app: FastAPI) -> None:
+    """Security headers outermost (so refusals carry them too), then the size limit, then NUL."""
+    docs = tuple(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+    app.add_middleware(RejectNulBytes)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
+    app.add_middleware(SecurityHeaders, docs_paths=docs)
+
+
+__all__ = [
+    "MAX_BODY",
+    "BodySizeLimit",
+    "JsonNulScanner",
+    "RejectNulBytes",
+    "SecurityHeaders",
+    "install_middleware",
+]
