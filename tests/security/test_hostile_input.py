@@ -7,8 +7,9 @@ The rule for every request: never a 5xx. A refusal is a 4xx that says what is wr
 table as it was (the access log may record a refused read); a 2xx/3xx means the input was taken
 as plain data. The property-based fuzzers live in tests/fuzz/.
 
-Known bugs outside this engineer's files are excluded from the matrix and pinned by strict xfail
-tests at the end (they start failing, as XPASS, once fixed): see KNOWN_BUGS.
+A bug found here but fixed elsewhere can be listed in KNOWN_BUGS (excluded from the matrix) and
+pinned by a strict xfail test until it is fixed; the ones found so far are fixed and kept as
+regression tests at the end.
 """
 
 from __future__ import annotations
@@ -589,38 +590,7 @@ CASES = [
 ]
 
 # Bugs outside this engineer's files (see the xfail tests at the end): (case, payload, PostgreSQL only).
-KNOWN_BUGS: list[tuple[str, Callable[[str], bool], bool, str]] = [
-    (
-        "api consents evidence key",
-        lambda p: SURROGATE in p,
-        False,
-        "lone surrogate in evidence: event_hash cannot encode it (UnicodeEncodeError -> 500)",
-    ),
-    (
-        "api consents evidence value",
-        lambda p: SURROGATE in p,
-        False,
-        "lone surrogate in evidence: event_hash cannot encode it (UnicodeEncodeError -> 500)",
-    ),
-    (
-        "api audit subject",
-        lambda p: len(p) > 32,
-        True,
-        "access_log.subject_id is VARCHAR(32) -> DataError -> 500",
-    ),
-    (
-        "console audit subject",
-        lambda p: len(p) > 32,
-        True,
-        "access_log.subject_id is VARCHAR(32) -> DataError -> 500",
-    ),
-    (
-        "console staff controllers",
-        lambda p: len(p) > 64,
-        True,
-        "the console staff form takes any controller; access_log.controller is VARCHAR(64) -> 500",
-    ),
-]
+KNOWN_BUGS: list[tuple[str, Callable[[str], bool], bool, str]] = []  # all fixed so far
 
 
 def known_bug(case: str, payload: str) -> bool:
@@ -1054,32 +1024,26 @@ def test_injection_strings_are_stored_verbatim_as_data(world: World) -> None:
         assert verify_ledger(session=s).ok
 
 
-# --- known bugs outside this engineer's files (strict: an XPASS means "fixed, remove the mark") ----------
+# --- found by this file and fixed (regressions) ---------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="event_hash cannot encode a lone surrogate: 500 (consents.py / chain.py)"
-)
 def test_a_lone_surrogate_in_consent_evidence_is_a_4xx(world: World) -> None:
     before = signed_in_snapshot(world)
     r = post_json(world.anon, "/api/v1/consents", consent(evidence={"note": SURROGATE}), world.operator)
     assert r.status_code == 422 and snapshot(world.container) == before
 
 
-@pytest.mark.xfail(
-    condition=bool(PG_URL),
-    strict=True,
-    reason="access_log.subject_id is VARCHAR(32): DataError, 500 on PostgreSQL",
-)
 def test_a_long_subject_filter_in_the_access_log_is_not_a_5xx(world: World) -> None:
     api = world.anon.get("/api/v1/audit", params={"subject": "s" * 33}, headers=world.admin)
     console = world.console.get("/console/audit", params={"subject": "s" * 33})
     assert api.status_code < 500 and console.status_code < 500
 
 
-@pytest.mark.xfail(strict=True, reason="the console staff form does not check controllers (the API does)")
 def test_the_console_refuses_a_staff_account_for_an_unknown_controller(world: World) -> None:
-    r = world.console.post(
-        "/console/staff", data=console_form(world, **staff(world, controllers=["no-such-company"]))
-    )
-    assert r.status_code == 422
+    before = signed_in_snapshot(world)
+    for controller in ("no-such-company", "c" * 65):
+        r = world.console.post(
+            "/console/staff", data=console_form(world, **staff(world, controllers=[controller]))
+        )
+        assert r.status_code == 422 and message_of(r)
+    assert_unchanged(world, before)

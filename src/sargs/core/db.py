@@ -81,7 +81,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and serialised writers (BEGIN IMMEDIATE)."""
+    """Create an engine; SQLite gets WAL, a busy timeout and serialised writers (BEGIN IMMEDIATE).
+
+    SQL parameters never appear in logs or error messages: they hold phone numbers and codes."""
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 

@@ -416,6 +416,8 @@ def staff_add(
     """Create a staff account (the DPO's "create an operator")."""
     check_csrf(request, container, STAFF_COOKIE, csrf)
     try:
+        for controller in controllers or []:
+            container.registry.policy_for(controller)  # an unknown company is InvalidInput, as in the API
         with container.sessions.begin() as session:
             add_staff(
                 session=session,
@@ -473,6 +475,8 @@ def audit_page(
                 subject_id = find_subject_id(session=session, identity=ident) or "-"
             except InvalidInput:
                 subject_id = "-"
+        elif subject_id and len(subject_id) > 32:
+            subject_id = "-"  # longer than any subject id (and than the access log's column)
         result = query_access_log(
             session=session,
             viewer=user.principal,
