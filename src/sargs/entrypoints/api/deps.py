@@ -12,9 +12,12 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from sargs.core.errors import PermissionDenied, ReasonRequired, Unauthenticated
+from sargs.core.errors import NotFound, PermissionDenied, ReasonRequired, Unauthenticated
 from sargs.domains.access.permissions import REASON_MIN_LENGTH, reason_required
+from sargs.domains.access.scope import visible_controllers
 from sargs.domains.audit.service import AccessAction, Accessor, log_access
+from sargs.domains.subjects.identifiers import Identity
+from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal, authenticate_token
 from sargs.entrypoints.container import Container
 
@@ -159,6 +162,39 @@ def audit(
         reason=reason,
         outcome=outcome,
     )
+
+
+def open_person(
+    session: Session,
+    container: Container,
+    principal: Principal,
+    request: Request,
+    identity: Identity,
+    reason: str | None,
+) -> tuple[str, list[str]] | None:
+    """The subject holding `identity` and the controllers of theirs this caller may see, or None
+    (unknown, or outside the caller's scope: both are logged as such and answered alike)."""
+    subject_id = find_subject_id(session=session, identity=identity)
+    seen: list[str] | None = None
+    if subject_id is not None:
+        try:
+            seen = visible_controllers(session=session, principal=principal, subject_id=subject_id)
+        except NotFound:
+            seen = None
+    if subject_id is None or seen is None:
+        outcome = "not_found" if subject_id is None else "out_of_scope"
+        audit(
+            session,
+            container,
+            principal,
+            request,
+            "read",
+            subject_id=subject_id,
+            reason=reason,
+            outcome=outcome,
+        )
+        return None
+    return subject_id, seen
 
 
 def require_controller(principal: Principal, controller: str) -> None:

@@ -22,14 +22,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sargs.core.errors import InvalidInput, NotFound, PermissionDenied
-from sargs.domains.access.scope import visible_controllers
 from sargs.domains.sms.history import MessageView, messages_of
 from sargs.domains.sms.service import InboundMessage, InboundResult, handle_inbound
 from sargs.domains.sms.signatures import matches, sign_json, twilio_signature
 from sargs.domains.subjects.identifiers import parse_identity
-from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal
-from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, stated_reason
+from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, open_person, stated_reason
 from sargs.entrypoints.api.errors import error_body
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, ErrorRead, error_responses
 from sargs.entrypoints.container import Container
@@ -262,27 +260,9 @@ def messages(
     why = stated_reason(principal, "subject.read", reason)
     ident = parse_identity(identity, region=container.settings.default_region)
     with container.sessions.begin() as session:
-        subject_id = find_subject_id(session=session, identity=ident)
-        seen = None
-        if subject_id is not None:
-            try:
-                seen = visible_controllers(session=session, principal=principal, subject_id=subject_id)
-            except NotFound:
-                seen = None
-        if subject_id is None or seen is None:
-            outcome = "not_found" if subject_id is None else "out_of_scope"
-            audit(
-                session,
-                container,
-                principal,
-                request,
-                "read",
-                subject_id=subject_id,
-                reason=why,
-                outcome=outcome,
-            )
-            found = None
-        else:
+        person = open_person(session, container, principal, request, ident, why)
+        if person is not None:
+            subject_id, seen = person
             scope = None if principal.controllers is None else seen
             found = messages_of(session=session, subject_id=subject_id, controllers=scope)
             audit(
@@ -295,6 +275,6 @@ def messages(
                 controllers=seen,
                 reason=why,
             )
-    if subject_id is None or found is None:
+    if person is None:
         raise NotFound("no data subject has this identity", identity=ident.masked())
     return SmsMessagesRead(subject_id=subject_id, messages=[SmsMessageRead.of(m) for m in found])

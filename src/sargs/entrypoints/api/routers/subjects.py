@@ -8,12 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from sargs.core.errors import NotFound
-from sargs.domains.access.scope import visible_controllers
 from sargs.domains.consent.service import current_states, history, rejections
 from sargs.domains.subjects.identifiers import parse_identity
-from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal
-from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, stated_reason
+from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit, open_person, stated_reason
 from sargs.entrypoints.api.schemas import (
     AUTHENTICATED_ERRORS,
     EventRead,
@@ -47,27 +45,10 @@ def subject_consents(
     why = stated_reason(principal, "subject.read", reason)
     ident = parse_identity(identity, region=container.settings.default_region)
     with container.sessions.begin() as session:
-        subject_id = find_subject_id(session=session, identity=ident)
-        seen: list[str] | None = None
-        if subject_id is not None:
-            try:
-                seen = visible_controllers(session=session, principal=principal, subject_id=subject_id)
-            except NotFound:
-                seen = None
-        if subject_id is None or seen is None:
-            outcome = "not_found" if subject_id is None else "out_of_scope"
-            audit(
-                session,
-                container,
-                principal,
-                request,
-                "read",
-                subject_id=subject_id,
-                reason=why,
-                outcome=outcome,
-            )
-            result = None
-        else:
+        person = open_person(session, container, principal, request, ident, why)
+        result = None
+        if person is not None:
+            subject_id, seen = person
             states = [
                 s
                 for s in current_states(session=session, subject_id=subject_id)
