@@ -11,7 +11,12 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
+
+from sargs.domains.policy.sources import DataSource as DataSource
+from sargs.domains.policy.sources import source_problems
+from sargs.domains.policy.text import Frozen as Frozen
+from sargs.domains.policy.text import Text as Text
 
 DPV = "https://w3id.org/dpv#"
 
@@ -47,20 +52,6 @@ RetentionAnchor = Literal[
 ]
 
 _DURATION = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?$")
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Text(Frozen):
-    """A text in Latvian (required: the seeds' language) and English."""
-
-    lv: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def get(self, language: str) -> str:
-        return self.en if language == "en" else self.lv
 
 
 class Duration(Frozen):
@@ -230,13 +221,6 @@ class Deadlines(Frozen):
     marketing_objection_hours: int = Field(default=72, gt=0)
     breach_notification_hours: int = Field(default=72, gt=0)
     repeat_request_months: int = Field(default=6, ge=0)
-
-
-class DataSource(Frozen):
-    id: Slug
-    title: Text
-    controllers: list[Slug] | None = None
-    kind: Literal["sql", "api", "manual"] = "manual"
 
 
 SmsReplyKind = Literal["granted", "withdrawn", "refused", "help", "stop_all", "start"]
@@ -410,4 +394,12 @@ class Policy(Frozen):
             for j, pu in enumerate(proc.purposes):
                 if pu not in purposes:
                     problems.append((("processors", i, "purposes", j), f"unknown purpose {pu!r}"))
+        problems.extend(
+            source_problems(
+                self.data_sources,
+                controllers=controllers,
+                categories=categories,
+                rules={r.id: r.anchor for r in self.retention_rules},
+            )
+        )
         return problems
