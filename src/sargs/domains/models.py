@@ -5,6 +5,7 @@ from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.policy.model import PolicyVersion
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
+from sargs.domains.retention.model import DestructionLogEntry, RetentionHold, RetentionLease, RetentionRun
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
@@ -16,9 +17,13 @@ __all__ = [
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "DestructionLogEntry",
     "OneTimeCode",
     "PolicyVersion",
     "RequestIntent",
+    "RetentionHold",
+    "RetentionLease",
+    "RetentionRun",
     "SmsInbound",
     "SmsOutbox",
     "StaffMember",
