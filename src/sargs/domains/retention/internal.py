@@ -45,10 +45,6 @@ def internal_stores() -> list[InternalStore]:
     return list(_STORES.values())
 
 
-def _codes_expired(before: datetime) -> object:
-    return OneTimeCode.expires_at <= before
-
-
 def _count_codes(session: Session, before: datetime) -> int:
     return int(
         session.scalar(select(func.count()).select_from(OneTimeCode).where(OneTimeCode.expires_at <= before))

@@ -17,6 +17,7 @@ transactions (one per step), which is what makes it resumable.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ from sargs.domains.retention.rules import Holds, SourceRules, cutoff, source_rul
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import SubjectIdentity
 
+log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 UNFINISHED = ("running", "interrupted", "failed", "paused")
 
@@ -500,25 +502,27 @@ def run_retention(
 
         status = "failed"
         error = exc.message if isinstance(exc, SargsError) else f"{type(exc).__name__} (see the server log)"
+        log.warning("retention run %s on %s stopped by %s", run_id, key, type(exc).__name__)
         raise
     finally:
         with sessions.begin() as session:
-            run = session.get(RetentionRun, run_id)
-            assert run is not None
-            run.status, run.error = status, error
+            final = session.get(RetentionRun, run_id)
+            assert final is not None
+            final.status, final.error = status, error
             if status == "finished":
-                run.finished_at = clock()
+                final.finished_at = clock()
             _release_lease(session, key=key, owner=owner)
             report = RunReport(
-                run.id,
-                run.policy_id,
-                run.source_id,
-                run.status,
-                run.as_of,
+                final.id,
+                final.policy_id,
+                final.source_id,
+                final.status,
+                final.as_of,
                 resumed,
-                run.rows_removed,
-                {k: dict(v) for k, v in (run.counts or {}).items()},
+                final.rows_removed,
+                {k: dict(v) for k, v in (final.counts or {}).items()},
             )
+    log.info("retention run %s on %s: %s, %d rows removed", run_id, key, status, report.rows_removed)
     return report
 
 
