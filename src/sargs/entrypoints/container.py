@@ -11,7 +11,9 @@ from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.portal.ports import CodeSender
+from sargs.domains.retention.ports import RetentionConnectorFactory
 from sargs.domains.sms.service import SmsDirectory
+from sargs.integrations.sources.sql_retention import SqlRetentionConnector
 
 
 class UnwiredCodeSender:
@@ -33,6 +35,7 @@ class Container:
     registry: PolicyRegistry
     clock: Clock = field(default_factory=SystemClock)
     code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
+    retention_connectors: RetentionConnectorFactory = SqlRetentionConnector.from_env
     sms: SmsDirectory = field(init=False)
 
     def __post_init__(self) -> None:

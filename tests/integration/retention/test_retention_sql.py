@@ -35,7 +35,8 @@ from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import get_or_create_subject
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW
-from tests.integration.retention.conftest import Shop, retailer
+from tests.integration.retention.conftest import retailer
+from tests.retention_sources import Shop
 
 Connectors = Callable[[SourceRules], RetentionConnector]
 TEN_YEARS = cutoff(Duration(years=10), NOW)
