@@ -68,14 +68,30 @@ def guarded_routes(app: FastAPI, prefix: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(client: TestClient, auth: Callable[..., dict[str, str]]) -> dict[str, str]:
+def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: Container) -> dict[str, str]:
+    from sargs.domains.retention.service import add_hold
+
+    with container.sessions.begin() as session:
+        hold = add_hold(
+            session=session,
+            registry=container.registry,
+            reason="role matrix hold",
+            created_by="test",
+            now=container.clock.now(),
+            source_id="loyalty",
+            table="members",
+        )
     r = client.post(
         "/api/v1/consents",
         json={"controller": "lmt", "identity": f"msisdn:{PHONE}", "purpose": "offers", "action": "grant"},
         headers=auth("admin"),
     )
     assert r.status_code == 201, r.text
-    return {"event_id": r.json()["event"]["id"], "subject_id": r.json()["event"]["subject_id"]}
+    return {
+        "event_id": r.json()["event"]["id"],
+        "subject_id": r.json()["event"]["subject_id"],
+        "hold_id": hold.id,
+    }
 
 
 def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -132,6 +148,26 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "POST",
             "/api/v1/staff/disable",
             {"json": {"email": "victim@staff.example"}},
+        ),
+        # --- retention ---
+        "GET /api/v1/retention/plan": ("GET", "/api/v1/retention/plan", {}),
+        "GET /api/v1/retention/runs": ("GET", "/api/v1/retention/runs", {}),
+        "POST /api/v1/retention/runs": (
+            "POST",
+            "/api/v1/retention/runs",
+            {"json": {"policy": "sargs", "source": "sargs"}},
+        ),
+        "GET /api/v1/retention/log": ("GET", "/api/v1/retention/log", {}),
+        "GET /api/v1/retention/holds": ("GET", "/api/v1/retention/holds", {}),
+        "POST /api/v1/retention/holds": (
+            "POST",
+            "/api/v1/retention/holds",
+            {"json": {"reason": "role matrix", "identity": f"msisdn:{PHONE}"}},
+        ),
+        "POST /api/v1/retention/holds/{hold_id}/release": (
+            "POST",
+            f"/api/v1/retention/holds/{seeded['hold_id']}/release",
+            {},
         ),
     }
 

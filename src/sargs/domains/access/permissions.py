@@ -17,6 +17,7 @@ Permission = Literal[
     "audience.export",  # stream who may be contacted for a purpose (no history)
     "audit.read",  # query the access log
     "staff.manage",  # create, list and disable staff accounts
+    "retention.manage",  # retention plans and runs, legal holds, the destruction log
 ]
 PERMISSIONS: Final[tuple[str, ...]] = (
     "consent.check",
@@ -25,6 +26,7 @@ PERMISSIONS: Final[tuple[str, ...]] = (
     "audience.export",
     "audit.read",
     "staff.manage",
+    "retention.manage",
 )
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
