@@ -254,6 +254,23 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
             {"data": {"email": "nobody@staff.example"}},
         ),
         "GET /console/audit": ("GET", "/console/audit", {}),
+        # --- retention ---
+        "GET /console/retention": ("GET", "/console/retention", {}),
+        "POST /console/retention/run": (
+            "POST",
+            "/console/retention/run",
+            {"data": {"policy": "sargs", "source": "sargs"}},
+        ),
+        "POST /console/retention/holds": (
+            "POST",
+            "/console/retention/holds",
+            {"data": {"reason": "role matrix", "identity": f"msisdn:{PHONE}"}},
+        ),
+        "POST /console/retention/holds/release": (
+            "POST",
+            "/console/retention/holds/release",
+            {"data": {"hold": seeded["hold_id"]}},
+        ),
     }
 
 

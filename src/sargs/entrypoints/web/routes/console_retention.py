@@ -1,0 +1,173 @@
+"""The console's retention page (R-RET-2): plans for every source, runs, the destruction log, legal holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from sargs.core.errors import InvalidInput, SargsError
+from sargs.domains.retention.service import (
+    add_hold,
+    destruction_log,
+    list_holds,
+    list_runs,
+    plan,
+    release_hold,
+    retained_sources,
+    run_retention,
+)
+from sargs.domains.subjects.identifiers import parse_identity
+from sargs.entrypoints.api.deps import ContainerDep, audit
+from sargs.entrypoints.api.routers.retention import RUN_ROW_LIMIT, visible_sources
+from sargs.entrypoints.container import Container
+from sargs.entrypoints.web.render import render
+from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
+
+router = APIRouter()
+
+RetentionManager = Annotated[StaffUser, Depends(StaffPermit("retention.manage"))]
+Csrf = Annotated[str, Form(alias="csrf")]
+
+
+def _page(
+    request: Request, container: Container, user: StaffUser, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    allowed = visible_sources(container, user.principal)
+    now = container.clock.now()
+    with container.read_sessions.begin() as session:
+        plans = [
+            p
+            for p in plan(
+                session=session,
+                registry=container.registry,
+                connectors=container.retention_connectors,
+                now=now,
+            )
+            if (p.policy_id, p.source_id) in allowed
+        ]
+        runs = [r for r in list_runs(session=session, limit=20) if (r.policy_id, r.source_id) in allowed]
+        log = [e for e in destruction_log(session=session, limit=50) if (e.policy_id, e.source_id) in allowed]
+        holds = list_holds(session=session, now=now)
+    sources = [
+        (p.id, s.id, [t.name for t in s.tables]) for p, s in retained_sources(registry=container.registry)
+    ]
+    return render(
+        request,
+        container,
+        "console/retention.html",
+        cookie=STAFF_COOKIE,
+        status=status,
+        plans=plans,
+        runs=runs,
+        log=log,
+        holds=holds,
+        sources=[s for s in sources if (s[0], s[1]) in allowed],
+        me=user.principal,
+        **extra,
+    )
+
+
+@router.get("/retention")
+def retention_page(request: Request, container: ContainerDep, user: RetentionManager) -> HTMLResponse:
+    """Plans for both example policies (and Sargs' own tables), runs, the destruction log, holds."""
+    return _page(request, container, user)
+
+
+@router.post("/retention/run")
+def retention_run(
+    request: Request,
+    container: ContainerDep,
+    user: RetentionManager,
+    csrf: Csrf,
+    policy: Annotated[str, Form(max_length=64)],
+    source: Annotated[str, Form(max_length=64)],
+) -> Response:
+    """Run retention on one source now (at most RUN_ROW_LIMIT rows; a second press continues)."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    try:
+        if (policy, source) not in visible_sources(container, user.principal):
+            raise InvalidInput(f"no source {policy}/{source} you may purge", field="source")
+        report = run_retention(
+            sessions=container.sessions,
+            registry=container.registry,
+            connectors=container.retention_connectors,
+            clock=container.clock.now,
+            policy_id=policy,
+            source_id=source,
+            started_by=f"staff:{user.principal.id}",
+            max_rows=RUN_ROW_LIMIT,
+        )
+        with container.sessions.begin() as session:
+            audit(session, container, user.principal, request, "change")
+    except SargsError as exc:
+        return _page(
+            request, container, user, status=409 if exc.code == "conflict" else 422, error=exc.message
+        )
+    return RedirectResponse(f"/console/retention?ran={report.id}#runs", status_code=303)
+
+
+@router.post("/retention/holds")
+def retention_hold_add(
+    request: Request,
+    container: ContainerDep,
+    user: RetentionManager,
+    csrf: Csrf,
+    reason: Annotated[str, Form(max_length=500)],
+    identity: Annotated[str, Form(max_length=300)] = "",
+    target: Annotated[str, Form(max_length=200)] = "",
+    until: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Hold a person or a table (`target` is "source/table")."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    try:
+        ends = None
+        if until.strip():
+            try:
+                ends = datetime.fromisoformat(until.strip()).replace(tzinfo=UTC)
+            except ValueError:
+                raise InvalidInput("until must be a date like 2027-12-31", field="until") from None
+        source, _, table = target.partition("/")
+        with container.sessions.begin() as session:
+            add_hold(
+                session=session,
+                registry=container.registry,
+                reason=reason,
+                created_by=f"staff:{user.principal.id}",
+                now=container.clock.now(),
+                identity=parse_identity(identity, region=container.settings.default_region)
+                if identity.strip()
+                else None,
+                source_id=source or None,
+                table=table or None,
+                until=ends,
+            )
+            audit(session, container, user.principal, request, "change")
+    except SargsError as exc:
+        return _page(request, container, user, status=422, error=exc.message)
+    return RedirectResponse("/console/retention#holds", status_code=303)
+
+
+@router.post("/retention/holds/release")
+def retention_hold_release(
+    request: Request,
+    container: ContainerDep,
+    user: RetentionManager,
+    csrf: Csrf,
+    hold: Annotated[str, Form(max_length=32)],
+) -> Response:
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    try:
+        with container.sessions.begin() as session:
+            release_hold(
+                session=session,
+                hold_id=hold,
+                released_by=f"staff:{user.principal.id}",
+                now=container.clock.now(),
+            )
+            audit(session, container, user.principal, request, "change")
+    except SargsError as exc:
+        return _page(request, container, user, status=422, error=exc.message)
+    return RedirectResponse("/console/retention#holds", status_code=303)
