@@ -488,3 +488,21 @@ def test_many_withdrawn_people_are_matched_in_one_statement(
     withdrawn = replace(events.purposes[0][1][0], withdrawn={"email": many})
     rules = replace(rules, tables=(replace(events, purposes=(("direct-marketing", (withdrawn,)),)),))
     assert connectors(rules).count(table="email_events").expired == 2
+
+
+def test_ctrl_c_leaves_an_interrupted_run_that_the_next_run_resumes(
+    container: Container, registry: PolicyRegistry, connectors: Connectors, shop: Shop
+) -> None:
+    shop.customer(1, created_at=YOUNG)
+    shop.add("loyalty_transactions", *({"id": i, "customer_id": 1, "occurred_at": OLD} for i in range(1, 7)))
+
+    def operator_presses_ctrl_c(_: Progress) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(container, registry, connectors, batch_size=2, progress=operator_presses_ctrl_c)
+    with container.read_sessions.begin() as session:
+        stopped = session.scalars(select(RetentionRun)).one()
+        assert (stopped.status, stopped.rows_removed) == ("interrupted", 2)
+    resumed = run(container, registry, connectors, batch_size=2)
+    assert resumed.id == stopped.id and resumed.rows_removed == 6 and resumed.status == "finished"
