@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -54,9 +54,9 @@ def shop_url(source_url: Callable[[str], str]) -> str:
 
 
 @pytest.fixture
-def shop(retailer: Policy, shop_url: str) -> SqlConnector:
+def shop(retailer: Policy, shop_url: str) -> Iterator[SqlConnector]:
     connector = SqlConnector(retailer.data_sources[0], shop_url)
-    yield connector  # type: ignore[misc]
+    yield connector
     connector.close()
 
 
@@ -129,7 +129,7 @@ def test_a_stranger_has_no_rows(shop: SqlConnector) -> None:
     access = shop.collect(
         identities=[Identity("msisdn", "+37129999999"), Identity("email", "nobody@example.lv")]
     )
-    assert access.row_count == 0 and [t.table for t in access.tables][0] == "customers"
+    assert access.row_count == 0 and access.tables[0].table == "customers"
 
 
 def test_collect_works_in_batches_for_a_person_with_many_rows(retailer: Policy, shop_url: str) -> None:
