@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,9 @@ from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.registry import PolicyRegistry, publish
 from sargs.domains.policy.schema import Policy
 from sargs.domains.portal.ports import CodeSender
+from sargs.domains.retention.ports import RetentionConnectorFactory
 from sargs.domains.sms.ports import SmsSender
+from sargs.domains.sources.ports import ConnectorFactory
 from sargs.entrypoints.container import Container
 
 if TYPE_CHECKING:
@@ -65,6 +68,20 @@ def sms_sender(settings: Settings) -> SmsSender:
     return ConsoleSmsSender()
 
 
+def source_connectors(settings: Settings) -> ConnectorFactory:
+    """SQL connectors for the policies' data sources, each URL from its SARGS_SOURCE_<ID>_URL variable."""
+    from sargs.integrations.sources.sql import sql_connector_factory
+
+    return sql_connector_factory(os.environ, region=settings.default_region)
+
+
+def retention_connectors() -> RetentionConnectorFactory:
+    """SQL retention connectors, each source's URL from its SARGS_SOURCE_<ID>_URL variable."""
+    from sargs.integrations.sources.sql_retention import SqlRetentionConnector
+
+    return SqlRetentionConnector.from_env
+
+
 def build(
     settings: Settings | None = None,
     *,
@@ -88,6 +105,8 @@ def build(
         registry=PolicyRegistry(policies),
         clock=clock,
         code_sender=code_sender(settings, clock),
+        sources=source_connectors(settings),
+        retention_connectors=retention_connectors(),
     )
     if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):
         engine.dispose()

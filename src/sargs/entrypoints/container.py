@@ -9,11 +9,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
+from sargs.core.errors import ConfigurationError
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.policy.sources import DataSource
 from sargs.domains.portal.ports import CodeSender
-from sargs.domains.retention.ports import RetentionConnectorFactory
+from sargs.domains.retention.ports import RetentionConnector, RetentionConnectorFactory
+from sargs.domains.retention.rules import SourceRules
 from sargs.domains.sms.service import SmsDirectory
-from sargs.integrations.sources.sql_retention import SqlRetentionConnector
+from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
 
 
 class UnwiredCodeSender:
@@ -26,6 +29,16 @@ class UnwiredCodeSender:
         raise RuntimeError("no CodeSender wired (bootstrap.build wires one)")
 
 
+def no_sources(source: DataSource) -> SourceConnector:
+    """The connector factory of a container built without bootstrap: no source is reachable."""
+    raise ConfigurationError("no data sources configured", source=source.id)
+
+
+def no_retention_sources(rules: SourceRules) -> RetentionConnector:
+    """The retention connector factory of a container built without bootstrap: no source is reachable."""
+    raise ConfigurationError("no data sources configured", source=rules.source.id)
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -35,7 +48,8 @@ class Container:
     registry: PolicyRegistry
     clock: Clock = field(default_factory=SystemClock)
     code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
-    retention_connectors: RetentionConnectorFactory = SqlRetentionConnector.from_env
+    sources: ConnectorFactory = no_sources
+    retention_connectors: RetentionConnectorFactory = no_retention_sources
     sms: SmsDirectory = field(init=False)
 
     def __post_init__(self) -> None:

@@ -506,3 +506,26 @@ def test_ctrl_c_leaves_an_interrupted_run_that_the_next_run_resumes(
         assert (stopped.status, stopped.rows_removed) == ("interrupted", 2)
     resumed = run(container, registry, connectors, batch_size=2)
     assert resumed.id == stopped.id and resumed.rows_removed == 6 and resumed.status == "finished"
+
+
+def test_a_hold_on_a_phone_number_finds_it_stored_in_national_form_and_e_mail_in_any_case(
+    container: Container, registry: PolicyRegistry, connectors: Connectors, shop: Shop
+) -> None:
+    shop.customer(1, created_at=OLD, phone="29000001")
+    shop.customer(2, created_at=OLD, email="Liga.Berzina@Example.LV")
+    shop.customer(3, created_at=OLD)
+    shop.add("orders", *({"id": i, "customer_id": i, "placed_at": OLD} for i in (1, 2, 3)))
+    with container.sessions.begin() as session:
+        for identity in (Identity("msisdn", "+37129000001"), Identity("email", "liga.berzina@example.lv")):
+            add_hold(
+                session=session,
+                registry=registry,
+                reason="court case",
+                created_by="dpo",
+                now=NOW,
+                identity=identity,
+            )
+    counts = shop_plan(container, registry, connectors)
+    assert (counts["orders"].held, counts["orders"].to_purge) == (2, 1)
+    run(container, registry, connectors)
+    assert shop.ids("orders") == [1, 2]

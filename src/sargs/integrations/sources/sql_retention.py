@@ -4,6 +4,8 @@ Tables are reflected from the live database (SQLAlchemy Core); every expression 
 goes through a fresh alias, so a subquery never correlates to the wrong row. Reads run without a
 write lock; each purge is one short transaction over one primary-key range (keyset pagination),
 which on PostgreSQL also sets `lock_timeout`, so a batch gives up rather than queue behind a lock.
+People (consent withdrawn, legal holds) are matched as the DSR connector matches them
+(`sql.msisdn_forms`: E.164, digits, 00…, national; e-mail case-insensitively; customer exactly).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sargs.core.errors import ConfigurationError
 from sargs.domains.policy.sources import DataSource, SourceTable
 from sargs.domains.retention.ports import TableCounts
 from sargs.domains.retention.rules import Condition, SourceRules, TableRules, children_of
+from sargs.integrations.sources.sql import msisdn_forms
 
 ANON_PREFIX = "anonymised-"
 _BIG_IN = 500
@@ -41,8 +44,11 @@ def source_url(source: DataSource, environ: Mapping[str, str] | None = None) -> 
 class SqlRetentionConnector:
     """Counts and purges expired rows of one SQL source."""
 
-    def __init__(self, rules: SourceRules, engine: Engine, *, own_engine: bool = False) -> None:
+    def __init__(
+        self, rules: SourceRules, engine: Engine, *, own_engine: bool = False, region: str = "LV"
+    ) -> None:
         self.rules = rules
+        self.region = region
         self.source = rules.source
         self.engine = engine
         self._own_engine = own_engine
@@ -219,8 +225,14 @@ class SqlRetentionConnector:
         parts = []
         for kind, column in table.identity.items():
             values = identities.get(kind)
-            if values:
-                parts.append(self._in(t.c[column], values))
+            if not values:
+                continue
+            col: ColumnElement[Any] = t.c[column]
+            if kind == "msisdn":  # the forms the DSR connector matches too (E.164, 00…, national)
+                values = list(dict.fromkeys(f for v in values for f in msisdn_forms(v, region=self.region)))
+            elif kind == "email":
+                col, values = sa.func.lower(col), [v.lower() for v in values]
+            parts.append(self._in(col, values))
         if depth < 8:
             for ref in table.references:
                 parent = self.source.table(ref.table)
@@ -233,7 +245,7 @@ class SqlRetentionConnector:
                     parts.append(t.c[ref.column].in_(sa.select(key).where(inner)))
         return sa.or_(*parts) if parts else _FALSE
 
-    def _in(self, col: sa.ColumnElement[Any], values: Sequence[str]) -> ColumnElement[bool]:
+    def _in(self, col: ColumnElement[Any], values: Sequence[str]) -> ColumnElement[bool]:
         if len(values) <= _BIG_IN:
             return col.in_(list(values))
         if self.dialect == "postgresql":
