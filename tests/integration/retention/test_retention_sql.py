@@ -529,3 +529,60 @@ def test_a_hold_on_a_phone_number_finds_it_stored_in_national_form_and_e_mail_in
     assert (counts["orders"].held, counts["orders"].to_purge) == (2, 1)
     run(container, registry, connectors)
     assert shop.ids("orders") == [1, 2]
+
+
+def test_a_run_removes_exactly_what_the_plan_said_even_when_purged_children_carried_the_anchor(
+    container: Container, registry: PolicyRegistry, source_engine: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from sargs.integrations.sources.sql_retention import SqlRetentionConnector
+    from tests.retention_sources import loyalty_tables
+
+    metadata = sa.MetaData()
+    t = loyalty_tables(metadata)
+    metadata.create_all(source_engine)
+    three_years, last_year = NOW - timedelta(days=3 * 365), NOW - timedelta(days=400)
+    with source_engine.begin() as conn:
+        conn.execute(
+            t["members"].insert(),
+            [
+                {
+                    "id": 1,
+                    "msisdn": "+37129000001",
+                    "joined_at": NOW - timedelta(days=5 * 365),
+                },  # all old: goes
+                {
+                    "id": 2,
+                    "msisdn": "+37129000002",
+                    "joined_at": last_year,
+                },  # joined after its old transaction
+                {"id": 3, "msisdn": "+37129000003", "joined_at": three_years},  # a young transaction keeps it
+            ],
+        )
+        conn.execute(
+            t["transactions"].insert(),
+            [
+                {"id": 1, "member_id": 1, "finished_at": three_years},
+                {"id": 2, "member_id": 2, "finished_at": three_years},
+                {"id": 3, "member_id": 3, "finished_at": three_years},
+                {"id": 4, "member_id": 3, "finished_at": last_year + timedelta(days=200)},
+            ],
+        )
+
+    def connectors(rules: SourceRules) -> RetentionConnector:
+        return SqlRetentionConnector(rules, source_engine)
+
+    with container.read_sessions.begin() as session:
+        (planned,) = plan(
+            session=session, registry=registry, connectors=connectors, now=NOW, policy_id="lmt-group"
+        )
+    counts = {x.table: x.counts.to_purge for x in planned.tables}
+    assert counts == {"transactions": 3, "members": 1}
+    report = run(container, registry, connectors, policy_id="lmt-group", source_id="loyalty")
+    assert report.counts == {"transactions": {"deleted": 3}, "members": {"deleted": 1}}
+    with source_engine.connect() as conn:
+        assert conn.execute(sa.select(t["members"].c.id).order_by(t["members"].c.id)).scalars().all() == [
+            2,
+            3,
+        ]

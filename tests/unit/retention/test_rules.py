@@ -185,8 +185,7 @@ def test_example_bindings_resolve_with_their_anchors_and_actions(example_policie
     assert customers is not None and customers.action == "anonymise"  # erasure: anonymise in the shop
     assert customers.archive_conditions  # R 2.5
     assert (
-        "newest orders.placed_at (else created_at) on or before 2016-11-23"
-        in customers.conditions[0].describe()
+        "newest orders.placed_at and created_at on or before 2016-11-23" in customers.conditions[0].describe()
     )
 
 

@@ -2,10 +2,14 @@
 
 How a row's fate is decided (`decide` spells it out; the SQL connector compiles the same logic):
 
-- Each `retention:` binding of a table names a rule. A binding with a date (the row's
-  `date_column`, or `latest_of` the newest date among the rows referencing it, falling back to
-  `date_column`) has expired when `anchor + period <= now` (calendar arithmetic: P10Y from
-  2016-02-29 ends 2026-02-28). A binding whose rule is anchored on consent withdrawal has expired
+- Each `retention:` binding of a table names a rule. A binding with a date has expired when
+  `anchor + period <= now` (calendar arithmetic: P10Y from 2016-02-29 ends 2026-02-28). The anchor
+  is the row's `date_column`; with `latest_of`, the newest of that and the dates of the rows
+  referencing it (a customer's last order, or the customer's creation if they never ordered). It is
+  the newest of both, not a fallback, so that purging the expired children first (as runs do)
+  cannot move a parent's anchor back to an earlier own date; for data where children are never
+  older than their parent the two readings agree. With `latest_of` and no `date_column`, a row no
+  other row references has no anchor and is kept. A binding whose rule is anchored on consent withdrawal has expired
   when the person's consent to the rule's purpose is withdrawn and not in force again (and, if the
   rule also has a period, the withdrawal is at least that old).
 - Several bindings for ONE purpose: whichever ends first (policy: "several rules for one purpose:
@@ -94,7 +98,7 @@ class Condition:
         assert self.cutoff is not None
         what = (
             f"newest {self.latest_of.table}.{self.latest_of.column}"
-            + (f" (else {self.date_column})" if self.date_column else "")
+            + (f" and {self.date_column}" if self.date_column else "")
             if self.latest_of
             else str(self.date_column)
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -57,11 +58,14 @@ class SqlRetentionConnector:
         metadata = MetaData()
         self.tables: dict[str, Table] = {}
         try:
-            for declared in self.source.tables:
-                schema, _, name = declared.name.rpartition(".")
-                self.tables[declared.name] = Table(
-                    name, metadata, schema=schema or None, autoload_with=engine
-                )
+            with warnings.catch_warnings():
+                # Expression indexes (e.g. lower(email)) are not reflected; the tables are all we need.
+                warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
+                for declared in self.source.tables:
+                    schema, _, name = declared.name.rpartition(".")
+                    self.tables[declared.name] = Table(
+                        name, metadata, schema=schema or None, autoload_with=engine
+                    )
         except sa.exc.NoSuchTableError as exc:
             raise ConfigurationError(f"source {self.source.id!r}: table {exc.args[0]!r} not found") from None
         except sa.exc.OperationalError:
@@ -203,8 +207,11 @@ class SqlRetentionConnector:
         other = self.tables[lo.table].alias()
         linked = other.c[lo.via] == t.c[lo.to]
         young = sa.exists().where(linked, sa.not_(self._on_or_before(other.c[lo.column], cond.cutoff)))
-        any_row = sa.exists().where(other.c[lo.via] == t.c[lo.to])
-        return sa.and_(~young, sa.or_(any_row, fallback))
+        if cond.date_column:
+            # The newest of the row's own date and its children's: stable while a run purges the
+            # expired children first (a fallback to the own date would move once they are gone).
+            return sa.and_(~young, fallback)
+        return sa.and_(~young, sa.exists().where(other.c[lo.via] == t.c[lo.to]))
 
     def _on_or_before(self, col: sa.ColumnElement[Any], at: datetime) -> ColumnElement[bool]:
         value: Any
