@@ -122,3 +122,13 @@ def test_a_token_scoped_to_the_retailer_neither_sees_nor_purges_the_telecom_sour
     assert r.status_code == 403
     with loyalty.connect() as conn:
         assert conn.execute(sa.text("select count(*) from members")).scalar_one() == 4
+
+
+def test_running_a_source_whose_database_is_not_configured_is_a_422_naming_the_variable(
+    client: TestClient, auth: Auth
+) -> None:
+    r = client.post(
+        "/api/v1/retention/runs", json={"policy": "lytagra-group", "source": "shop"}, headers=auth("dpo")
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "source"
+    assert "SARGS_SOURCE_SHOP_URL" in r.json()["error"]["message"]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from sargs.core.errors import PermissionDenied
+from sargs.core.errors import ConfigurationError, InvalidInput, PermissionDenied
 from sargs.domains.access.principal import Principal
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import DestructionLogEntry, RetentionRun
@@ -227,17 +227,20 @@ def retention_run(body: RunCreate, request: Request, container: ContainerDep, pr
     if (body.policy, body.source) not in visible_sources(container, principal):
         retained_sources(registry=container.registry, policy_id=body.policy, source_id=body.source)
         raise PermissionDenied(f"this credential may not purge {body.policy}/{body.source}")
-    report = run_retention(
-        sessions=container.sessions,
-        registry=container.registry,
-        connectors=container.retention_connectors,
-        clock=container.clock.now,
-        policy_id=body.policy,
-        source_id=body.source,
-        started_by=_actor(principal),
-        batch_size=body.batch_size,
-        max_rows=body.max_rows,
-    )
+    try:
+        report = run_retention(
+            sessions=container.sessions,
+            registry=container.registry,
+            connectors=container.retention_connectors,
+            clock=container.clock.now,
+            policy_id=body.policy,
+            source_id=body.source,
+            started_by=_actor(principal),
+            batch_size=body.batch_size,
+            max_rows=body.max_rows,
+        )
+    except ConfigurationError as exc:  # the source's URL is not set or it cannot be reached
+        raise InvalidInput(exc.message, field="source") from None
     with container.sessions.begin() as session:
         audit(session, container, principal, request, "change")
         run = session.get(RetentionRun, report.id)
