@@ -507,6 +507,7 @@ def make_cli(
             f"staff console:   {base}/console/  dpo@demo.sargs.example or operator@demo.sargs.example, "
             f"password {staff_password}"
         )
+        console.print(f"retention:       {base}/console/retention (as dpo), or `sargs retention plan`")
         console.print(
             f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here\n"
         )
