@@ -586,3 +586,30 @@ def test_a_run_removes_exactly_what_the_plan_said_even_when_purged_children_carr
             2,
             3,
         ]
+
+
+def test_a_run_that_stalls_past_its_lease_stops_and_leaves_the_run_to_the_one_that_took_over(
+    container: Container, registry: PolicyRegistry, connectors: Connectors, shop: Shop
+) -> None:
+    from sargs.domains.retention.service import LeaseLost
+
+    shop.customer(1, created_at=YOUNG)
+    shop.add("loyalty_transactions", *({"id": i, "customer_id": 1, "occurred_at": OLD} for i in range(1, 7)))
+    taken: list[str] = []
+
+    def stall_then_lose_the_lease(_: Progress) -> None:
+        if taken:
+            return
+        with container.sessions.begin() as session:
+            lease = session.scalars(select(RetentionLease)).one()
+            lease.owner, lease.expires_at = "another-worker".ljust(32, "x"), NOW + timedelta(minutes=5)
+            run_row = session.scalars(select(RetentionRun)).one()
+            run_row.status = "running"
+        taken.append("yes")
+
+    with pytest.raises(LeaseLost):
+        run(container, registry, connectors, batch_size=2, progress=stall_then_lose_the_lease)
+    with container.read_sessions.begin() as session:
+        assert session.scalars(select(RetentionRun)).one().status == "running"  # not overwritten
+        assert session.scalars(select(RetentionLease)).one().owner.startswith("another-worker")
+    assert len(shop.ids("loyalty_transactions")) == 4  # only the first batch went

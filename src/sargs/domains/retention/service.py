@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -377,7 +378,7 @@ def _renew_lease(session: Session, *, key: str, owner: str, now: datetime) -> No
         .values(expires_at=now + LEASE)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"the lease on {key} was taken over by another run; stopping")
+        raise LeaseLost(f"the lease on {key} was taken over by another run; stopping")
 
 
 def _release_lease(session: Session, *, key: str, owner: str) -> None:
@@ -435,6 +436,10 @@ def _count_into(run: RetentionRun, table: str, action: str, n: int) -> None:
     counts[table][key] += n
     run.counts = counts
     run.rows_removed = (run.rows_removed or 0) + n
+
+
+class LeaseLost(Conflict):
+    """This run stalled past its lease and another run took the source over: stop, touch nothing."""
 
 
 class _Stop(Exception):
@@ -505,13 +510,15 @@ def run_retention(
         log.warning("retention run %s on %s stopped by %s", run_id, key, type(exc).__name__)
         raise
     finally:
+        lost = isinstance(sys.exc_info()[1], LeaseLost)
         with sessions.begin() as session:
             final = session.get(RetentionRun, run_id)
             assert final is not None
-            final.status, final.error = status, error
-            if status == "finished":
-                final.finished_at = clock()
-            _release_lease(session, key=key, owner=owner)
+            if not lost:  # else the run belongs to whoever took the lease over
+                final.status, final.error = status, error
+                if status == "finished":
+                    final.finished_at = clock()
+                _release_lease(session, key=key, owner=owner)
             report = RunReport(
                 final.id,
                 final.policy_id,
