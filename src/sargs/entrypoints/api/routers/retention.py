@@ -221,7 +221,7 @@ def retention_runs(
         ]
 
 
-@router.post("/retention/runs", response_model=RunRead, responses=error_responses(403, 409, 422))
+@router.post("/retention/runs", response_model=RunRead, responses=error_responses(400, 403, 409, 413, 422))
 def retention_run(body: RunCreate, request: Request, container: ContainerDep, principal: Manager) -> RunRead:
     """Purge one source's expired rows (at most `max_rows`; resumes the source's unfinished run). 409 if busy."""
     if (body.policy, body.source) not in visible_sources(container, principal):
@@ -274,7 +274,10 @@ def retention_holds(
 
 
 @router.post(
-    "/retention/holds", status_code=201, response_model=HoldRead, responses=error_responses(409, 422)
+    "/retention/holds",
+    status_code=201,
+    response_model=HoldRead,
+    responses=error_responses(400, 409, 413, 422),
 )
 def retention_hold_add(
     body: HoldCreate, request: Request, container: ContainerDep, principal: Manager
@@ -300,7 +303,9 @@ def retention_hold_add(
 
 
 @router.post(
-    "/retention/holds/{hold_id}/release", response_model=HoldRead, responses=error_responses(404, 409)
+    "/retention/holds/{hold_id}/release",
+    response_model=HoldRead,
+    responses=error_responses(400, 404, 409, 413),
 )
 def retention_hold_release(
     hold_id: str, request: Request, container: ContainerDep, principal: Manager
