@@ -613,3 +613,33 @@ def test_a_run_that_stalls_past_its_lease_stops_and_leaves_the_run_to_the_one_th
         assert session.scalars(select(RetentionRun)).one().status == "running"  # not overwritten
         assert session.scalars(select(RetentionLease)).one().owner.startswith("another-worker")
     assert len(shop.ids("loyalty_transactions")) == 4  # only the first batch went
+
+
+def test_a_hold_on_one_identity_holds_every_identity_sargs_knows_for_that_person(
+    container: Container, registry: PolicyRegistry, connectors: Connectors, shop: Shop
+) -> None:
+    from sargs.domains.subjects.model import SubjectIdentity
+
+    shop.customer(7, created_at=OLD, email="other@example.lv")  # matched only by customer number C-7
+    shop.add("orders", {"id": 70, "customer_id": 7, "placed_at": OLD})
+    with container.sessions.begin() as session:
+        subject_id, _ = get_or_create_subject(
+            session=session,
+            identity=Identity("email", "anna@example.lv"),
+            controller="lytagra-lv",
+            default_group="client",
+            now=NOW,
+        )
+        session.add(SubjectIdentity(subject_id=subject_id, kind="customer", value="C-7", created_at=NOW))
+        session.flush()
+        add_hold(
+            session=session,
+            registry=registry,
+            reason="court case",
+            created_by="dpo",
+            now=NOW,
+            identity=Identity("email", "anna@example.lv"),
+        )
+    assert shop_plan(container, registry, connectors)["orders"].held == 1
+    run(container, registry, connectors)
+    assert shop.ids("orders") == [70]
