@@ -63,8 +63,10 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
-def load(engine: sa.Engine, rows: int) -> None:
-    """The shop tables; loyalty_transactions' dates rise with the id over twelve years (append-only)."""
+def load(engine: sa.Engine, rows: int, *, scatter: bool = False) -> None:
+    """The shop tables; loyalty_transactions' dates rise with the id over twelve years (append-only),
+    or with --scatter fall anywhere in them regardless of the id (expired rows spread over all keys)."""
+    age = "random()" if scatter else f"(1 - g::float8 / {rows})"
     with engine.begin() as conn:
         conn.exec_driver_sql("SET synchronous_commit = off")
         conn.exec_driver_sql(f"CREATE SCHEMA {SCHEMA}")
@@ -91,7 +93,7 @@ def load(engine: sa.Engine, rows: int) -> None:
         )
         conn.exec_driver_sql(
             "INSERT INTO loyalty_transactions SELECT g, 1 + (g::bigint * 7919) %% "
-            f"{CUSTOMERS}, now() - interval '12 years' * (1 - g::float8 / {rows}), 'L' || g"
+            f"{CUSTOMERS}, now() - interval '12 years' * {age}, 'L' || g"
             f" FROM generate_series(1::bigint, {rows}) g"
         )
         # Keys, indexes and the foreign key after the bulk insert: one pass each instead of per row.
@@ -184,6 +186,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--scatter", action="store_true", help="dates not in key order (the harder case)")
     args = parser.parse_args()
 
     print(
@@ -196,7 +199,7 @@ def main() -> None:
         source_url = URL + f"?options=-csearch_path%3D{SCHEMA}"
         source = make_engine(source_url)
         t0 = time.perf_counter()
-        load(source, args.rows)
+        load(source, args.rows, scatter=args.scatter)
         print(f"load (generate_series + indexes + analyze): {time.perf_counter() - t0:.1f} s")
 
         retailer = load_policy(ROOT / "examples" / "retailer.yaml")
