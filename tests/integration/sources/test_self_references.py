@@ -118,3 +118,42 @@ def test_replies_are_followed_to_the_end_and_a_kept_reply_holds_its_parent(
 def test_without_bootstrap_a_container_reaches_no_source() -> None:
     with pytest.raises(ConfigurationError, match="no data sources configured"):
         no_sources(SOURCE)
+
+
+def test_an_exemption_keeps_only_its_rules_categories_in_the_kept_rows(
+    source_url: Callable[[str], str],
+) -> None:
+    url = source_url("helpdesk")
+    build(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:  # the young reply names its author too
+        t = Table("tickets", MetaData(), autoload_with=conn)
+        conn.execute(t.update().where(t.c.id == 2).values(person_code="P1"))
+    engine.dispose()
+    declared = SOURCE.model_dump(mode="json")
+    declared["tables"][1]["fields"].append({"name": "person_code", "category": "name", "erasure": "set_null"})
+    rules = {
+        "two-years": RetentionRule.model_validate(
+            {
+                "id": "two-years",
+                "purpose": "service",
+                "period": "P2Y",
+                "anchor": "collection",
+                "data_categories": ["email"],
+            }
+        )
+    }
+    connector = SqlConnector(DataSource.model_validate(declared), url)
+    try:
+        result = connector.erase(identities=[Identity("email", "ieva@example.lv")], now=NOW, rules=rules)
+    finally:
+        connector.close()
+    assert result.ok, result.error
+    tickets = result.tables[1]
+    assert (tickets.kept, tickets.kept_categories, tickets.cleared_categories) == (1, ("email",), ("name",))
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        t = Table("tickets", MetaData(), autoload_with=conn)
+        kept = conn.execute(select(t.c.body, t.c.person_code).where(t.c.id == 2)).one()
+    engine.dispose()
+    assert tuple(kept) == ("Atbilde", None)  # the body (email category) stays, the name field is cleared

@@ -320,10 +320,16 @@ class SqlConnector:
 
         kept: dict[Any, Row] = {}
         kept_until: date | None = None
+        kept_cats: tuple[str, ...] = ()
+        cleared: list[str] = []  # columns of other categories, cleared in kept rows
         if decl.exemption is not None:
             rule = rules.get(decl.exemption.rule)
             if rule is None:
                 raise SourceUnavailable(f"unknown retention rule {decl.exemption.rule!r}", table=name)
+            if rule.data_categories:
+                covered = set(rule.data_categories)
+                kept_cats = tuple(sorted({f.category for f in decl.fields if f.category in covered}))
+                cleared = [f.name for f in decl.fields if f.category not in covered and f.erasure != "keep"]
             if rule.period is not None:
                 cutoff = shift(now, rule.period)
                 for key, row in rows.items():
@@ -360,6 +366,8 @@ class SqlConnector:
         for chunk in _chunks(sorted(to_delete, key=_sort_key), self.batch_size):
             deleted += conn.execute(delete(tbl).where(pk.in_(chunk))).rowcount
         self._anonymise(conn, tbl, decl, sorted(to_anon, key=_sort_key))
+        if kept and cleared:
+            self._anonymise(conn, tbl, decl, sorted(kept, key=_sort_key), only=cleared)
         remaining[name] = {**kept, **to_anon}
         return TableErasure(
             table=name,
@@ -369,15 +377,31 @@ class SqlConnector:
             kept_reason=decl.exemption.reason if kept and decl.exemption else None,
             kept_until=kept_until,
             anonymised_not_deleted=instead,
+            kept_categories=kept_cats if kept else (),
+            cleared_categories=tuple(sorted({f.category for f in decl.fields if f.name in cleared}))
+            if kept
+            else (),
         )
 
-    def _anonymise(self, conn: Connection, tbl: Table, decl: SourceTable, keys: list[Any]) -> None:
-        """Overwrite the personal fields of these rows (fields' `erasure`; identity columns too)."""
+    def _anonymise(
+        self,
+        conn: Connection,
+        tbl: Table,
+        decl: SourceTable,
+        keys: list[Any],
+        *,
+        only: list[str] | None = None,
+    ) -> None:
+        """Overwrite the personal fields of these rows (fields' `erasure`; identity columns too).
+
+        `only`: just these fields (and no identity column).
+        """
         if not keys:
             return
-        actions: dict[str, str] = {f.name: f.erasure for f in decl.fields}
-        for col in decl.identity.values():
-            actions.setdefault(col, "anonymise")
+        actions: dict[str, str] = {f.name: f.erasure for f in decl.fields if only is None or f.name in only}
+        if only is None:
+            for col in decl.identity.values():
+                actions.setdefault(col, "anonymise")
         actions.pop(decl.primary_key, None)
         nulls: dict[str, Any] = {}
         markers: dict[str, int | None] = {}
