@@ -190,6 +190,25 @@ class SqlConnector:
                             except InvalidInput:
                                 continue
 
+    def check(self) -> dict[str, int]:
+        """Reflect every declared table and column and count each table's rows; SourceUnavailable if not."""
+        self.forget_schema()
+        state: dict[str, str | None] = {"table": None}
+        try:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(readonly=True)
+                with conn.begin():
+                    tables = self._reflect(conn)
+                    counts = {}
+                    for name in self.plan.visit:
+                        state["table"] = name
+                        counts[name] = int(
+                            conn.execute(select(func.count()).select_from(tables[name])).scalar_one()
+                        )
+                    return counts
+        except SQLAlchemyError as exc:
+            raise SourceUnavailable(self._safe_error(exc, state["table"]), source=self.source.id) from None
+
     # --- reflection -----------------------------------------------------------------------
 
     def _reflect(self, conn: Connection) -> dict[str, Table]:
