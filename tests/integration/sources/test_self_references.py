@@ -15,6 +15,7 @@ from sargs.domains.policy.sources import DataSource
 from sargs.domains.subjects.identifiers import Identity
 from sargs.entrypoints.container import no_sources
 from sargs.integrations.sources.sql import SqlConnector
+from tests.helpers import PG_URL, requires_postgres
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 RULES = {
@@ -157,3 +158,27 @@ def test_an_exemption_keeps_only_its_rules_categories_in_the_kept_rows(
         kept = conn.execute(select(t.c.body, t.c.person_code).where(t.c.id == 2)).one()
     engine.dispose()
     assert tuple(kept) == ("Atbilde", None)  # the body (email category) stays, the name field is cleared
+
+
+@requires_postgres
+def test_schema_qualified_table_names_are_reached_without_a_search_path(
+    source_url: Callable[[str], str],
+) -> None:
+    url = source_url("qualified")
+    build(url)
+    schema = url.rsplit("%3D", 1)[1]
+    declared = SOURCE.model_dump(mode="json")
+    for table in declared["tables"]:
+        table["name"] = f"{schema}.{table['name']}"
+        for ref in table["references"]:
+            ref["table"] = f"{schema}.{ref['table']}"
+    connector = SqlConnector(DataSource.model_validate(declared), PG_URL or "")
+    ieva = [Identity("email", "ieva@example.lv")]
+    try:
+        assert connector.collect(identities=ieva).row_count == 4
+        result = connector.erase(identities=ieva, now=NOW, rules=RULES)
+    finally:
+        connector.close()
+    assert result.ok, result.error
+    assert [t.table for t in result.tables] == [f"{schema}.people", f"{schema}.tickets"]
+    assert result.tables[1].kept == 1
