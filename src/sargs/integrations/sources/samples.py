@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    text,
 )
 
 from sargs.core.db import make_engine
@@ -199,8 +200,13 @@ def _create_tables(md: MetaData, engine: Engine) -> list[Index]:
 
 
 def _create_indexes(indexes: list[Index], engine: Engine) -> None:
+    """Create the indexes, then refresh the planner's statistics (PostgreSQL) as a live database has."""
     for ix in indexes:
         ix.create(engine)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for table in {ix.table for ix in indexes if ix.table is not None}:
+                conn.execute(text(f"ANALYZE {engine.dialect.identifier_preparer.format_table(table)}"))
 
 
 def _naive(moment: datetime) -> datetime:
