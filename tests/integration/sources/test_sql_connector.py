@@ -351,6 +351,8 @@ def test_the_factory_reads_the_url_from_the_sources_variable(retailer: Policy, s
     connector = factory(shop)
     assert connector is factory(shop)
     assert connector.collect(identities=LIGA_IDS).row_count > 0
+    factory.close()
+    assert factory(shop) is not connector  # a fresh pool after close
     with pytest.raises(ConfigurationError, match="set SARGS_SOURCE_SHOP_URL"):
         sql_connector_factory({})(shop)
     manual = DataSource.model_validate(shop.model_dump(mode="json") | {"kind": "manual"})

@@ -468,31 +468,53 @@ def _sort_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
-def sql_connector_factory(environ: Mapping[str, str], *, region: str = "LV") -> ConnectorFactory:
+class SqlConnectorFactory:
     """Connectors for sql sources, their URL read from `DataSource.url_variable` in `environ`.
 
-    One connector (and connection pool) per source declaration and URL, reused across requests.
+    One connector (and connection pool) per source declaration and URL, reused across requests;
+    `close` releases every pool.
     """
-    cache: dict[tuple[str, str], SqlConnector] = {}
-    lock = threading.Lock()
 
-    def factory(source: DataSource) -> SourceConnector:
+    def __init__(self, environ: Mapping[str, str], *, region: str = "LV") -> None:
+        self.environ = environ
+        self.region = region
+        self._cache: dict[tuple[str, str], SqlConnector] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, source: DataSource) -> SourceConnector:
         if source.kind != "sql":
             raise ConfigurationError(
                 f"data source {source.id!r} is of kind {source.kind!r}; only sql sources have a connector",
                 source=source.id,
             )
-        url = environ.get(source.url_variable)
+        url = self.environ.get(source.url_variable)
         if not url:
             raise ConfigurationError(
                 f"data source {source.id!r} has no database URL: set {source.url_variable}",
                 source=source.id,
             )
         key = (source.model_dump_json(), url)
-        with lock:
-            connector = cache.get(key)
+        with self._lock:
+            connector = self._cache.get(key)
             if connector is None:
-                connector = cache[key] = SqlConnector(source, url, region=region)
+                connector = self._cache[key] = SqlConnector(source, url, region=self.region)
         return connector
 
-    return factory
+    def close(self) -> None:
+        """Release every connector's connection pool."""
+        with self._lock:
+            for connector in self._cache.values():
+                connector.close()
+            self._cache.clear()
+
+
+def sql_connector_factory(environ: Mapping[str, str], *, region: str = "LV") -> SqlConnectorFactory:
+    """The connector factory bootstrap wires (see SqlConnectorFactory)."""
+    return SqlConnectorFactory(environ, region=region)
+
+
+def _conforms(
+    factory: SqlConnectorFactory, connector: SqlConnector
+) -> tuple[ConnectorFactory, SourceConnector]:
+    """mypy checks here that both implement the ports."""
+    return factory, connector
