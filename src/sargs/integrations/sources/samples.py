@@ -214,6 +214,9 @@ def _naive(moment: datetime) -> datetime:
 
 
 def _insert(engine: Engine, table: Table, rows: Iterator[dict[str, Any]], batch: int) -> int:
+    """Bulk-insert `rows`: COPY on PostgreSQL (psycopg), batched executemany elsewhere."""
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return _copy(engine, table, rows)
     count = 0
     chunk: list[dict[str, Any]] = []
     stmt = insert(table)
@@ -227,6 +230,23 @@ def _insert(engine: Engine, table: Table, rows: Iterator[dict[str, Any]], batch:
         if chunk:
             conn.execute(stmt, chunk)
             count += len(chunk)
+    return count
+
+
+def _copy(engine: Engine, table: Table, rows: Iterator[dict[str, Any]]) -> int:
+    preparer = engine.dialect.identifier_preparer
+    columns = [c.name for c in table.columns]
+    sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in columns)}) FROM STDIN"
+    count = 0
+    raw = engine.raw_connection()
+    try:
+        with raw.driver_connection.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+                count += 1
+        raw.commit()
+    finally:
+        raw.close()
     return count
 
 
