@@ -17,6 +17,8 @@ KINDS: tuple[str, ...] = ("msisdn", "email", "customer")
 # so an accepted address is safe to put into To: and into a page as-is (still escaped there).
 _EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f<>\"(),;:\\\[\]]"
 _EMAIL = re.compile(rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}{{2,}}$")
+_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]{2,}")
+_DIGIT_RUN = re.compile(r"\+?\d[\d ().-]{5,}\d")
 _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 
 
@@ -89,3 +91,13 @@ def parse_identity(text: str, *, region: str = "LV") -> Identity:
             field="identity",
         )
     return make_identity(kind.strip().lower(), raw, region=region)
+
+
+def scrub_identifiers(text: str) -> str:
+    """`text` with e-mail addresses and phone-like digit runs (7+ digits) replaced by '…'.
+
+    For free text kept in the consent ledger's chained evidence (e.g. an SMS keyword message),
+    which erasure cannot rewrite.
+    """
+    text = _EMAIL_IN_TEXT.sub("…", text)
+    return _DIGIT_RUN.sub(lambda m: "…" if sum(ch.isdigit() for ch in m.group()) >= 7 else m.group(), text)

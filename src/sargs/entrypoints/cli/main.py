@@ -22,6 +22,7 @@ from sargs.domains.policy.schema import Policy
 from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
+from sargs.entrypoints.cli.sources import make_sources_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -58,6 +59,7 @@ def make_cli(
     app.add_typer(db_app, name="db")
     sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
     app.add_typer(sms_app, name="sms")
+    app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}
 
@@ -468,6 +470,9 @@ def make_cli(
             stats = generate(
                 container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
             )
+        from sargs.entrypoints.cli.demo_sources import create_demo_sources
+
+        sources_line = create_demo_sources(c, directory)  # sets SARGS_SOURCE_<ID>_URL for the server
         import secrets
 
         from sargs.domains.staff.service import add_staff
@@ -493,6 +498,7 @@ def make_cli(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
         )
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
+        console.print(sources_line)
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
         console.print(f"API docs:        {base}/docs")
