@@ -3,6 +3,7 @@
 from sargs.domains.access.model import WebSession
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
 from sargs.domains.policy.model import PolicyVersion
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
@@ -16,6 +17,10 @@ __all__ = [
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "DsrCallback",
+    "DsrEvent",
+    "DsrRequest",
+    "DsrSourceRun",
     "OneTimeCode",
     "PolicyVersion",
     "RequestIntent",
