@@ -1,0 +1,98 @@
+"""What the API, the console, the portal and the CLI share for rights requests: running
+fulfilment with the wired data-source connectors, and the answer as HTML or PDF."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sargs.core.errors import ConfigurationError
+from sargs.domains.audit.service import accesses_to_subject
+from sargs.domains.documents.model import Document
+from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
+from sargs.domains.dsr.response import build_response
+from sargs.domains.dsr.service import DsrActor, get_request
+from sargs.domains.sources.ports import ConnectorFactory
+from sargs.domains.staff.model import StaffMember
+from sargs.entrypoints.container import Container
+
+
+def connectors(container: Container) -> ConnectorFactory:
+    """The data-source connectors bootstrap wired (Container.sources)."""
+    factory: Any = getattr(container, "sources", None)
+    if factory is None:
+        raise ConfigurationError("no data-source connectors are configured")
+    result: ConnectorFactory = factory
+    return result
+
+
+def run_fulfilment(
+    container: Container,
+    request_id: str,
+    actor: DsrActor,
+    *,
+    controllers: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+) -> FulfilmentResult:
+    """Fulfil an access, portability or erasure request now (each source its own transaction)."""
+    return fulfil(
+        sessions=container.sessions,
+        registry=container.registry,
+        connectors=connectors(container),
+        request_id=request_id,
+        actor=actor,
+        now=container.clock.now,
+        worker=f"{os.getpid()}:{actor.kind}:{actor.id}",
+        controllers=controllers,
+        progress=progress,
+    )
+
+
+def response_document(
+    container: Container,
+    request_id: str,
+    *,
+    controllers: tuple[str, ...] | None = None,
+    language: str | None = None,
+) -> Document:
+    """The answer to a request as a Document (staff names resolved from the staff table)."""
+    with container.read_sessions.begin() as session:
+        request = get_request(session=session, request_id=request_id, controllers=controllers)
+        accesses = (
+            accesses_to_subject(session=session, subject_id=request.subject_id) if request.subject_id else []
+        )
+        ids = {a.actor_id for a in accesses if a.actor_kind == "staff" and a.actor_id}
+        names = (
+            {m.id: m.name for m in session.query(StaffMember).filter(StaffMember.id.in_(ids))} if ids else {}
+        )
+        return build_response(
+            request=request,
+            policy=container.registry.policy_for(request.controller),
+            runs=runs_of(session=session, request_id=request_id),
+            accesses=accesses,
+            staff_names=names,
+            language=language,
+        )
+
+
+def response_bytes(container: Container, document: Document, fmt: str) -> tuple[bytes, str]:
+    """(body, media type) of the answer as PDF or HTML."""
+    if fmt == "pdf":
+        from sargs.integrations.documents.pdf import render_pdf
+
+        return render_pdf(document), "application/pdf"
+    from sargs.entrypoints.web.documents import render_document_html
+
+    return render_document_html(document).encode(), "text/html; charset=utf-8"
+
+
+def portability_bytes(
+    container: Container, request_id: str, *, controllers: tuple[str, ...] | None = None
+) -> bytes:
+    """The machine-readable export (JSON + CSV in a zip) of an access or portability request."""
+    from sargs.domains.sources.portability import portability_zip
+
+    with container.read_sessions.begin() as session:
+        request = get_request(session=session, request_id=request_id, controllers=controllers)
+        accesses = stored_accesses(session=session, request_id=request_id)
+        return portability_zip(accesses, generated_at=container.clock.now(), subject_ref=request.id)
