@@ -169,12 +169,12 @@ def check_repeat_decision(decision: str, *, fee: str | None, reason: str | None)
 def missing_content(*, channel: str, requester: dict[str, Any], kind: str, details: str) -> list[str]:
     """What retailer 3.4.1 requires and the request lacks: name, residence, contact, the right and
     its scope, and (on paper or by e-mail) the signature. A portal session stands for signature
-    and contact."""
+    and contact; an OpenDSR request comes from a controller's system that already knows the person."""
     missing = []
-    for key in ("name", "address"):
+    for key in ("name", "address") if channel != "api" else ():
         if not str(requester.get(key) or "").strip():
             missing.append(key)
-    if channel != "portal" and not str(requester.get("contact") or "").strip():
+    if channel not in ("portal", "api") and not str(requester.get("contact") or "").strip():
         missing.append("contact")
     if kind not in KINDS:
         missing.append("kind")
