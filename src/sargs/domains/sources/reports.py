@@ -44,6 +44,8 @@ class TableErasure:
     kept: int = 0
     kept_reason: Text | None = None
     kept_until: date | None = None
+    # Of `anonymised`: rows the table would delete, anonymised because kept rows still point at them.
+    anonymised_not_deleted: int = 0
 
 
 @dataclass(frozen=True)
