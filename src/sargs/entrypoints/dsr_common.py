@@ -4,9 +4,7 @@ fulfilment with the wired data-source connectors, and the answer as HTML or PDF.
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from sargs.core.errors import ConfigurationError
 from sargs.domains.audit.service import accesses_to_subject
 from sargs.domains.documents.model import Document
 from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
@@ -19,11 +17,7 @@ from sargs.entrypoints.container import Container
 
 def connectors(container: Container) -> ConnectorFactory:
     """The data-source connectors bootstrap wired (Container.sources)."""
-    factory: Any = getattr(container, "sources", None)
-    if factory is None:
-        raise ConfigurationError("no data-source connectors are configured")
-    result: ConnectorFactory = factory
-    return result
+    return container.sources
 
 
 def run_fulfilment(

@@ -22,6 +22,7 @@ from sargs.domains.policy.schema import Policy
 from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
+from sargs.entrypoints.cli.dsr import make_dsr_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -87,6 +88,8 @@ def make_cli(
             return build(settings(), publish_policies=publish, require_schema=schema)
         except SargsError as exc:
             raise _fail(exc.message) from None
+
+    app.add_typer(make_dsr_cli(lambda: container()), name="dsr")
 
     # --- policy -------------------------------------------------------------------------------
 
