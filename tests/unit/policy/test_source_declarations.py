@@ -58,7 +58,7 @@ def test_both_example_files_declare_valid_sources(name: str) -> None:
     policy = load_policy(EXAMPLES / name)
     assert [s.kind for s in policy.data_sources] == ["sql"]
     categories = {c.id for c in policy.data_categories}
-    rules = {r.id: r.anchor for r in policy.retention_rules}
+    rules: dict[str, str] = {r.id: r.anchor for r in policy.retention_rules}
     controllers = {c.id for c in policy.controllers}
     assert (
         source_problems(policy.data_sources, controllers=controllers, categories=categories, rules=rules)

@@ -123,14 +123,15 @@ class SqlConnector:
 
     def collect(self, *, identities: Sequence[Identity]) -> SourceAccess:
         """Every row reached from `identities` (identity columns, then references), JSON-safe."""
+        state: dict[str, str | None] = {"table": None}
         try:
             with self._engine.connect() as conn:
                 conn = conn.execution_options(readonly=True)
                 with conn.begin():
                     tables = self._reflect(conn)
-                    found = self._find(conn, tables, identities, lock=False)
+                    found = self._find(conn, tables, identities, lock=False, state=state)
         except SQLAlchemyError as exc:
-            raise SourceUnavailable(self._safe_error(exc, None), source=self.source.id) from None
+            raise SourceUnavailable(self._safe_error(exc, state["table"]), source=self.source.id) from None
         out = []
         for name in self.plan.visit:
             decl = self._decl[name]
@@ -150,14 +151,15 @@ class SqlConnector:
         try:
             with self._engine.begin() as conn:
                 tables = self._reflect(conn)
-                found = self._find(conn, tables, identities, lock=True)
+                found = self._find(conn, tables, identities, lock=True, state=state)
                 remaining: Found = {}
                 results: dict[str, TableErasure] = {}
                 for name in self.plan.erase_order:
                     state["table"] = name
                     results[name] = self._erase_table(conn, tables[name], found, remaining, now, rules)
         except (SQLAlchemyError, SargsError) as exc:
-            return SourceErasure(source=self.source.id, ok=False, error=self._safe_error(exc, state["table"]))
+            error = self._safe_error(exc, state["table"]) + "; nothing was changed"
+            return SourceErasure(source=self.source.id, ok=False, error=error)
         return SourceErasure(source=self.source.id, ok=True, tables=[results[n] for n in self.plan.visit])
 
     def identities(self, *, tables: Sequence[str] | None = None) -> Iterator[Identity]:
@@ -246,10 +248,17 @@ class SqlConnector:
         return conds
 
     def _find(
-        self, conn: Connection, tables: dict[str, Table], identities: Sequence[Identity], *, lock: bool
+        self,
+        conn: Connection,
+        tables: dict[str, Table],
+        identities: Sequence[Identity],
+        *,
+        lock: bool,
+        state: dict[str, str | None],
     ) -> Found:
         found: Found = {}
         for name in self.plan.visit:
+            state["table"] = name
             decl, tbl = self._decl[name], tables[name]
             cols = [tbl.c[c] for c in self._columns[name]]
             pk = decl.primary_key
@@ -405,7 +414,7 @@ class SqlConnector:
             else type(exc).__name__
         )
         where = f" in table {table!r}" if table else ""
-        return f"{kind}{where} of source {self.source.id!r}; nothing was changed"
+        return f"{kind}{where} of source {self.source.id!r}"
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:
