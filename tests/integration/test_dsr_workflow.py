@@ -283,7 +283,7 @@ def test_erasure_runs_every_source_keeps_what_the_law_keeps_and_erases_sargs_ide
         r = session.get(DsrRequest, rid)
         assert r is not None and r.decision and r.decision["kept"] == 2
         assert all("anna@example.lv" not in i for i in r.identities)
-        assert session.scalar(select(SubjectIdentity).where(SubjectIdentity.subject_id == subject)) is None
+        assert session.scalar(select(SubjectIdentity).where(SubjectIdentity.value == EMAIL.value)) is None
         subj = session.get(Subject, subject)
         assert subj is not None and subj.erased_at is not None
         assert verify_ledger(session=session).ok

@@ -3,6 +3,7 @@ fulfilment with the wired data-source connectors, and the answer as HTML or PDF.
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 from sargs.domains.audit.service import accesses_to_subject
@@ -39,6 +40,7 @@ def run_fulfilment(
         worker=f"{os.getpid()}:{actor.kind}:{actor.id}",
         controllers=controllers,
         progress=progress,
+        pseudonym_key=hashlib.sha256(b"sargs-erasure:" + container.settings.secret_key.encode()).digest(),
     )
 
 

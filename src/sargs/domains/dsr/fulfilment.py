@@ -3,7 +3,7 @@
 
 Safe to retry after a crash at any point: a source whose result is stored is never run again; a
 lease on the request keeps two workers from running it at once; a source that failed is shown
-and retried alone. Erasure pseudonymises Sargs' own identifiers only when every source is done.
+and retried alone. Erasure pseudonymises Sargs' own identifiers (subjects.erasure) only when every source is done.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.errors import Conflict, InvalidInput, SargsError
@@ -25,8 +25,8 @@ from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.sources import DataSource
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.sources.reports import SourceAccess, SourceErasure, TableErasure, TableRows
+from sargs.domains.subjects.erasure import pseudonymise_subject_report
 from sargs.domains.subjects.identifiers import Identity, mask, parse_identity
-from sargs.domains.subjects.model import Subject, SubjectIdentity
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)
@@ -184,6 +184,7 @@ def fulfil(
     lease: timedelta = LEASE,
     controllers: tuple[str, ...] | None = None,
     progress: Progress | None = None,
+    pseudonym_key: bytes | None = None,
 ) -> FulfilmentResult:
     """Run an access, portability or erasure request against every SQL source of its controller,
     one source at a time (each its own transaction here and in the source), skipping sources already
@@ -256,7 +257,7 @@ def fulfil(
                 data={"failed": failed},
             )
         else:
-            _finish(session=session, request=request, runs=runs, actor=actor, now=now())
+            _finish(session=session, request=request, runs=runs, actor=actor, now=now(), key=pseudonym_key)
         if request.lease_owner == worker:
             request.lease_owner = None
             request.lease_until = None
@@ -287,7 +288,13 @@ def _run_source(
 
 
 def _finish(
-    *, session: Session, request: DsrRequest, runs: list[DsrSourceRun], actor: DsrActor, now: datetime
+    *,
+    session: Session,
+    request: DsrRequest,
+    runs: list[DsrSourceRun],
+    actor: DsrActor,
+    now: datetime,
+    key: bytes | None = None,
 ) -> None:
     """Every source is done: close the request (erasure: also Sargs' own identifiers)."""
     if request.kind != "erasure":
@@ -303,9 +310,10 @@ def _finish(
         )
         return
     kept = sum(t.kept for r in runs for t in erasure_tables(r.result or {}))
-    removed = 0
+    removed, mentions = 0, []
     if request.subject_id is not None:
-        removed = erase_sargs_identifiers(session=session, subject_id=request.subject_id, now=now)
+        report = pseudonymise_subject_report(session=session, subject_id=request.subject_id, now=now, key=key)
+        removed, mentions = report.identities, report.evidence_mentions
     request.identities = [f"{i.split(':', 1)[0]}:{mask(*i.split(':', 1))}" for i in request.identities]
     request.requester = {
         k: ("***" if k in ("name", "address", "contact") else v) for k, v in request.requester.items()
@@ -319,18 +327,5 @@ def _finish(
         text=text,
         actor=actor,
         now=now,
-        extra={"kept": kept, "sargs_identifiers_removed": removed},
+        extra={"kept": kept, "sargs_identifiers_pseudonymised": removed, "ledger_mentions": mentions},
     )
-
-
-def erase_sargs_identifiers(*, session: Session, subject_id: str, now: datetime) -> int:
-    """Delete the person's identifiers from Sargs and mark the subject erased; the consent ledger
-    holds none, so it still verifies."""
-    removed = session.execute(
-        delete(SubjectIdentity).where(SubjectIdentity.subject_id == subject_id)
-    ).rowcount  # type: ignore[attr-defined]
-    subject = session.get(Subject, subject_id)
-    if subject is not None and subject.erased_at is None:
-        subject.erased_at = now
-    session.flush()
-    return int(removed or 0)
