@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 
 from sargs.core.errors import SargsError
 from sargs.domains.dsr.callbacks import deliver_callbacks
@@ -53,20 +52,16 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
         now = c.clock.now()
         with c.read_sessions.begin() as session:
             rows = list_requests(session=session, now=now, due_within=span, overdue=overdue)
-            table = Table("id", "controller", "kind", "channel", "status", "received", "due", "")
             for r in rows:
                 late = r.closed_at is None and r.due_at < now
-                table.add_row(
-                    r.id,
-                    r.controller,
-                    r.kind + (f" ({r.ground})" if r.ground else ""),
-                    r.channel,
-                    r.status,
-                    r.received_at.strftime("%Y-%m-%d"),
-                    r.due_at.strftime("%Y-%m-%d %H:%M"),
-                    "[red]OVERDUE[/]" if late else ("[yellow]repeat[/]" if r.repeat_of else ""),
+                mark = "[red]OVERDUE[/]" if late else ("[yellow]repeat[/]" if r.repeat_of else "")
+                kind = r.kind + (f"/{r.ground}" if r.ground else "")
+                console.print(
+                    f"{r.id}  due {r.due_at:%Y-%m-%d %H:%M}  {r.status:<19} {kind:<28} {r.controller:<14} "
+                    f"{r.channel:<14} received {r.received_at:%Y-%m-%d} {mark}",
+                    highlight=False,
+                    soft_wrap=True,
                 )
-        console.print(table)
         console.print(f"{len(rows)} request(s)")
 
     @app.command("show")
