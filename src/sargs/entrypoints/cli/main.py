@@ -471,6 +471,9 @@ def make_cli(
             stats = generate(
                 container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
             )
+        from sargs.entrypoints.cli.demo_sources import create_demo_sources
+
+        sources_line = create_demo_sources(c, directory)  # sets SARGS_SOURCE_<ID>_URL for the server
         import secrets
 
         from sargs.domains.staff.service import add_staff
@@ -496,6 +499,7 @@ def make_cli(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
         )
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
+        console.print(sources_line)
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
         console.print(f"API docs:        {base}/docs")

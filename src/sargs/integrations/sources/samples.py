@@ -89,6 +89,7 @@ class KnownPerson:
 
     msisdn: str | None = None
     email: str | None = None
+    customer: str | None = None  # the shop's customer number, if the demo gave one
 
 
 def shop_metadata() -> MetaData:
@@ -233,7 +234,7 @@ def create_shop(
             for n, p in enumerate(persons):
                 yield {
                     "id": n + 1,
-                    "customer_no": f"C-{100000 + n}",
+                    "customer_no": (known[n].customer if n < len(known) else None) or f"C-{100000 + n}",
                     "full_name": p.name,
                     "email": p.email,
                     "phone": p.phone,
