@@ -342,6 +342,11 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
             f"/console/dsr/{seeded['verify_id']}/hold",
             {"data": {"message": "please sign the request"}},
         ),
+        "POST /console/dsr/{request_id}/content": (
+            "POST",
+            f"/console/dsr/{seeded['verify_id']}/content",
+            {"data": {"contact": "+37129000001"}},
+        ),
         "POST /console/dsr/{request_id}/repeat": (
             "POST",
             f"/console/dsr/{seeded['repeat_id']}/repeat",

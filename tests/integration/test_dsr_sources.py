@@ -13,12 +13,16 @@ from typing import Any
 from sqlalchemy import text
 
 from sargs.core.db import make_engine
+from sargs.domains.audit.service import Accessor, log_access
+from sargs.domains.documents.model import Table
 from sargs.domains.dsr.fulfilment import fulfil, runs_of
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+from sargs.domains.staff.service import add_staff
 from sargs.domains.subjects.identifiers import Identity
+from sargs.domains.subjects.service import create_subject
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.dsr_common import portability_bytes
+from sargs.entrypoints.dsr_common import portability_bytes, response_document
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.integration.sources.conftest import source_url as source_url
@@ -94,13 +98,46 @@ def test_access_collects_the_persons_rows_and_exports_them_as_json_and_csv(
     shop = source_url("shop")
     create_shop(shop, people=20, now=container.clock.now(), known=[KnownPerson(email=EMAIL)])
     container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
+    with container.sessions.begin() as session:
+        create_subject(
+            session=session,
+            identities=[Identity("email", EMAIL)],
+            now=container.clock.now(),
+            groups={"lytagra-lv": "client"},
+        )
     rid = ready(container, "access")
+    with container.sessions.begin() as session:
+        staff = add_staff(
+            session=session,
+            email="laura@staff.example",
+            name="Laura Operatore",
+            role="operator",
+            password="laura-password-long",
+            controllers=None,
+            now=container.clock.now(),
+        )
+        subject_id = session.get(DsrRequest, rid).subject_id  # type: ignore[union-attr]
+        log_access(
+            session=session,
+            actor=Accessor("staff", staff.id, "operator"),
+            route="GET /console/subjects/{subject_id}",
+            action="read",
+            now=container.clock.now(),
+            subject_id=subject_id,
+            reason="customer call",
+        )
     assert go(container, rid, shop).status == "fulfilled"
     with container.sessions.begin() as session:
         [run] = runs_of(session=session, request_id=rid)
         tables = {t["table"]: t["rows"] for t in (run.result or {})["tables"]}
     assert [r["email"] for r in tables["customers"]] == [EMAIL]
     assert len(tables["orders"]) == scalar(shop, "SELECT count(*) FROM orders WHERE customer_id = 1")
+    # The answer says which staff looked at the person's data (from the access log), by name.
+    doc = response_document(container, rid, language="en")
+    staff_table = next(b for b in doc.blocks if isinstance(b, Table) and "Who" in b.headers)
+    assert [row[1:5] for row in staff_table.rows] == [
+        ["Laura Operatore", "operator", "read", "customer call"]
+    ]
     archive = zipfile.ZipFile(io.BytesIO(portability_bytes(container, rid)))
     names = archive.namelist()
     assert any(n.endswith(".json") for n in names) and any(n.endswith(".csv") for n in names)

@@ -196,3 +196,39 @@ def test_a_portal_objection_to_marketing_stops_it_at_once_and_a_hold_message_rea
             )
             assert r.status_code == 303
         assert "Lūdzu norādiet savu dzīvesvietu." in person.get("/portal/requests").text
+
+
+def test_a_held_request_resumes_when_its_content_is_complete_and_any_request_can_be_refused(
+    container: Container, staff_member: Staff
+) -> None:
+    app = create_app(container)
+    with TestClient(app) as browser:
+        console_login(browser, *staff_member("dpo"))
+        rid = file_in_console(browser, channel="post", address="", signed="")
+        r = browser.post(
+            f"/console/dsr/{rid}/hold",
+            data={"csrf": console_csrf(browser), "message": "Please send your address, signed."},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        r = browser.post(
+            f"/console/dsr/{rid}/content",
+            data={"csrf": console_csrf(browser), "address": "Ventspils", "signed": "true"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        with container.sessions.begin() as session:
+            row = session.get(DsrRequest, rid)
+            assert row is not None and row.status == "received" and row.requester["address"] == "Ventspils"
+        r = browser.post(
+            f"/console/dsr/{rid}/fulfil", data={"csrf": console_csrf(browser), "outcome": "refused"}
+        )
+        assert r.status_code == 422  # a refusal says why
+        r = browser.post(
+            f"/console/dsr/{rid}/fulfil",
+            data={"csrf": console_csrf(browser), "outcome": "refused", "text": "manifestly unfounded"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        html = browser.get(f"/console/dsr/{rid}/answer?format=html&lang=en").text
+        assert "manifestly unfounded" in html and "Data State Inspectorate" in html

@@ -556,7 +556,11 @@ def record_decision(
     now: datetime,
 ) -> None:
     """Fulfil a request that is a recorded decision: rectification, restriction, review of an
-    automated decision, objection; a consent withdrawal goes through the consent service."""
+    automated decision, objection; a consent withdrawal goes through the consent service. Any
+    request may be refused with a reason (e.g. manifestly unfounded), also before work starts."""
+    if outcome == "refused":
+        close(session=session, request=request, outcome="refused", text=text, actor=actor, now=now)
+        return
     start_work(session=session, request=request, actor=actor, now=now)
     extra: dict[str, Any] = {}
     if request.kind == "consent_withdrawal" and outcome != "refused":

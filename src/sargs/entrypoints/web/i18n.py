@@ -201,6 +201,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dsr_outcome_fulfilled": "fulfilled",
         "dsr_outcome_partially_fulfilled": "partially fulfilled",
         "dsr_outcome_refused": "refused",
+        "dsr_refuse": "Refuse the request",
+        "dsr_save": "Save",
     },
     "lv": {
         "app": "Sargs",
@@ -395,6 +397,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dsr_outcome_fulfilled": "izpildīts",
         "dsr_outcome_partially_fulfilled": "izpildīts daļēji",
         "dsr_outcome_refused": "atteikts",
+        "dsr_refuse": "Atteikt pieprasījumu",
+        "dsr_save": "Saglabāt",
     },
 }
 

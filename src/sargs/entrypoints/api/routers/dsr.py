@@ -275,7 +275,7 @@ def fulfil_request(
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id, controllers=principal.controllers)
         kind = row.kind
-    if kind in ("access", "portability", "erasure"):
+    if kind in ("access", "portability", "erasure") and (body is None or body.outcome != "refused"):
         run_fulfilment(container, request_id, _actor(principal), controllers=principal.controllers)
     else:
         decision = body or DecisionIn()

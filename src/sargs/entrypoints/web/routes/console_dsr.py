@@ -18,6 +18,7 @@ from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import (
     DsrActor,
     Intake,
+    complete_content,
     decide_repeat,
     extend_deadline,
     file_request,
@@ -325,6 +326,43 @@ def dsr_hold(
     )
 
 
+@router.post("/dsr/{request_id}/content")
+def dsr_content(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Intaker,
+    csrf: Csrf,
+    name: Short = "",
+    address: Short = "",
+    contact: Short = "",
+    signed: Annotated[bool, Form()] = False,
+    details: Text = "",
+) -> Response:
+    """Add what the requester supplied later; a held request with nothing missing is taken up again."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    supplied: dict[str, Any] = {
+        "name": name,
+        "address": address,
+        "contact": contact,
+        "signed": signed or None,
+    }
+    return _act(
+        request,
+        container,
+        user,
+        request_id,
+        lambda s, r: complete_content(
+            session=s,
+            request=r,
+            requester=supplied,
+            details=details or None,
+            actor=_actor(user),
+            now=container.clock.now(),
+        ),
+    )
+
+
 @router.post("/dsr/{request_id}/repeat")
 def dsr_repeat(
     request_id: str,
@@ -398,7 +436,7 @@ def dsr_fulfil(
     check_csrf(request, container, STAFF_COOKIE, csrf)
     with container.read_sessions.begin() as session:
         kind = get_request(session=session, request_id=request_id, controllers=_scope(user)).kind
-    if kind not in SOURCE_KINDS:
+    if kind not in SOURCE_KINDS or outcome == "refused":
         return _act(
             request,
             container,
