@@ -31,6 +31,10 @@ from sargs.domains.subjects.identifiers import Identity, mask, parse_identity
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)
 SOURCE_KINDS = ("access", "portability", "erasure")
+KEPT_NOTE = {
+    "lv": "Daļa datu ir saglabāta, jo to glabāšanu prasa tiesību akti (skatīt sadaļu par saglabātajiem datiem).",
+    "en": "Some data was kept because the law requires it (see what was kept and why).",
+}
 Progress = Callable[[str, str], object]  # (source id, status: running | ok | failed | skipped)
 
 
@@ -319,7 +323,7 @@ def _finish(
         k: ("***" if k in ("name", "address", "contact") else v) for k, v in request.requester.items()
     }
     outcome = "partially_fulfilled" if kept else "fulfilled"
-    text = "kept under a legal retention duty" if kept else ""
+    text = KEPT_NOTE.get(request.language, KEPT_NOTE["lv"]) if kept else ""
     close(
         session=session,
         request=request,
