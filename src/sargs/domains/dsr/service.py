@@ -632,36 +632,41 @@ def remind(*, session: Session, now: datetime, within: timedelta = timedelta(day
     """The daily reminder job: open requests due within `within` or overdue, each at most once a
     day (a second run on the same day finds nothing new)."""
     today = now.date().isoformat()
-    due = session.scalars(
-        select(DsrRequest)
-        .where(
-            DsrRequest.status.in_(wf.OPEN),
-            DsrRequest.due_at <= now + within,
-            (DsrRequest.reminded_on.is_(None)) | (DsrRequest.reminded_on != today),
-        )
+    not_today = (DsrRequest.reminded_on.is_(None)) | (DsrRequest.reminded_on != today)
+    # Core rows, locked (PostgreSQL: another run skips them); claimed in bulk; one trail row each.
+    due = session.execute(
+        select(DsrRequest.id, DsrRequest.controller, DsrRequest.kind, DsrRequest.status, DsrRequest.due_at)
+        .where(DsrRequest.status.in_(wf.OPEN), DsrRequest.due_at <= now + within, not_today)
         .order_by(DsrRequest.due_at)
         .with_for_update(skip_locked=True)
     ).all()
-    out = []
-    for r in due:
-        claimed = session.execute(
+    out: list[Reminder] = []
+    for k in range(0, len(due), 1000):
+        chunk = due[k : k + 1000]
+        session.execute(
             update(DsrRequest)
-            .where(
-                DsrRequest.id == r.id, (DsrRequest.reminded_on.is_(None)) | (DsrRequest.reminded_on != today)
-            )
+            .where(DsrRequest.id.in_([r.id for r in chunk]), not_today)
             .values(reminded_on=today)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount:  # type: ignore[attr-defined]
-            out.append(Reminder(r.id, r.controller, r.kind, r.status, r.due_at, r.due_at < now))
-            log_event(
-                session=session,
-                request=r,
-                actor=DsrActor("system", None),
-                action="reminded",
-                now=now,
-                data={"overdue": r.due_at < now},
-            )
+        session.execute(
+            insert(EVENTS),
+            [
+                {
+                    "request_id": r.id,
+                    "at": now,
+                    "actor_kind": "system",
+                    "actor_id": None,
+                    "action": "reminded",
+                    "from_status": r.status,
+                    "to_status": r.status,
+                    "reason": None,
+                    "data": {"overdue": r.due_at < now},
+                }
+                for r in chunk
+            ],
+        )
+        out.extend(Reminder(r.id, r.controller, r.kind, r.status, r.due_at, r.due_at < now) for r in chunk)
     return out
 
 
