@@ -124,7 +124,9 @@ def _actor(principal: Principal) -> DsrActor:
     return DsrActor(principal.kind, principal.id)
 
 
-@router.post("/dsr/requests", status_code=201, response_model=RequestRead, responses=error_responses(404))
+@router.post(
+    "/dsr/requests", status_code=201, response_model=RequestRead, responses=error_responses(404, 400, 413)
+)
 def create_request(
     body: RequestIn, request: Request, container: ContainerDep, principal: Intaker
 ) -> RequestRead:
@@ -230,7 +232,9 @@ def read_request(
 
 
 @router.post(
-    "/dsr/requests/{request_id}/verify", response_model=RequestRead, responses=error_responses(404, 409)
+    "/dsr/requests/{request_id}/verify",
+    response_model=RequestRead,
+    responses=error_responses(400, 404, 409, 413),
 )
 def verify(
     request_id: str, body: VerifyIn, request: Request, container: ContainerDep, principal: Intaker
@@ -260,7 +264,9 @@ def verify(
 
 
 @router.post(
-    "/dsr/requests/{request_id}/fulfil", response_model=RequestDetail, responses=error_responses(404, 409)
+    "/dsr/requests/{request_id}/fulfil",
+    response_model=RequestDetail,
+    responses=error_responses(400, 404, 409, 413),
 )
 def fulfil_request(
     request_id: str,

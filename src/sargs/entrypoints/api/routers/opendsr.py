@@ -85,7 +85,10 @@ def _find(session: Any, principal: Principal, request_id: str) -> DsrRequest:
 
 
 @router.post(
-    "/opendsr/requests", status_code=201, response_model=OpenDsrStatus, responses=error_responses(409)
+    "/opendsr/requests",
+    status_code=201,
+    response_model=OpenDsrStatus,
+    responses=error_responses(400, 409, 413),
 )
 def opendsr_create(
     body: OpenDsrRequestIn, request: Request, container: ContainerDep, principal: Intaker
