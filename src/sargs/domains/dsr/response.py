@@ -48,6 +48,8 @@ T: dict[str, dict[str, str]] = {
         "sargs": "Mūsu piekrišanu reģistrā jūsu identifikatori tika dzēsti; piekrišanu vēsture paliek bez personas datiem.",
         "withdrawn": "Atsauktās piekrišanas",
         "footer": "Sagatavots ar Sargs",
+        "asked": "Jūsu pieprasījums",
+        "export": "Jūsu dati ir pievienoti datorlasāmā formātā (JSON un CSV, zip arhīvs); tos varat lejupielādēt arī portālā.",
     },
     "en": {
         "title": "Answer to your data-subject request",
@@ -84,6 +86,8 @@ T: dict[str, dict[str, str]] = {
         "sargs": "Your identifiers were removed from our consent register; the consent history stays, without personal data.",
         "withdrawn": "Consents withdrawn",
         "footer": "Prepared with Sargs",
+        "asked": "What you asked",
+        "export": "Your data is attached in a machine-readable form (JSON and CSV in a zip archive); you can also download it in the portal.",
     },
 }
 KIND_NAMES: dict[str, dict[str, str]] = {
@@ -163,6 +167,8 @@ def build_response(
             ]
         ),
     ]
+    if request.details:
+        blocks.append(KeyValues([(t["asked"], request.details)]))
     if request.extension:
         blocks.append(Paragraph(f"{t['extended']}: {request.extension.get('reason', '')}"))
     titles = {s.id: s.title.get(lang) for s in policy.data_sources}
@@ -192,6 +198,8 @@ def build_response(
             blocks.append(Paragraph(t["sargs"]))
     elif runs:
         blocks.append(Table([t["source"], t["table"], t["rows"]], [r[:3] for r in done_rows]))
+        if request.status in ("fulfilled", "partially_fulfilled"):
+            blocks.append(Paragraph(t["export"]))
     decision = request.decision or {}
     if decision.get("text"):
         blocks.append(KeyValues([(t["decision"], str(decision["text"]))]))
