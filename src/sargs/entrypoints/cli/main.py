@@ -23,6 +23,7 @@ from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.cli.dsr import make_dsr_cli
+from sargs.entrypoints.cli.sources import make_sources_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -59,6 +60,7 @@ def make_cli(
     app.add_typer(db_app, name="db")
     sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
     app.add_typer(sms_app, name="sms")
+    app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}
 
