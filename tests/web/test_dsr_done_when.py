@@ -152,3 +152,57 @@ def test_portal_erasure_verified_in_the_console_erases_the_shop_keeps_ten_year_o
     with container.sessions.begin() as session:
         assert find_subject_id(session=session, identity=Identity("msisdn", PHONE)) is None
         assert verify_ledger(session=session).ok
+
+
+def test_the_person_downloads_their_portability_export_and_nobody_else_can(
+    container: Container,
+    codes: FakeCodeSender,
+    staff_member: Callable[..., tuple[str, str]],
+    source_url: Callable[[str], str],
+) -> None:
+    import zipfile
+
+    now = container.clock.now()
+    shop = source_url("shop")
+    create_shop(shop, people=10, now=now, known=[KnownPerson(msisdn=PHONE, email=EMAIL)])
+    container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
+    with container.sessions.begin() as session:
+        create_subject(session=session, identities=[Identity("msisdn", PHONE)], now=now, groups={C: "client"})
+        create_subject(
+            session=session, identities=[Identity("msisdn", "+37129000778")], now=now, groups={C: "client"}
+        )
+    app = create_app(container)
+    with TestClient(app) as person:
+        portal_sign_in(person, PHONE, codes.last_code)
+        page = person.get("/portal/requests")
+        data = {
+            "csrf": csrf_of(page.text),
+            "controller": C,
+            "kind": "portability",
+            "name": "I K",
+            "address": "Rīga",
+        }
+        assert person.post("/portal/requests", data=data, follow_redirects=False).status_code == 303
+        with TestClient(app) as dpo:
+            console_login(dpo, *staff_member("dpo"))
+            [rid] = set(re.findall(r"/console/dsr/([0-9a-f]{32})", dpo.get("/console/dsr").text))
+            page = dpo.get(f"/console/dsr/{rid}")
+            dpo.post(
+                f"/console/dsr/{rid}/verify", data={"csrf": csrf_of(page.text), "method": "portal_session"}
+            )
+            r = dpo.post(
+                f"/console/dsr/{rid}/fulfil", data={"csrf": csrf_of(page.text)}, follow_redirects=False
+            )
+            assert r.status_code == 303
+        listing = person.get("/portal/requests?lang=en").text
+        assert f"/portal/requests/{rid}/export" in listing
+        export = person.get(f"/portal/requests/{rid}/export")
+        assert export.status_code == 200 and export.headers["content-type"] == "application/zip"
+        archive = zipfile.ZipFile(io.BytesIO(export.content))
+        assert EMAIL in " ".join(archive.read(n).decode() for n in archive.namelist())
+        answer = person.get(f"/portal/requests/{rid}/answer?format=html&lang=en")
+        assert answer.status_code == 200 and "Data portability" in answer.text
+    with TestClient(app) as other:
+        portal_sign_in(other, "+37129000778", codes.last_code)
+        assert other.get(f"/portal/requests/{rid}/export").status_code == 404
+        assert other.get(f"/portal/requests/{rid}/answer").status_code == 404
