@@ -121,8 +121,8 @@ def test_overdue_and_due_soon_views_and_the_auditor_only_reads(
         assert r.status_code == 403
 
 
-def test_extension_is_recorded_before_the_deadline_and_refused_after_it(
-    container: Container, staff_member: Staff
+def test_extension_is_recorded_before_the_deadline_told_to_the_requester_and_refused_after_it(
+    container: Container, staff_member: Staff, codes: FakeCodeSender
 ) -> None:
     app, dpo = create_app(container), staff_member("dpo")
     form = {"days": "20", "reason": "five systems to search", "notice": "We need 20 more days."}
@@ -142,6 +142,7 @@ def test_extension_is_recorded_before_the_deadline_and_refused_after_it(
         row = session.get(DsrRequest, rid)
         assert row is not None and row.due_at == row.first_due_at + timedelta(days=20)
         assert row.extension and row.extension["notice"] == "We need 20 more days."
+    assert codes.sent == [("email", "edgars@example.lv", "Lytagra: We need 20 more days.")]
 
 
 def test_a_portal_objection_to_marketing_stops_it_at_once_and_a_hold_message_reaches_the_person(
@@ -196,6 +197,7 @@ def test_a_portal_objection_to_marketing_stops_it_at_once_and_a_hold_message_rea
             )
             assert r.status_code == 303
         assert "Lūdzu norādiet savu dzīvesvietu." in person.get("/portal/requests").text
+        assert codes.sent[-1] == ("sms", phone, "Lytagra: Lūdzu norādiet savu dzīvesvietu.")
 
 
 def test_a_held_request_resumes_when_its_content_is_complete_and_any_request_can_be_refused(

@@ -10,7 +10,7 @@ from sargs.domains.audit.service import accesses_to_subject
 from sargs.domains.documents.model import Document
 from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
 from sargs.domains.dsr.response import build_response
-from sargs.domains.dsr.service import DsrActor, get_request
+from sargs.domains.dsr.service import DsrActor, get_request, log_event
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
 from sargs.entrypoints.container import Container
@@ -92,3 +92,35 @@ def portability_bytes(
         request = get_request(session=session, request_id=request_id, controllers=controllers)
         accesses = stored_accesses(session=session, request_id=request_id)
         return portability_zip(accesses, generated_at=container.clock.now(), subject_ref=request.id)
+
+
+NOTICE_SUBJECT = {"lv": "Jūsu datu subjekta pieprasījums", "en": "Your data-subject request"}
+
+
+def notify_requester(container: Container, request_id: str, text: str, *, what: str) -> str | None:
+    """Tell the requester (`what`: on_hold or extended) by e-mail, else by SMS through the outbox;
+    the trail records that and how (never the address). None when no address is on file."""
+    with container.sessions.begin() as session:
+        request = get_request(session=session, request_id=request_id)
+        addresses = [i.split(":", 1) for i in request.identities if ":" in i]
+        contact = str(request.requester.get("contact") or "")
+        email = next((v for k, v in addresses if k == "email"), None) or (contact if "@" in contact else None)
+        phone = next((v for k, v in addresses if k == "msisdn"), None)
+        name = container.registry.controller(request.controller).short_name
+        body = f"{name}: {text}"
+        channel = "email" if email else ("sms" if phone else None)
+        if channel == "sms" and phone:
+            container.code_sender.send_sms(phone, body, session=session)
+        if channel:
+            log_event(
+                session=session,
+                request=request,
+                actor=DsrActor("system", None),
+                action="requester_notified",
+                now=container.clock.now(),
+                data={"channel": channel, "about": what},
+            )
+        language = request.language
+    if channel == "email" and email:
+        container.code_sender.send_email(email, NOTICE_SUBJECT.get(language, NOTICE_SUBJECT["lv"]), body)
+    return channel

@@ -35,7 +35,13 @@ from sargs.domains.portal.service import read_identity
 from sargs.domains.subjects.identifiers import Identity, parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.dsr_common import portability_bytes, response_bytes, response_document, run_fulfilment
+from sargs.entrypoints.dsr_common import (
+    notify_requester,
+    portability_bytes,
+    response_bytes,
+    response_document,
+    run_fulfilment,
+)
 from sargs.entrypoints.web.render import render
 from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
 
@@ -315,7 +321,7 @@ def dsr_hold(
     request_id: str, request: Request, container: ContainerDep, user: Intaker, csrf: Csrf, message: Text
 ) -> Response:
     check_csrf(request, container, STAFF_COOKIE, csrf)
-    return _act(
+    response = _act(
         request,
         container,
         user,
@@ -324,6 +330,9 @@ def dsr_hold(
             session=s, request=r, message=message, actor=_actor(user), now=container.clock.now()
         ),
     )
+    if response.status_code == 303:  # the message goes to the requester (e-mail, else SMS)
+        notify_requester(container, request_id, message.strip(), what="on_hold")
+    return response
 
 
 @router.post("/dsr/{request_id}/content")
@@ -404,7 +413,7 @@ def dsr_extend(
     notice: Text,
 ) -> Response:
     check_csrf(request, container, STAFF_COOKIE, csrf)
-    return _act(
+    response = _act(
         request,
         container,
         user,
@@ -420,6 +429,9 @@ def dsr_extend(
             now=container.clock.now(),
         ),
     )
+    if response.status_code == 303:  # the requester is told before the first deadline
+        notify_requester(container, request_id, notice.strip(), what="extended")
+    return response
 
 
 @router.post("/dsr/{request_id}/fulfil")
