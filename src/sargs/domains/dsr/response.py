@@ -45,7 +45,12 @@ T: dict[str, dict[str, str]] = {
         "authority": "Tiesības iesniegt sūdzību",
         "complain": "Ja uzskatāt, ka jūsu personas dati tiek apstrādāti nelikumīgi, jums ir tiesības iesniegt sūdzību uzraudzības iestādei:",
         "extended": "Atbildes termiņš tika pagarināts",
-        "sargs": "Mūsu piekrišanu reģistrā jūsu identifikatori tika dzēsti; piekrišanu vēsture paliek bez personas datiem.",
+        "sargs": "Mūsu piekrišanu reģistrā jūsu identifikatori (tālrunis, e-pasts, klienta numurs) aizstāti ar pseidonīmiem; piekrišanu vēsture paliek bez personas datiem.",
+        "authority_name": "Iestāde",
+        "address": "Adrese",
+        "email": "E-pasts",
+        "phone": "Tālrunis",
+        "web": "Tīmekļa vietne",
         "withdrawn": "Atsauktās piekrišanas",
         "footer": "Sagatavots ar Sargs",
         "asked": "Jūsu pieprasījums",
@@ -83,7 +88,12 @@ T: dict[str, dict[str, str]] = {
         "authority": "Your right to complain",
         "complain": "If you believe your personal data is processed unlawfully, you may complain to the supervisory authority:",
         "extended": "The answer's deadline was extended",
-        "sargs": "Your identifiers were removed from our consent register; the consent history stays, without personal data.",
+        "sargs": "In our consent register your identifiers (phone, e-mail, customer number) were replaced by pseudonyms; the consent history stays, without personal data.",
+        "authority_name": "Authority",
+        "address": "Address",
+        "email": "E-mail",
+        "phone": "Phone",
+        "web": "Website",
         "withdrawn": "Consents withdrawn",
         "footer": "Prepared with Sargs",
         "asked": "What you asked",
@@ -110,6 +120,24 @@ KIND_NAMES: dict[str, dict[str, str]] = {
         "objection": "Objection",
         "automated_decision_review": "Review of an automated decision",
         "consent_withdrawal": "Consent withdrawal",
+    },
+}
+GROUND_NAMES: dict[str, dict[str, str]] = {
+    "lv": {
+        "no_longer_needed": "dati vairs nav vajadzīgi (3.1.5.1.)",
+        "consent_withdrawn": "piekrišana atsaukta (3.1.5.2.)",
+        "unlawful": "dati apstrādāti nelikumīgi (3.1.5.3.)",
+        "legal_obligation": "dzēšanu prasa tiesību akti (3.1.5.4.)",
+        "direct_marketing": "tiešā tirgvedība",
+        "legitimate_interest": "apstrāde leģitīmās interesēs",
+    },
+    "en": {
+        "no_longer_needed": "no longer needed (3.1.5.1)",
+        "consent_withdrawn": "consent withdrawn (3.1.5.2)",
+        "unlawful": "processed unlawfully (3.1.5.3)",
+        "legal_obligation": "legal obligation to erase (3.1.5.4)",
+        "direct_marketing": "direct marketing",
+        "legitimate_interest": "legitimate-interest processing",
     },
 }
 STATUS_NAMES: dict[str, dict[str, str]] = {
@@ -160,7 +188,11 @@ def build_response(
                 (t["id"], request.id),
                 (t["controller"], controller.legal_name if controller else request.controller),
                 (t["kind"], KIND_NAMES[lang].get(request.kind, request.kind)),
-                *([(t["ground"], request.ground)] if request.ground else []),
+                *(
+                    [(t["ground"], GROUND_NAMES[lang].get(request.ground, request.ground))]
+                    if request.ground
+                    else []
+                ),
                 (t["received"], _day(request.received_at)),
                 (t["due"], _day(request.due_at)),
                 (t["status"], STATUS_NAMES[lang].get(request.status, request.status)),
@@ -232,11 +264,11 @@ def build_response(
     blocks.append(
         KeyValues(
             [
-                ("", sa.name.get(lang)),
-                ("", sa.address),
-                *([("E-mail", sa.email)] if sa.email else []),
-                *([("Tel.", sa.phone)] if sa.phone else []),
-                ("Web", sa.url),
+                (t["authority_name"], sa.name.get(lang)),
+                (t["address"], sa.address),
+                *([(t["email"], sa.email)] if sa.email else []),
+                *([(t["phone"], sa.phone)] if sa.phone else []),
+                (t["web"], sa.url),
             ]
         )
     )
