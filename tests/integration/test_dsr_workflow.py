@@ -23,6 +23,7 @@ from sargs.domains.dsr.service import (
     hold,
     list_requests,
     lock_request,
+    record_decision,
     remind,
     start_work,
     trail,
@@ -368,3 +369,73 @@ def test_opendsr_requests_queue_a_callback_on_each_status_change(container: Cont
             for c in session.scalars(select(DsrCallback).order_by(DsrCallback.created_at))
         ]
     assert sorted(statuses) == ["completed", "in_progress", "pending"]
+
+
+def test_a_consent_withdrawal_request_goes_through_the_consent_ledger_when_decided(
+    container: Container, subject: str
+) -> None:
+    rid = file(container, kind="consent_withdrawal", purposes=("direct-marketing",))
+    verify(container, rid)
+    with container.sessions.begin() as session:
+        r = lock_request(session=session, request_id=rid)
+        record_decision(
+            session=session,
+            registry=container.registry,
+            request=r,
+            outcome="fulfilled",
+            text="",
+            actor=STAFF,
+            now=container.clock.now(),
+        )
+        assert r.status == "fulfilled" and r.decision and r.decision["withdrawn"] == ["direct-marketing"]
+        states = {s.purpose: s for s in current_states(session=session, subject_id=subject, controller=C)}
+        assert (
+            states["direct-marketing"].status == "withdrawn" and states["direct-marketing"].channel == "staff"
+        )
+        assert verify_ledger(session=session).ok
+
+
+def test_a_rectification_is_a_recorded_decision_and_a_refusal_needs_a_reason(
+    container: Container, subject: str
+) -> None:
+    rid = file(container, kind="rectification", details="My surname is Ozola-Kalniņa")
+    with container.sessions.begin() as session:
+        r = lock_request(session=session, request_id=rid)
+        with pytest.raises(InvalidInput):
+            record_decision(
+                session=session,
+                registry=container.registry,
+                request=r,
+                outcome="refused",
+                text="",
+                actor=STAFF,
+                now=container.clock.now(),
+            )
+        with pytest.raises(Conflict):  # not verified yet
+            record_decision(
+                session=session,
+                registry=container.registry,
+                request=r,
+                outcome="fulfilled",
+                text="done",
+                actor=STAFF,
+                now=container.clock.now(),
+            )
+    verify(container, rid)
+    with container.sessions.begin() as session:
+        r = lock_request(session=session, request_id=rid)
+        record_decision(
+            session=session,
+            registry=container.registry,
+            request=r,
+            outcome="fulfilled",
+            text="Surname corrected in all systems.",
+            actor=STAFF,
+            now=container.clock.now(),
+        )
+        assert [e.action for e in trail(session=session, request_id=rid)] == [
+            "received",
+            "verified",
+            "started",
+            "fulfilled",
+        ]
