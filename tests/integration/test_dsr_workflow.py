@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sargs.core.errors import Conflict, InvalidInput
 from sargs.domains.consent.service import Actor, current_states, record_consent, verify_ledger
 from sargs.domains.dsr.fulfilment import fulfil, runs_of
-from sargs.domains.dsr.model import DsrCallback, DsrRequest
+from sargs.domains.dsr.model import DsrCallback, DsrRequest, DsrSourceRun
 from sargs.domains.dsr.response import build_response
 from sargs.domains.dsr.service import (
     DsrActor,
@@ -439,3 +439,26 @@ def test_a_rectification_is_a_recorded_decision_and_a_refusal_needs_a_reason(
             "started",
             "fulfilled",
         ]
+
+
+def test_a_worker_that_died_inside_a_source_is_taken_over_after_its_lease_and_the_rerun_is_noted(
+    container: Container, subject: str
+) -> None:
+    rid = file(container)
+    verify(container, rid)
+    with container.sessions.begin() as session:  # as a crashed worker leaves it
+        r = lock_request(session=session, request_id=rid)
+        start_work(session=session, request=r, actor=STAFF, now=container.clock.now())
+        r.lease_owner, r.lease_until = "dead", container.clock.now() + timedelta(minutes=15)
+        session.add(
+            DsrSourceRun(request_id=rid, source="shop", operation="erase", status="running", attempts=1)
+        )
+    fake = FakeConnectors()
+    with pytest.raises(Conflict):
+        run(container, rid, fake)
+    container.clock.advance(minutes=16)  # type: ignore[attr-defined]
+    assert run(container, rid, fake).status == "partially_fulfilled"  # type: ignore[attr-defined]
+    with container.sessions.begin() as session:
+        actions = [e.action for e in trail(session=session, request_id=rid)]
+        assert "source_rerun_after_interruption" in actions
+        assert [(x.status, x.attempts) for x in runs_of(session=session, request_id=rid)] == [("ok", 2)]

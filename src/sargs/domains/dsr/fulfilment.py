@@ -231,6 +231,18 @@ def fulfil(
                 )
             run = session.get(DsrSourceRun, (request_id, source.id))
             assert run is not None
+            if run.status == "running":
+                # An earlier worker died inside this source: its transaction there either committed
+                # or not, so running it again is safe, but counts may miss what that run did.
+                request = lock_request(session=session, request_id=request_id)
+                log_event(
+                    session=session,
+                    request=request,
+                    actor=actor,
+                    action="source_rerun_after_interruption",
+                    now=now(),
+                    data={"source": source.id},
+                )
             run.status, run.attempts, run.started_at, run.error = "running", run.attempts + 1, now(), None
         if progress:
             progress(source.id, "running")
