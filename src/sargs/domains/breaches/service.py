@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
@@ -42,6 +42,7 @@ EDITABLE: tuple[str, ...] = (
     "affected_tables",
 )
 CLOCK_SKEW = timedelta(minutes=5)
+_PHASE_ORDER = case({"initial": 0, "follow_up": 1, "final": 2}, value=BreachNotification.phase, else_=3)
 MAX_TEXT = 20_000
 
 
@@ -232,7 +233,7 @@ def _notifications(session: Session, breach_id: str) -> list[NotificationView]:
     rows = session.scalars(
         select(BreachNotification)
         .where(BreachNotification.breach_id == breach_id)
-        .order_by(BreachNotification.filed_at, BreachNotification.id)
+        .order_by(BreachNotification.filed_at, _PHASE_ORDER, BreachNotification.id)
     )
     return [
         NotificationView(
@@ -545,7 +546,7 @@ def list_breaches(
         for n in session.scalars(
             select(BreachNotification)
             .where(BreachNotification.breach_id.in_(list(filed)))
-            .order_by(BreachNotification.filed_at, BreachNotification.id)
+            .order_by(BreachNotification.filed_at, _PHASE_ORDER, BreachNotification.id)
         ):
             filed[n.breach_id].append(
                 NotificationView(
