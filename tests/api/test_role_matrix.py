@@ -19,6 +19,7 @@ from sargs.domains.access.permissions import ROLES, allows
 from sargs.entrypoints.api.deps import Permit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.security import StaffPermit
+from tests.api.role_samples_reports import api_samples, console_samples, seed_reports
 from tests.web_helpers import console_csrf, console_login
 
 PHONE = "+37129000001"
@@ -75,7 +76,11 @@ def seeded(client: TestClient, auth: Callable[..., dict[str, str]]) -> dict[str,
         headers=auth("admin"),
     )
     assert r.status_code == 201, r.text
-    return {"event_id": r.json()["event"]["id"], "subject_id": r.json()["event"]["subject_id"]}
+    return {
+        "event_id": r.json()["event"]["id"],
+        "subject_id": r.json()["event"]["subject_id"],
+        **seed_reports(client, auth),
+    }
 
 
 def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -133,6 +138,7 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "/api/v1/staff/disable",
             {"json": {"email": "victim@staff.example"}},
         ),
+        **api_samples(seeded),
     }
 
 
@@ -218,6 +224,7 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
             {"data": {"email": "nobody@staff.example"}},
         ),
         "GET /console/audit": ("GET", "/console/audit", {}),
+        **console_samples(seeded),
     }
 
 

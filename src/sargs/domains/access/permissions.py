@@ -17,6 +17,9 @@ Permission = Literal[
     "audience.export",  # stream who may be contacted for a purpose (no history)
     "audit.read",  # query the access log
     "staff.manage",  # create, list and disable staff accounts
+    "breach.read",  # the breach register, its clocks and notification exports
+    "breach.manage",  # register, assess, notify, close breaches; tell the people affected
+    "report.read",  # the record of processing (Art. 30), processors, the DPO dashboard
 ]
 PERMISSIONS: Final[tuple[str, ...]] = (
     "consent.check",
@@ -25,6 +28,9 @@ PERMISSIONS: Final[tuple[str, ...]] = (
     "audience.export",
     "audit.read",
     "staff.manage",
+    "breach.read",
+    "breach.manage",
+    "report.read",
 )
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
@@ -37,7 +43,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Marketing: audiences and the consent check only, never a person's history.
     "marketing": frozenset({"consent.check", "audience.export"}),
     # Auditor: reads everything, including the audit log, and writes nothing.
-    "auditor": frozenset({"consent.check", "subject.read", "audit.read"}),
+    "auditor": frozenset({"consent.check", "subject.read", "audit.read", "breach.read", "report.read"}),
 }
 
 # Roles that must state why they open a named person's data (`subject.read`). An operator serves
