@@ -24,7 +24,13 @@ def seed_reports(client: TestClient, auth: Callable[..., dict[str, str]]) -> dic
     """Breaches in the states each sample request needs (open, assessed, high risk, no risk)."""
     admin = auth("admin")
     ids: dict[str, str] = {}
-    for name, risk in (("open", None), ("risk", "risk"), ("high", "high"), ("high2", "high"), ("none", "none")):
+    for name, risk in (
+        ("open", None),
+        ("risk", "risk"),
+        ("high", "high"),
+        ("high2", "high"),
+        ("none", "none"),
+    ):
         r = client.post("/api/v1/breaches", json=BREACH, headers=admin)
         assert r.status_code == 201, r.text
         ids[f"breach_{name}"] = r.json()["id"]

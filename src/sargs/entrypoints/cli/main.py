@@ -22,6 +22,7 @@ from sargs.domains.policy.schema import Policy
 from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
+from sargs.entrypoints.cli.breaches import make_breach_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -58,6 +59,7 @@ def make_cli(
     app.add_typer(db_app, name="db")
     sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
     app.add_typer(sms_app, name="sms")
+    app.add_typer(make_breach_cli(lambda: container()), name="breach")
 
     state: dict[str, Any] = {}
 
