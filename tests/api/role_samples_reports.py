@@ -85,4 +85,52 @@ def api_samples(seeded: dict[str, str]) -> dict[str, Sample]:
 
 
 def console_samples(seeded: dict[str, str]) -> dict[str, Sample]:
-    return {}
+    b = seeded
+    base = "/console/breaches"
+    return {
+        "GET /console/breaches": ("GET", base, {}),
+        "GET /console/breaches/new": ("GET", f"{base}/new", {"params": {"controller": "lmt"}}),
+        "POST /console/breaches": (
+            "POST",
+            base,
+            {
+                "data": {
+                    "controller": "lmt",
+                    "title": "Console role matrix",
+                    "nature": "A sample breach.",
+                    "aware_at": (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+                }
+            },
+        ),
+        "GET /console/breaches/{breach_id}": ("GET", f"{base}/{b['breach_open']}", {}),
+        "POST /console/breaches/{breach_id}/assess": (
+            "POST",
+            f"{base}/{b['breach_open']}/assess",
+            {"data": {"risk": "risk", "reasoning": "role matrix reasoning"}},
+        ),
+        "POST /console/breaches/{breach_id}/notify": (
+            "POST",
+            f"{base}/{b['breach_risk']}/notify",
+            {"data": {"phase": "initial"}},
+        ),
+        "POST /console/breaches/{breach_id}/exemption": (
+            "POST",
+            f"{base}/{b['breach_high']}/exemption",
+            {"data": {"ground": "protected_data", "explanation": "encrypted with a key kept elsewhere"}},
+        ),
+        "POST /console/breaches/{breach_id}/close": (
+            "POST",
+            f"{base}/{b['breach_none']}/close",
+            {"data": {}},
+        ),
+        "POST /console/breaches/{breach_id}/subject-notices": (
+            "POST",
+            f"{base}/{b['breach_high2']}/subject-notices",
+            {"data": {}},
+        ),
+        "GET /console/breaches/{breach_id}/notification": (
+            "GET",
+            f"{base}/{b['breach_open']}/notification",
+            {"params": {"format": "json"}},
+        ),
+    }

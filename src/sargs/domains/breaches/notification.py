@@ -69,7 +69,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "lv": {
         "title": "Paziņojums par personas datu aizsardzības pārkāpumu",
-        "subtitle": "{authority} saskaņā ar VDAR 33. pantu",
+        "subtitle": "Adresāts: {authority} (VDAR 33. pants)",
         "authority": "Uzraudzības iestāde",
         "controller": "Pārzinis",
         "legal_name": "Nosaukums",
