@@ -81,6 +81,8 @@ def api_samples(seeded: dict[str, str]) -> dict[str, Sample]:
             f"/api/v1/breaches/{b['breach_open']}/notification",
             {"params": {"format": "pdf"}},
         ),
+        "GET /api/v1/ropa/{controller}": ("GET", "/api/v1/ropa/lmt", {"params": {"format": "csv"}}),
+        "GET /api/v1/processors": ("GET", "/api/v1/processors", {}),
     }
 
 

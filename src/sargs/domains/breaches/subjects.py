@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
@@ -25,6 +25,7 @@ from sargs.domains.breaches.model import Breach, BreachChange, BreachSubjectNoti
 from sargs.domains.breaches.service import actor_of
 from sargs.domains.notices.contacts import Reach, reach_identities, reach_subjects
 from sargs.domains.notices.ports import MailQueue
+from sargs.domains.notices.report import NoticeReport
 from sargs.domains.policy.schema import Controller, Policy
 from sargs.domains.sms import outbox
 from sargs.domains.sources.ports import ConnectorFactory
@@ -32,27 +33,6 @@ from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import SubjectGroup
 
 BATCH = 500
-
-
-@dataclass
-class NoticeReport:
-    """What one run did: people newly told per channel, already told, unreachable, e-mail not possible."""
-
-    sms: int = 0
-    email: int = 0
-    already: int = 0
-    unreachable: int = 0
-    email_unavailable: int = 0
-    batches: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def queued(self) -> int:
-        return self.sms + self.email
-
-    @property
-    def seen(self) -> int:
-        return self.queued + self.already + self.unreachable + self.email_unavailable
 
 
 @dataclass(frozen=True)

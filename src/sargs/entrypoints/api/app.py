@@ -8,7 +8,17 @@ import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
 from sargs.entrypoints.api.middleware import install_middleware
-from sargs.entrypoints.api.routers import audiences, audit, breaches, consents, health, sms, staff, subjects
+from sargs.entrypoints.api.routers import (
+    audiences,
+    audit,
+    breaches,
+    consents,
+    health,
+    ropa,
+    sms,
+    staff,
+    subjects,
+)
 from sargs.entrypoints.container import Container
 
 
@@ -32,6 +42,7 @@ def create_api(container: Container) -> FastAPI:
         staff.router,
         sms.router,
         breaches.router,
+        ropa.router,
     ):
         app.include_router(router, prefix="/api/v1")
     return app

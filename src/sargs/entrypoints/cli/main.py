@@ -23,6 +23,7 @@ from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.cli.breaches import make_breach_cli
+from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -60,6 +61,8 @@ def make_cli(
     sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
     app.add_typer(sms_app, name="sms")
     app.add_typer(make_breach_cli(lambda: container()), name="breach")
+    app.add_typer(make_ropa_cli(lambda **kw: container(**kw)), name="ropa")
+    add_policy_notify(policy_app, lambda **kw: container(**kw))
 
     state: dict[str, Any] = {}
 
