@@ -135,4 +135,7 @@ def console_samples(seeded: dict[str, str]) -> dict[str, Sample]:
             f"{base}/{b['breach_open']}/notification",
             {"params": {"format": "json"}},
         ),
+        "GET /console/dashboard": ("GET", "/console/dashboard", {}),
+        "GET /console/ropa": ("GET", "/console/ropa", {}),
+        "GET /console/ropa/{controller}": ("GET", "/console/ropa/lmt", {"params": {"format": "csv"}}),
     }
