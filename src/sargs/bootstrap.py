@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from sargs.domains.policy.registry import PolicyRegistry, publish
 from sargs.domains.policy.schema import Policy
 from sargs.domains.portal.ports import CodeSender
 from sargs.domains.sms.ports import SmsSender
+from sargs.domains.sources.ports import ConnectorFactory
 from sargs.entrypoints.container import Container
 
 if TYPE_CHECKING:
@@ -65,6 +67,13 @@ def sms_sender(settings: Settings) -> SmsSender:
     return ConsoleSmsSender()
 
 
+def source_connectors(settings: Settings) -> ConnectorFactory:
+    """SQL connectors for the policies' data sources, each URL from its SARGS_SOURCE_<ID>_URL variable."""
+    from sargs.integrations.sources.sql import sql_connector_factory
+
+    return sql_connector_factory(os.environ, region=settings.default_region)
+
+
 def build(
     settings: Settings | None = None,
     *,
@@ -88,6 +97,7 @@ def build(
         registry=PolicyRegistry(policies),
         clock=clock,
         code_sender=code_sender(settings, clock),
+        sources=source_connectors(settings),
     )
     if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):
         engine.dispose()

@@ -78,3 +78,9 @@ class ConfigurationError(SargsError):
     """Settings are unusable (e.g. a default secret outside demo mode)."""
 
     code = "configuration_error"
+
+
+class SourceUnavailable(SargsError):
+    """A declared data source cannot be read as declared (unreachable, missing table or column)."""
+
+    code = "source_unavailable"

@@ -9,9 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
+from sargs.core.errors import ConfigurationError
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.policy.sources import DataSource
 from sargs.domains.portal.ports import CodeSender
 from sargs.domains.sms.service import SmsDirectory
+from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
 
 
 class UnwiredCodeSender:
@@ -24,6 +27,11 @@ class UnwiredCodeSender:
         raise RuntimeError("no CodeSender wired (bootstrap.build wires one)")
 
 
+def no_sources(source: DataSource) -> SourceConnector:
+    """The connector factory of a container built without bootstrap: no source is reachable."""
+    raise ConfigurationError("no data sources configured", source=source.id)
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -33,6 +41,7 @@ class Container:
     registry: PolicyRegistry
     clock: Clock = field(default_factory=SystemClock)
     code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
+    sources: ConnectorFactory = no_sources
     sms: SmsDirectory = field(init=False)
 
     def __post_init__(self) -> None:

@@ -172,8 +172,30 @@ def source_problems(
                     problems.append(
                         ((*tat, "retention", m, "latest_of"), f"unknown table in {r.latest_of!r}")
                     )
-        problems.extend(_cycles(source, at))
+        cycles = _cycles(source, at)
+        problems.extend(cycles or _unreachable(source, at))
     return problems
+
+
+def _unreachable(source: DataSource, at: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Tables whose references never lead to a table with an identity column (e.g. only to itself)."""
+    reachable = {t.name for t in source.tables if t.identity}
+    names = {t.name for t in source.tables}
+    grew = True
+    while grew:
+        grew = False
+        for t in source.tables:
+            if t.name not in reachable and any(r.table in reachable for r in t.references):
+                reachable.add(t.name)
+                grew = True
+    return [
+        (
+            (*at, "tables", k, "references"),
+            f"table {t.name!r}: no reference leads to a table with an identity column",
+        )
+        for k, t in enumerate(source.tables)
+        if t.name not in reachable and t.references and all(r.table in names for r in t.references)
+    ]
 
 
 def _cycles(source: DataSource, at: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], str]]:

@@ -37,7 +37,7 @@ from sargs.domains.sms.keywords import Command, KeywordParser, normalise
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.sms.outbox import enqueue
 from sargs.domains.sms.replies import ReplyContext, render_reply
-from sargs.domains.subjects.identifiers import make_identity, normalise_msisdn
+from sargs.domains.subjects.identifiers import make_identity, normalise_msisdn, scrub_identifiers
 from sargs.domains.subjects.service import get_or_create_subject
 
 PROVIDERS = ("json", "twilio", "cli")
@@ -246,7 +246,7 @@ def handle_inbound(
         "provider": msg.provider,
         "provider_message_id": msg.message_id,
         "to": route.config.number,
-        "text": normalise(msg.text)[:160],
+        "text": scrub_identifiers(normalise(msg.text))[:160],  # chained: no phone or e-mail
     }
     act = _Act(
         session,

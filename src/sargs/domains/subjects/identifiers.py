@@ -14,6 +14,8 @@ IdentityKind = Literal["msisdn", "email", "customer"]
 KINDS: tuple[str, ...] = ("msisdn", "email", "customer")
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]{2,}")
+_DIGIT_RUN = re.compile(r"\+?\d[\d ().-]{5,}\d")
 _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 
 
@@ -86,3 +88,13 @@ def parse_identity(text: str, *, region: str = "LV") -> Identity:
             field="identity",
         )
     return make_identity(kind.strip().lower(), raw, region=region)
+
+
+def scrub_identifiers(text: str) -> str:
+    """`text` with e-mail addresses and phone-like digit runs (7+ digits) replaced by '…'.
+
+    For free text kept in the consent ledger's chained evidence (e.g. an SMS keyword message),
+    which erasure cannot rewrite.
+    """
+    text = _EMAIL_IN_TEXT.sub("…", text)
+    return _DIGIT_RUN.sub(lambda m: "…" if sum(ch.isdigit() for ch in m.group()) >= 7 else m.group(), text)

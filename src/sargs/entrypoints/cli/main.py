@@ -24,6 +24,7 @@ from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.cli.breaches import make_breach_cli
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
+from sargs.entrypoints.cli.sources import make_sources_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -63,6 +64,7 @@ def make_cli(
     app.add_typer(make_breach_cli(lambda: container()), name="breach")
     app.add_typer(make_ropa_cli(lambda **kw: container(**kw)), name="ropa")
     add_policy_notify(policy_app, lambda **kw: container(**kw))
+    app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}
 
@@ -473,6 +475,9 @@ def make_cli(
             stats = generate(
                 container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
             )
+        from sargs.entrypoints.cli.demo_sources import create_demo_sources
+
+        sources_line = create_demo_sources(c, directory)  # sets SARGS_SOURCE_<ID>_URL for the server
         import secrets
 
         from sargs.domains.staff.service import add_staff
@@ -498,6 +503,7 @@ def make_cli(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
         )
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
+        console.print(sources_line)
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
         console.print(f"API docs:        {base}/docs")

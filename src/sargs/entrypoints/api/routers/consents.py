@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
-from sargs.core.errors import NotEligible
+from sargs.core.errors import InvalidInput, NotEligible
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import (
     Actor,
@@ -20,6 +20,7 @@ from sargs.domains.consent.service import (
     record_consent,
 )
 from sargs.domains.policy.registry import policy_as_published
+from sargs.domains.subjects.erasure import identifier_in
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.subjects.service import find_subject_id, get_or_create_subject
 from sargs.domains.tokens.service import Principal
@@ -111,6 +112,13 @@ def create_consent(
     require_controller(principal, body.controller)
     identity = parse_identity(body.identity, region=container.settings.default_region)
     key = body.idempotency_key or idempotency_header
+    # Evidence and the key are hash-chained: erasure could not remove the person's identifier later.
+    if identifier_in([*(body.evidence or {}).keys(), *(body.evidence or {}).values()], [identity]):
+        raise InvalidInput("evidence must not hold the person's phone number or e-mail", field="evidence")
+    if key and identifier_in([key], [identity]):
+        raise InvalidInput(
+            "the idempotency key must not hold the person's phone number or e-mail", field="idempotency_key"
+        )
     evidence: dict[str, Any] = dict(body.evidence or {})
     ip = pseudonymise_ip(container, request.client.host if request.client else None)
     if ip:

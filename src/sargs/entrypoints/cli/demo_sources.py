@@ -1,0 +1,67 @@
+"""The demo's sample source databases: SQLite files next to the demo database, holding some of
+the demo's own people, so a data-subject request filed in the demo finds rows to show and erase."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from sqlalchemy import select
+
+from sargs.domains.subjects.model import SubjectGroup, SubjectIdentity
+from sargs.entrypoints.container import Container
+from sargs.integrations.sources.samples import KnownPerson, create_loyalty, create_shop
+
+BUILDERS = {"shop": create_shop, "loyalty": create_loyalty}
+
+
+def known_people(container: Container, controllers: list[str] | None, *, limit: int) -> list[KnownPerson]:
+    """Up to `limit` demo people of these controllers (all if None), with their identities."""
+    with container.read_sessions.begin() as session:
+        query = select(SubjectGroup.subject_id).order_by(SubjectGroup.subject_id).limit(limit)
+        if controllers:
+            query = query.where(SubjectGroup.controller.in_(controllers))
+        ids = list(dict.fromkeys(session.scalars(query)))
+        rows = session.execute(
+            select(SubjectIdentity.subject_id, SubjectIdentity.kind, SubjectIdentity.value).where(
+                SubjectIdentity.subject_id.in_(ids)
+            )
+        ).all()
+    by_subject: dict[str, dict[str, str]] = {i: {} for i in ids}
+    for subject_id, kind, value in rows:
+        by_subject[subject_id][kind] = value
+    return [
+        KnownPerson(msisdn=ids_.get("msisdn"), email=ids_.get("email"), customer=ids_.get("customer"))
+        for ids_ in by_subject.values()
+    ]
+
+
+def create_demo_sources(
+    container: Container,
+    directory: Path,
+    *,
+    people: int = 2000,
+    known: int = 300,
+    environ: MutableMapping[str, str] = os.environ,
+) -> str:
+    """Build each example source the demo has a builder for, point its URL variable at it, and
+    return one line saying where they are and whom to try."""
+    made: list[str] = []
+    sample = ""
+    for policy in container.registry.policies:
+        for source in policy.data_sources:
+            build = BUILDERS.get(source.id)
+            if build is None or source.kind != "sql":
+                continue
+            path = directory / f"source-{source.id}.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            url = f"sqlite:///{path.resolve()}"
+            persons = known_people(container, source.controllers, limit=known)
+            build(url, people=max(people, len(persons)), now=container.clock.now(), known=persons)
+            environ[source.url_variable] = url
+            made.append(f"{source.id} ({path}, {len(persons)} of the demo's people)")
+            if (not sample or source.id == "shop") and persons and persons[0].msisdn:
+                sample = f"; e.g. {persons[0].msisdn} is a {source.id} customer"
+    return ("sample data sources: " + ", ".join(made) + sample) if made else "no sample data sources"

@@ -1,0 +1,32 @@
+"""`sargs demo` builds sample source databases holding some of its own people, so a request filed
+in the demo finds their rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sargs.domains.subjects.identifiers import Identity
+from sargs.entrypoints.cli.demo_data import generate
+from sargs.entrypoints.cli.demo_sources import create_demo_sources, known_people
+from sargs.entrypoints.container import Container
+from sargs.integrations.sources.sql import sql_connector_factory
+
+
+def test_demo_sources_hold_demo_people_and_their_urls_are_set(container: Container, tmp_path: Path) -> None:
+    generate(container=container, subjects=60)
+    env: dict[str, str] = {}
+    line = create_demo_sources(container, tmp_path, people=40, known=10, environ=env)
+    assert set(env) == {"SARGS_SOURCE_SHOP_URL", "SARGS_SOURCE_LOYALTY_URL"}
+    assert (tmp_path / "source-shop.db").exists() and "shop" in line
+    factory = sql_connector_factory(env)
+    for policy in container.registry.policies:
+        [source] = policy.data_sources
+        people = known_people(container, source.controllers, limit=10)
+        assert people, source.id
+        first = people[0]
+        identities = (
+            [Identity("msisdn", first.msisdn)] if first.msisdn else [Identity("email", first.email or "")]
+        )
+        access = factory(source).collect(identities=identities)
+        assert len(access.tables[0].rows) == 1, source.id
+        assert access.row_count > 1  # and rows in the tables below
