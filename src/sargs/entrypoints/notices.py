@@ -1,9 +1,8 @@
 """What breach and policy notices need from the rest of the system, found where it lives.
 
-The e-mail outbox (`sargs.domains.mail.outbox`, issue 7) and the data-source connectors
-(`Container.sources`, issue 5) are built alongside this code; each is used when present. Without
-an e-mail outbox, people reachable only by e-mail are reported and left for a later run; without
-connectors, only the people Sargs itself holds can be listed.
+The e-mail outbox (`sargs.domains.mail.outbox`, issue 7) is built alongside this code and used
+when present; without it, people reachable only by e-mail are reported and left for a later run.
+Data sources come from `Container.sources`; one that is not configured is skipped and named.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -53,9 +52,9 @@ def mail_queue(container: Container) -> MailQueue | None:
     return OutboxMailQueue(enqueue) if callable(enqueue) else None
 
 
-def source_connectors(container: Container) -> ConnectorFactory | None:
-    """The data-source connector factory when the container has one, else None."""
-    return cast("ConnectorFactory | None", getattr(container, "sources", None))
+def source_connectors(container: Container) -> ConnectorFactory:
+    """The data-source connectors (`Container.sources`; unreachable sources raise ConfigurationError)."""
+    return container.sources
 
 
 def notice_secret(container: Container) -> bytes:

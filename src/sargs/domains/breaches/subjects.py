@@ -19,7 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.db import table
-from sargs.core.errors import Conflict, NotFound
+from sargs.core.errors import ConfigurationError, Conflict, NotFound
 from sargs.domains.access.principal import Principal
 from sargs.domains.breaches.model import Breach, BreachChange, BreachSubjectNotice
 from sargs.domains.breaches.service import actor_of
@@ -86,17 +86,33 @@ def message_for(
 
 
 def source_identities(
-    *, policy: Policy, affected_tables: list[str], connectors: ConnectorFactory
+    *,
+    policy: Policy,
+    affected_tables: list[str],
+    connectors: ConnectorFactory,
+    unreachable: list[str] | None = None,
 ) -> Iterator[Identity]:
-    """Every identity held in the affected tables, source by source (streamed by the connectors)."""
+    """Every identity held in the identity columns of the affected tables, source by source (streamed).
+
+    A source that cannot be reached (not configured) is skipped and named in `unreachable`, so the
+    people Sargs itself holds are still told; its tables' people need another run once it is reachable.
+    """
     by_source: dict[str, list[str]] = defaultdict(list)
     for name in affected_tables:
         source_id, _, tbl = name.partition(".")
         by_source[source_id].append(tbl)
     for source in policy.data_sources:
         tables = by_source.get(source.id)
-        if tables:
-            yield from connectors(source).identities(tables=tables)
+        if not tables:
+            continue
+        try:
+            connector = connectors(source)
+        except ConfigurationError as exc:
+            if unreachable is None:
+                raise
+            unreachable.append(f"{source.id}: {exc.message}")
+            continue
+        yield from connector.identities(tables=tables)
 
 
 def controller_subject_ids(*, session: Session, controller: str, after: str, limit: int) -> list[str]:

@@ -251,15 +251,12 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
                     session=session, registry=c.registry, breach_id=breach_id, by=CLI, now=c.clock.now()
                 )
             policy = c.registry.policy_for(view.controller)
-            connectors = source_connectors(c)
-            if connectors is None:
-                err.print(
-                    "[yellow]note:[/] no data-source connectors here; only Sargs' own subjects are listed"
-                )
-            people = (
-                source_identities(policy=policy, affected_tables=view.affected_tables, connectors=connectors)
-                if connectors is not None
-                else iter(())
+            unreachable: list[str] = []
+            people = source_identities(
+                policy=policy,
+                affected_tables=view.affected_tables,
+                connectors=source_connectors(c),
+                unreachable=unreachable,
             )
             mail = mail_queue(c)
             with Progress(console=err, transient=True) as progress:
@@ -279,6 +276,8 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
                 )
         except SargsError as exc:
             raise _fail(exc.message) from None
+        for problem in unreachable:
+            err.print(f"[yellow]source skipped:[/] {problem}", highlight=False)
         console.print(
             f"queued {report.sms} SMS and {report.email} e-mails; {report.already} already told, "
             f"{report.unreachable} unreachable, {report.email_unavailable} wait for an e-mail outbox"

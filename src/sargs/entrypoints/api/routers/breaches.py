@@ -14,7 +14,6 @@ from sargs.domains.breaches import service as breaches
 from sargs.domains.breaches.notification import authority_notification, notification_document
 from sargs.domains.breaches.service import BreachView
 from sargs.domains.breaches.subjects import NoticeReport, notify_affected, source_identities
-from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
@@ -176,6 +175,7 @@ class NoticeReportRead(BaseModel):
     already: int
     unreachable: int
     email_unavailable: int
+    sources_skipped: list[str] = Field(description="Data sources that could not be reached, and why.")
 
     @classmethod
     def of(cls, r: NoticeReport) -> NoticeReportRead:
@@ -185,6 +185,7 @@ class NoticeReportRead(BaseModel):
             already=r.already,
             unreachable=r.unreachable,
             email_unavailable=r.email_unavailable,
+            sources_skipped=list(r.errors),
         )
 
 
@@ -362,16 +363,17 @@ def breach_close(breach_id: str, request: Request, container: ContainerDep, prin
 def notify_people(
     container: Container, principal: Principal, breach_id: str, *, include_own_subjects: bool
 ) -> NoticeReport:
-    """Tell the people affected, from the data sources (when wired) and Sargs' own subjects."""
+    """Tell the people affected, from the affected tables' data sources and Sargs' own subjects."""
     view = _get(container, principal, breach_id)
     policy = container.registry.policy_for(view.controller)
-    connectors = source_connectors(container)
-    people: list[Identity] | Any = (
-        source_identities(policy=policy, affected_tables=view.affected_tables, connectors=connectors)
-        if connectors is not None
-        else []
+    unreachable: list[str] = []
+    people = source_identities(
+        policy=policy,
+        affected_tables=view.affected_tables,
+        connectors=source_connectors(container),
+        unreachable=unreachable,
     )
-    return notify_affected(
+    report = notify_affected(
         sessions=container.sessions,
         policy=policy,
         breach_id=breach_id,
@@ -382,6 +384,8 @@ def notify_people(
         now=container.clock.now,
         mail=mail_queue(container),
     )
+    report.errors.extend(unreachable)
+    return report
 
 
 @router.post(
