@@ -33,6 +33,7 @@ class Tick:
 class XLabel:
     x: float
     label: str
+    full: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,20 @@ def _y(value: float, top_value: float) -> float:
     return round(HEIGHT - BOTTOM - plot * value / top_value, 1)
 
 
+def _short(label: str, room: float) -> str:
+    """The label cut to the room it has (about 7 px a character), with an ellipsis."""
+    most = max(int(room // 7), 3)
+    return label if len(label) <= most else label[: most - 1].rstrip() + "…"
+
+
 def _xlabels(labels: list[str], xs: list[float], most: int = 8) -> list[XLabel]:
     step = max(1, math.ceil(len(labels) / most))
-    return [XLabel(x, label) for i, (x, label) in enumerate(zip(xs, labels, strict=True)) if i % step == 0]
+    room = (WIDTH - LEFT - RIGHT) / max(math.ceil(len(labels) / step), 1)
+    return [
+        XLabel(x, _short(label, room), label)
+        for i, (x, label) in enumerate(zip(xs, labels, strict=True))
+        if i % step == 0
+    ]
 
 
 def coloured(series: list[tuple[str, list[float]]]) -> list[Series]:
