@@ -151,21 +151,15 @@ def _queue(
             )
         )
     )
-    rows = []
+    rows: list[dict[str, object]] = []
+    texted: list[tuple[int, Reach]] = []
     for r in reaches:
         if r.key in done:
             report.already += 1
             continue
         outbox_id = None
         if r.channel == "sms" and r.address:
-            outbox_id = outbox.enqueue(
-                session=session,
-                to=r.address,
-                text=message.sms,
-                kind="notice",
-                now=now,
-                subject_id=r.subject_id,
-            ).id
+            texted.append((len(rows), r))
             report.sms += 1
         elif r.channel == "email" and r.address:
             if mail is None:
@@ -187,11 +181,24 @@ def _queue(
             {
                 "breach_id": breach_id,
                 "person_key": r.key,
-                "channel": r.channel if outbox_id else "none",
+                "channel": "none" if r.channel == "email" and outbox_id is None else r.channel,
                 "outbox_id": outbox_id,
                 "queued_at": now,
             }
         )
+    if texted:
+        ids = outbox.enqueue_many(
+            session=session,
+            recipients=[(r.address or "", r.subject_id) for _, r in texted],
+            text=message.sms,
+            kind="notice",
+            now=now,
+        )
+        for (index, _), outbox_id in zip(texted, ids, strict=True):
+            rows[index]["outbox_id"] = outbox_id
+    for row in rows:
+        if row["outbox_id"] is None:
+            row["channel"] = "none"
     if rows:
         session.execute(insert(table(BreachSubjectNotice)), rows)
     told = sum(1 for row in rows if row["outbox_id"])

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sargs.domains.subjects.identifiers import Identity
@@ -71,15 +71,18 @@ def reach_subjects(*, session: Session, subject_ids: Sequence[str], secret: byte
 
 def reach_identities(*, session: Session, identities: Sequence[Identity], secret: bytes) -> list[Reach]:
     """How to reach the people holding these identities; one Reach per person, in first-seen order."""
-    pairs = list(dict.fromkeys((i.kind, i.value) for i in identities))
+    pairs: list[tuple[str, str]] = list(dict.fromkeys((str(i.kind), i.value) for i in identities))
     known: dict[tuple[str, str], str] = {}
-    if pairs:
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in pairs:
+        by_kind[kind].append(value)
+    for kind_name, values in by_kind.items():  # kind = ? AND value IN (...): the (kind, value) index
         rows = session.execute(
-            select(SubjectIdentity.kind, SubjectIdentity.value, SubjectIdentity.subject_id).where(
-                tuple_(SubjectIdentity.kind, SubjectIdentity.value).in_(pairs)
+            select(SubjectIdentity.value, SubjectIdentity.subject_id).where(
+                SubjectIdentity.kind == kind_name, SubjectIdentity.value.in_(values)
             )
         )
-        known = {(k, v): sid for k, v, sid in rows}
+        known.update({(kind_name, v): sid for v, sid in rows})
     contacts = contacts_of_subjects(session=session, subject_ids=sorted(set(known.values())))
     seen: set[str] = set()
     out = []

@@ -80,7 +80,8 @@ def notify_policy_version(
                 )
             )
             controller_of = dict(page)
-            rows = []
+            rows: list[dict[str, object]] = []
+            texted: dict[str, list[tuple[int, str, str]]] = {}  # controller -> (row, number, subject)
             at = now()
             for reach in reach_subjects(session=session, subject_ids=ids, secret=secret):
                 sid = reach.subject_id
@@ -88,12 +89,10 @@ def notify_policy_version(
                 if sid in done:
                     report.already += 1
                     continue
-                sms, subject, text = texts[controller_of[sid]]
+                _, subject, text = texts[controller_of[sid]]
                 outbox_id = None
                 if reach.channel == "sms" and reach.address:
-                    outbox_id = outbox.enqueue(
-                        session=session, to=reach.address, text=sms, kind="notice", now=at, subject_id=sid
-                    ).id
+                    texted.setdefault(controller_of[sid], []).append((len(rows), reach.address, sid))
                     report.sms += 1
                 elif reach.channel == "email" and reach.address:
                     if mail is None:
@@ -116,11 +115,24 @@ def notify_policy_version(
                         "policy_id": policy.id,
                         "version": policy.version,
                         "subject_id": sid,
-                        "channel": reach.channel if outbox_id else "none",
+                        "channel": reach.channel,
                         "outbox_id": outbox_id,
                         "queued_at": at,
                     }
                 )
+            for controller, items in texted.items():
+                queued = outbox.enqueue_many(
+                    session=session,
+                    recipients=[(number, sid) for _, number, sid in items],
+                    text=texts[controller][0],
+                    kind="notice",
+                    now=at,
+                )
+                for (index, _, _), outbox_id in zip(items, queued, strict=True):
+                    rows[index]["outbox_id"] = outbox_id
+            for row in rows:
+                if row["outbox_id"] is None:
+                    row["channel"] = "none"
             if rows:
                 session.execute(insert(table(PolicyNotice)), rows)
         after = page[-1][0]
