@@ -461,3 +461,32 @@ def test_the_source_of_identities_is_the_declared_one(container: Container) -> N
     policy = container.registry.policy_for("lytagra-lv")
     assert list(source_identities(policy=policy, affected_tables=["shop.orders"], connectors=factory)) == []  # type: ignore[arg-type]
     assert seen == ["shop"]
+
+
+def test_two_runs_at_once_still_tell_each_person_once(container: Container) -> None:
+    import threading
+
+    b = _high(container)
+    BREACH[:] = [b.id]
+    people = [Identity("msisdn", f"+3712900{n:04d}") for n in range(600)]
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(_notify(container, people, None, batch=50))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sum(r.sms for r in reports) == 600
+    assert sum(r.already for r in reports) == 600
+    with container.read_sessions.begin() as session:
+        numbers = list(session.scalars(select(SmsOutbox.to_number).where(SmsOutbox.kind == "notice")))
+    assert len(numbers) == len(set(numbers)) == 600
+    assert _do(container, breaches.get_breach, breach_id=b.id).subjects_notified == 600

@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.db import table
 from sargs.core.errors import ConfigurationError, Conflict, NotFound
+from sargs.core.ids import new_id
 from sargs.domains.access.principal import Principal
 from sargs.domains.breaches.model import Breach, BreachChange, BreachSubjectNotice
 from sargs.domains.breaches.service import actor_of
 from sargs.domains.notices.contacts import Reach, reach_identities, reach_subjects
+from sargs.domains.notices.once import insert_new
 from sargs.domains.notices.ports import MailQueue
 from sargs.domains.notices.report import NoticeReport
 from sargs.domains.policy.schema import Controller, Policy
@@ -143,28 +145,38 @@ def _queue(
     now: datetime,
     report: NoticeReport,
 ) -> None:
-    keys = [r.key for r in reaches]
-    done = set(
-        session.scalars(
-            select(BreachSubjectNotice.person_key).where(
-                BreachSubjectNotice.breach_id == breach_id, BreachSubjectNotice.person_key.in_(keys)
-            )
-        )
-    )
-    rows: list[dict[str, object]] = []
-    texted: list[tuple[int, Reach]] = []
+    """Record each person not yet told (one INSERT ... ON CONFLICT) and queue their message."""
+    planned: list[dict[str, object]] = []
     for r in reaches:
-        if r.key in done:
+        if r.channel == "email" and r.address and mail is None:
+            report.email_unavailable += 1  # not recorded: a later run with an e-mail outbox tells them
+            continue
+        reachable = r.channel in ("sms", "email") and bool(r.address)
+        planned.append(
+            {
+                "breach_id": breach_id,
+                "person_key": r.key,
+                "channel": r.channel if reachable else "none",
+                "outbox_id": new_id() if reachable and r.channel == "sms" else None,
+                "queued_at": now,
+            }
+        )
+    new = insert_new(
+        session, table(BreachSubjectNotice), planned, unique=("breach_id", "person_key"), key="person_key"
+    )
+    by_key = {r.key: r for r in reaches}
+    texted: list[tuple[str, Reach]] = []
+    emailed: list[tuple[str, str]] = []
+    for row in planned:
+        key = str(row["person_key"])
+        if key not in new:
             report.already += 1
             continue
-        outbox_id = None
-        if r.channel == "sms" and r.address:
-            texted.append((len(rows), r))
+        r = by_key[key]
+        if row["channel"] == "sms":
+            texted.append((str(row["outbox_id"]), r))
             report.sms += 1
-        elif r.channel == "email" and r.address:
-            if mail is None:
-                report.email_unavailable += 1
-                continue  # not recorded: a later run with an e-mail outbox tells them
+        elif row["channel"] == "email" and mail is not None and r.address:
             outbox_id = mail.enqueue(
                 session=session,
                 to=r.address,
@@ -174,34 +186,27 @@ def _queue(
                 kind="breach",
                 now=now,
             )
+            emailed.append((key, outbox_id))
             report.email += 1
         else:
             report.unreachable += 1
-        rows.append(
-            {
-                "breach_id": breach_id,
-                "person_key": r.key,
-                "channel": "none" if r.channel == "email" and outbox_id is None else r.channel,
-                "outbox_id": outbox_id,
-                "queued_at": now,
-            }
-        )
     if texted:
-        ids = outbox.enqueue_many(
+        outbox.enqueue_many(
             session=session,
             recipients=[(r.address or "", r.subject_id) for _, r in texted],
             text=message.sms,
             kind="notice",
             now=now,
+            ids=[outbox_id for outbox_id, _ in texted],
         )
-        for (index, _), outbox_id in zip(texted, ids, strict=True):
-            rows[index]["outbox_id"] = outbox_id
-    for row in rows:
-        if row["outbox_id"] is None:
-            row["channel"] = "none"
-    if rows:
-        session.execute(insert(table(BreachSubjectNotice)), rows)
-    told = sum(1 for row in rows if row["outbox_id"])
+    notices = table(BreachSubjectNotice)
+    for key, outbox_id in emailed:
+        session.execute(
+            update(notices)
+            .where(notices.c.breach_id == breach_id, notices.c.person_key == key)
+            .values(outbox_id=outbox_id)
+        )
+    told = len(texted) + len(emailed)
     if told:
         session.execute(
             update(table(Breach))

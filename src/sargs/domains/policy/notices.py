@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.db import table
+from sargs.core.ids import new_id
 from sargs.domains.notices.contacts import reach_subjects
+from sargs.domains.notices.once import insert_new
 from sargs.domains.notices.ports import MailQueue
 from sargs.domains.notices.report import NoticeReport
 from sargs.domains.policy.notice_model import PolicyNotice
@@ -70,34 +72,50 @@ def notify_policy_version(
             if not page:
                 break
             ids = [sid for sid, _ in page]
-            done = set(
-                session.scalars(
-                    select(PolicyNotice.subject_id).where(
-                        PolicyNotice.policy_id == policy.id,
-                        PolicyNotice.version == policy.version,
-                        PolicyNotice.subject_id.in_(ids),
-                    )
-                )
-            )
             controller_of = dict(page)
-            rows: list[dict[str, object]] = []
-            texted: dict[str, list[tuple[int, str, str]]] = {}  # controller -> (row, number, subject)
             at = now()
-            for reach in reach_subjects(session=session, subject_ids=ids, secret=secret):
-                sid = reach.subject_id
-                assert sid is not None
-                if sid in done:
+            reaches = {
+                r.subject_id: r for r in reach_subjects(session=session, subject_ids=ids, secret=secret)
+            }
+            planned: list[dict[str, object]] = []
+            for sid in ids:
+                reach = reaches[sid]
+                if reach.channel == "email" and reach.address and mail is None:
+                    report.email_unavailable += 1
+                    continue
+                reachable = reach.channel in ("sms", "email") and bool(reach.address)
+                planned.append(
+                    {
+                        "policy_id": policy.id,
+                        "version": policy.version,
+                        "subject_id": sid,
+                        "channel": reach.channel if reachable else "none",
+                        "outbox_id": new_id() if reachable and reach.channel == "sms" else None,
+                        "queued_at": at,
+                    }
+                )
+            new = insert_new(
+                session,
+                table(PolicyNotice),
+                planned,
+                unique=("policy_id", "version", "subject_id"),
+                key="subject_id",
+            )
+            texted: dict[str, list[tuple[str, str, str]]] = {}  # controller -> (outbox id, number, subject)
+            notices = table(PolicyNotice)
+            for row in planned:
+                sid = str(row["subject_id"])
+                if sid not in new:
                     report.already += 1
                     continue
+                reach = reaches[sid]
                 _, subject, text = texts[controller_of[sid]]
-                outbox_id = None
-                if reach.channel == "sms" and reach.address:
-                    texted.setdefault(controller_of[sid], []).append((len(rows), reach.address, sid))
+                if row["channel"] == "sms" and reach.address:
+                    texted.setdefault(controller_of[sid], []).append(
+                        (str(row["outbox_id"]), reach.address, sid)
+                    )
                     report.sms += 1
-                elif reach.channel == "email" and reach.address:
-                    if mail is None:
-                        report.email_unavailable += 1
-                        continue
+                elif row["channel"] == "email" and mail is not None and reach.address:
                     outbox_id = mail.enqueue(
                         session=session,
                         to=reach.address,
@@ -107,34 +125,27 @@ def notify_policy_version(
                         kind="policy",
                         now=at,
                     )
+                    session.execute(
+                        update(notices)
+                        .where(
+                            notices.c.policy_id == policy.id,
+                            notices.c.version == policy.version,
+                            notices.c.subject_id == sid,
+                        )
+                        .values(outbox_id=outbox_id)
+                    )
                     report.email += 1
                 else:
                     report.unreachable += 1
-                rows.append(
-                    {
-                        "policy_id": policy.id,
-                        "version": policy.version,
-                        "subject_id": sid,
-                        "channel": reach.channel,
-                        "outbox_id": outbox_id,
-                        "queued_at": at,
-                    }
-                )
             for controller, items in texted.items():
-                queued = outbox.enqueue_many(
+                outbox.enqueue_many(
                     session=session,
                     recipients=[(number, sid) for _, number, sid in items],
                     text=texts[controller][0],
                     kind="notice",
                     now=at,
+                    ids=[outbox_id for outbox_id, _, _ in items],
                 )
-                for (index, _, _), outbox_id in zip(items, queued, strict=True):
-                    rows[index]["outbox_id"] = outbox_id
-            for row in rows:
-                if row["outbox_id"] is None:
-                    row["channel"] = "none"
-            if rows:
-                session.execute(insert(table(PolicyNotice)), rows)
         after = page[-1][0]
         report.batches += 1
         if progress is not None:

@@ -94,15 +94,17 @@ def enqueue_many(
     kind: str,
     now: datetime,
     sender: str | None = None,
+    ids: list[str] | None = None,
 ) -> list[str]:
-    """Queue one text to many (number, subject id) recipients in one statement; their outbox ids, in order.
+    """Queue one text to many (number, subject id) recipients in one statement; their outbox ids, in order
+    (`ids` when given, e.g. already recorded elsewhere in the transaction).
 
     For notices sent to many people at once (a breach, a new policy version)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     body = fit_one_segment(text)
     info = analyse(body)
-    ids = [new_id() for _ in recipients]
+    ids = ids if ids is not None else [new_id() for _ in recipients]
     rows = [
         {
             "id": outbox_id,
