@@ -317,6 +317,7 @@ class FakeMail:
         headers: dict[str, str],
         kind: str,
         now: datetime,
+        subject_id: str | None = None,
     ) -> str:
         assert kind == "breach" and headers["X-Sargs-Breach"]
         self.sent.append((to, subject, text))

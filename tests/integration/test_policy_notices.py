@@ -30,6 +30,7 @@ class FakeMail:
         headers: dict[str, str],
         kind: str,
         now: datetime,
+        subject_id: str | None = None,
     ) -> str:
         self.sent.append((to, text))
         return f"m{len(self.sent)}"

@@ -35,9 +35,17 @@ class OutboxMailQueue:
         headers: dict[str, str],
         kind: str,
         now: datetime,
+        subject_id: str | None = None,
     ) -> str:
         queued = self._enqueue(
-            session=session, to=to, subject=subject, text=text, headers=headers, kind=kind, now=now
+            session=session,
+            to=to,
+            subject=subject,
+            text=text,
+            headers=headers,
+            kind=kind,
+            now=now,
+            subject_id=subject_id,
         )
         return str(getattr(queued, "id", queued))
 

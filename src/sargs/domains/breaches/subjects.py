@@ -185,6 +185,7 @@ def _queue(
                 headers={"X-Sargs-Breach": breach_id},
                 kind="breach",
                 now=now,
+                subject_id=r.subject_id,
             )
             emailed.append((key, outbox_id))
             report.email += 1

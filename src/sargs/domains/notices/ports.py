@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 
 class MailQueue(Protocol):
-    """Queues one e-mail in the caller's transaction; returns the outbox id."""
+    """Queues one e-mail in the caller's transaction; returns the outbox id. Kinds: breach, notice."""
 
     def enqueue(
         self,
@@ -21,4 +21,5 @@ class MailQueue(Protocol):
         headers: dict[str, str],
         kind: str,
         now: datetime,
+        subject_id: str | None = None,
     ) -> str: ...

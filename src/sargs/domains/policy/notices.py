@@ -122,8 +122,9 @@ def notify_policy_version(
                         subject=subject,
                         text=text,
                         headers={"X-Sargs-Policy": f"{policy.id} {policy.version}"},
-                        kind="policy",
+                        kind="notice",
                         now=at,
+                        subject_id=sid,
                     )
                     session.execute(
                         update(notices)
