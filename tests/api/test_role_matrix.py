@@ -19,6 +19,7 @@ from sargs.domains.access.permissions import ROLES, allows
 from sargs.entrypoints.api.deps import Permit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.security import StaffPermit
+from tests.api.role_samples_reports import api_samples, console_samples, seed_reports
 from tests.web_helpers import console_csrf, console_login
 
 PHONE = "+37129000001"
@@ -79,6 +80,7 @@ def seeded(client: TestClient, auth: Callable[..., dict[str, str]]) -> dict[str,
         "event_id": r.json()["event"]["id"],
         "subject_id": r.json()["event"]["subject_id"],
         **seed_dsr(client.app.state.container),  # type: ignore[attr-defined]
+        **seed_reports(client, auth),
     }
 
 
@@ -228,6 +230,7 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "/api/v1/opendsr/requests/seed-opendsr",
             {},
         ),
+        **api_samples(seeded),
     }
 
 
@@ -368,6 +371,7 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
             {"params": {"format": "html"}},
         ),
         "GET /console/dsr/{request_id}/export": ("GET", f"/console/dsr/{seeded['dsr_id']}/export", {}),
+        **console_samples(seeded),
     }
 
 

@@ -77,9 +77,10 @@ def response_bytes(container: Container, document: Document, fmt: str) -> tuple[
         from sargs.integrations.documents.pdf import render_pdf
 
         return render_pdf(document), "application/pdf"
-    from sargs.entrypoints.web.documents import render_document_html
+    from sargs.entrypoints.web.documents import STYLESHEET, render_document_html
 
-    return render_document_html(document).encode(), "text/html; charset=utf-8"
+    # Served under the site's CSP (no inline styles): the document's style comes as a file.
+    return render_document_html(document, stylesheet=STYLESHEET).encode(), "text/html; charset=utf-8"
 
 
 def portability_bytes(

@@ -100,3 +100,14 @@ def test_html_keeps_latvian_text_and_its_style_matches_the_served_csp() -> None:
     style = re.search(r"<style>(.*?)</style>", html, re.S)
     assert style is not None and style.group(1) == STYLE
     assert "style-src 'sha256-" in DOCUMENT_CSP and "script-src" not in DOCUMENT_CSP
+
+
+def test_the_served_stylesheet_is_the_inline_style_and_pages_can_link_it_instead() -> None:
+    from pathlib import Path
+
+    import sargs.entrypoints.web.documents as documents
+
+    served = Path(documents.__file__).parent / "static" / "document.css"
+    assert served.read_text(encoding="utf-8").strip() == STYLE
+    html = render_document_html(_doc(), stylesheet=documents.STYLESHEET)
+    assert '<link rel="stylesheet" href="/static/document.css">' in html and "<style>" not in html

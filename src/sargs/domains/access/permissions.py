@@ -20,6 +20,9 @@ Permission = Literal[
     "dsr.read",  # see rights requests, their trail, results and answers
     "dsr.intake",  # file a request for a person, verify identity, put on hold
     "dsr.decide",  # repeat decisions, extensions, fulfilment, closing
+    "breach.read",  # the breach register, its clocks and notification exports
+    "breach.manage",  # register, assess, notify, close breaches; tell the people affected
+    "report.read",  # the record of processing (Art. 30), processors, the DPO dashboard
 ]
 PERMISSIONS: Final[tuple[str, ...]] = (
     "consent.check",
@@ -31,6 +34,9 @@ PERMISSIONS: Final[tuple[str, ...]] = (
     "dsr.read",
     "dsr.intake",
     "dsr.decide",
+    "breach.read",
+    "breach.manage",
+    "report.read",
 )
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
@@ -43,7 +49,9 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Marketing: audiences and the consent check only, never a person's history.
     "marketing": frozenset({"consent.check", "audience.export"}),
     # Auditor: reads everything, including the audit log, and writes nothing.
-    "auditor": frozenset({"consent.check", "subject.read", "audit.read", "dsr.read"}),
+    "auditor": frozenset(
+        {"consent.check", "subject.read", "audit.read", "dsr.read", "breach.read", "report.read"}
+    ),
 }
 
 # Roles that must state why they open a named person's data (`subject.read`). An operator serves

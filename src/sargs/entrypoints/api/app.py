@@ -11,10 +11,12 @@ from sargs.entrypoints.api.middleware import install_middleware
 from sargs.entrypoints.api.routers import (
     audiences,
     audit,
+    breaches,
     consents,
     dsr,
     health,
     opendsr,
+    ropa,
     sms,
     staff,
     subjects,
@@ -43,6 +45,8 @@ def create_api(container: Container) -> FastAPI:
         sms.router,
         dsr.router,
         opendsr.router,
+        breaches.router,
+        ropa.router,
     ):
         app.include_router(router, prefix="/api/v1")
     return app

@@ -64,7 +64,11 @@ def _view(block: Block) -> _View:
     raise TypeError(f"unknown document block {type(block).__name__}")
 
 
-def render_document_html(doc: Document) -> str:
-    """The document as a standalone HTML page (inline style only; serve it with DOCUMENT_CSP)."""
+STYLESHEET = "/static/document.css"  # the same STYLE, for pages served under the site-wide CSP
+
+
+def render_document_html(doc: Document, *, stylesheet: str | None = None) -> str:
+    """The document as a standalone HTML page: inline style (serve it with DOCUMENT_CSP), or, with
+    `stylesheet`, a link to it (for pages under the site's CSP, which refuses inline styles)."""
     template = _ENV.get_template("document.html")
-    return template.render(doc=doc, blocks=[_view(b) for b in doc.blocks], style=STYLE)
+    return template.render(doc=doc, blocks=[_view(b) for b in doc.blocks], style=STYLE, stylesheet=stylesheet)
