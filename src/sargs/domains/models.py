@@ -2,8 +2,11 @@
 
 from sargs.domains.access.model import WebSession
 from sargs.domains.audit.model import AccessLogEntry
+from sargs.domains.breaches.model import Breach, BreachChange, BreachNotification, BreachSubjectNotice
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
 from sargs.domains.policy.model import PolicyVersion
+from sargs.domains.policy.notice_model import PolicyNotice
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.staff.model import StaffMember
@@ -13,10 +16,19 @@ from sargs.domains.tokens.model import ApiToken
 __all__ = [
     "AccessLogEntry",
     "ApiToken",
+    "Breach",
+    "BreachChange",
+    "BreachNotification",
+    "BreachSubjectNotice",
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "DsrCallback",
+    "DsrEvent",
+    "DsrRequest",
+    "DsrSourceRun",
     "OneTimeCode",
+    "PolicyNotice",
     "PolicyVersion",
     "RequestIntent",
     "SmsInbound",

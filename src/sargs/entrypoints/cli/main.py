@@ -22,6 +22,9 @@ from sargs.domains.policy.schema import Policy
 from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
+from sargs.entrypoints.cli.breaches import make_breach_cli
+from sargs.entrypoints.cli.dsr import make_dsr_cli
+from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.sources import make_sources_cli
 from sargs.entrypoints.container import Container
 
@@ -59,6 +62,9 @@ def make_cli(
     app.add_typer(db_app, name="db")
     sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
     app.add_typer(sms_app, name="sms")
+    app.add_typer(make_breach_cli(lambda: container()), name="breach")
+    app.add_typer(make_ropa_cli(lambda **kw: container(**kw)), name="ropa")
+    add_policy_notify(policy_app, lambda **kw: container(**kw))
     app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}
@@ -89,6 +95,8 @@ def make_cli(
             return build(settings(), publish_policies=publish, require_schema=schema)
         except SargsError as exc:
             raise _fail(exc.message) from None
+
+    app.add_typer(make_dsr_cli(lambda: container()), name="dsr")
 
     # --- policy -------------------------------------------------------------------------------
 
