@@ -3,12 +3,14 @@
 from sargs.domains.access.model import WebSession
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.model import PolicyVersion
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 from sargs.domains.tokens.model import ApiToken
+from sargs.domains.web.model import CookieConsent, EmailEvent, WebAccessLog
 
 __all__ = [
     "AccessLogEntry",
@@ -16,6 +18,9 @@ __all__ = [
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "CookieConsent",
+    "EmailEvent",
+    "MailOutbox",
     "OneTimeCode",
     "PolicyVersion",
     "RequestIntent",
@@ -25,5 +30,6 @@ __all__ = [
     "Subject",
     "SubjectGroup",
     "SubjectIdentity",
+    "WebAccessLog",
     "WebSession",
 ]
