@@ -1,0 +1,202 @@
+"""Marketing e-mail to an audience, with RFC 8058 one-click unsubscribe, and the unsubscribe
+and re-subscribe actions its links lead to.
+
+Every message carries `List-Unsubscribe: <https://.../u/TOKEN>` (plus a mailto when configured)
+and `List-Unsubscribe-Post: List-Unsubscribe=One-Click`; TOKEN is signed per recipient and
+message. Tracking (pixel, redirected links) is put only into messages to people whose e-mail
+tracking consent is in force when the message is queued; it is checked again when they open or
+click.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sargs.core.db import table
+from sargs.core.errors import InvalidInput
+from sargs.core.ids import new_id
+from sargs.domains.consent.audiences import iter_audience
+from sargs.domains.consent.model import ConsentState
+from sargs.domains.consent.service import Actor, ConsentOutcome, check_consent, record_consent
+from sargs.domains.mail.links import LinkPayload, sign
+from sargs.domains.mail.outbox import enqueue
+from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.web.tracking import tracking_purpose
+
+URL = re.compile(r"https?://[^\s<>\"']+")
+STATES = table(ConsentState)
+FOOTER = {
+    "lv": "Lai atteiktos no šiem e-pastiem: {url}",
+    "en": "To stop receiving these e-mails: {url}",
+}
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    queued: int
+    tracked: int
+
+
+def unsubscribe_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/u/{token}"
+
+
+def unsubscribe_headers(*, base_url: str, token: str, mailto: str | None = None) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers for one recipient."""
+    targets = [f"<{unsubscribe_url(base_url, token)}>"]
+    if mailto:
+        targets.append(f"<mailto:{mailto}?subject={quote('unsubscribe ' + token)}>")
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _tracked_html(text: str, *, base_url: str, key: bytes, link: LinkPayload) -> str:
+    """The text as HTML, its links sent through the click redirector, with an open pixel."""
+    base = base_url.rstrip("/")
+    parts: list[str] = []
+    last = 0
+    for match in URL.finditer(text):
+        parts.append(html.escape(text[last : match.start()]))
+        url = match.group(0)
+        token = sign(key, LinkPayload("c", link.subject_id, link.message_id, link.controller, url=url))
+        parts.append(f'<a href="{base}/t/c/{token}">{html.escape(url)}</a>')
+        last = match.end()
+    parts.append(html.escape(text[last:]))
+    pixel = sign(key, LinkPayload("o", link.subject_id, link.message_id, link.controller))
+    body = "".join(parts).replace("\n", "<br>\n")
+    return (
+        f'<!doctype html><html><body><p>{body}</p><img src="{base}/t/o/{pixel}.gif" width="1" height="1" alt="">'
+        "</body></html>"
+    )
+
+
+def _tracking_subjects(session: Session, controller: str, purpose: str | None) -> set[str]:
+    if purpose is None:
+        return set()
+    rows = session.execute(
+        select(STATES.c.subject_id).where(
+            STATES.c.controller == controller, STATES.c.purpose == purpose, STATES.c.status == "granted"
+        )
+    )
+    return {r[0] for r in rows}
+
+
+def enqueue_campaign(
+    *,
+    session: Session,
+    registry: PolicyRegistry,
+    key: bytes,
+    base_url: str,
+    controller: str,
+    purpose: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    language: str = "lv",
+    mailto: str | None = None,
+) -> CampaignReport:
+    """Queue one marketing e-mail per subject whose consent for `purpose` is in force now."""
+    if language not in FOOTER:
+        raise InvalidInput("language must be lv or en", field="language")
+    if not text.strip():
+        raise InvalidInput("the text is empty", field="text")
+    tracked_ids = _tracking_subjects(
+        session, controller, tracking_purpose(registry=registry, controller=controller)
+    )
+    queued = tracked = 0
+    rows = list(
+        iter_audience(
+            session=session, registry=registry, controller=controller, purpose=purpose, channel="email"
+        )
+    )
+    for row in rows:
+        if not row.contact:
+            continue
+        message_id = new_id()
+        token = sign(key, LinkPayload("u", row.subject_id, message_id, controller, purpose=purpose))
+        body = (
+            text.rstrip() + "\n\n-- \n" + FOOTER[language].format(url=unsubscribe_url(base_url, token)) + "\n"
+        )
+        html_body = None
+        if row.subject_id in tracked_ids:
+            html_body = _tracked_html(
+                body,
+                base_url=base_url,
+                key=key,
+                link=LinkPayload("o", row.subject_id, message_id, controller),
+            )
+            tracked += 1
+        enqueue(
+            session=session,
+            to=row.contact,
+            subject=subject,
+            text=body,
+            html=html_body,
+            headers=unsubscribe_headers(base_url=base_url, token=token, mailto=mailto),
+            kind="marketing",
+            now=now,
+            subject_id=row.subject_id,
+            controller=controller,
+            purpose=purpose,
+            message_id=message_id,
+        )
+        queued += 1
+    return CampaignReport(queued=queued, tracked=tracked)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    controller: str
+    purpose: str
+    subscribed: bool
+
+
+def subscription(*, session: Session, registry: PolicyRegistry, link: LinkPayload) -> Subscription:
+    """Whether the link's recipient currently has the consent the message was sent under."""
+    purpose = _purpose_of(registry, link)
+    state = check_consent(
+        session=session, subject_id=link.subject_id, controller=link.controller, purpose=purpose
+    )
+    return Subscription(link.controller, purpose, state.allowed)
+
+
+def _purpose_of(registry: PolicyRegistry, link: LinkPayload) -> str:
+    if link.purpose is None:
+        raise InvalidInput("this link names no purpose", field="token")
+    registry.purpose(link.controller, link.purpose)
+    return link.purpose
+
+
+def set_subscription(
+    *, session: Session, registry: PolicyRegistry, link: LinkPayload, subscribe: bool, now: datetime
+) -> ConsentOutcome | None:
+    """Withdraw (or grant again) the consent behind an unsubscribe link, over channel email_link.
+
+    Nothing is written when the consent is already as asked (a repeated one-click POST)."""
+    purpose = _purpose_of(registry, link)
+    state = check_consent(
+        session=session, subject_id=link.subject_id, controller=link.controller, purpose=purpose
+    )
+    if state.allowed == subscribe:
+        return None
+    return record_consent(
+        session=session,
+        registry=registry,
+        subject_id=link.subject_id,
+        controller=link.controller,
+        purpose=purpose,
+        action="grant" if subscribe else "withdraw",
+        channel="email_link",
+        actor=Actor("subject", link.subject_id),
+        now=now,
+        evidence={"message_id": link.message_id, "via": "unsubscribe link"},
+    )
