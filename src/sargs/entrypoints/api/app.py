@@ -8,7 +8,7 @@ import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
 from sargs.entrypoints.api.middleware import install_middleware
-from sargs.entrypoints.api.routers import audiences, audit, consents, health, sms, staff, subjects
+from sargs.entrypoints.api.routers import audiences, audit, consents, health, sms, staff, subjects, web
 from sargs.entrypoints.container import Container
 
 
@@ -31,6 +31,7 @@ def create_api(container: Container) -> FastAPI:
         audit.router,
         staff.router,
         sms.router,
+        web.router,
     ):
         app.include_router(router, prefix="/api/v1")
     return app
