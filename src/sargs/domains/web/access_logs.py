@@ -56,6 +56,11 @@ class NetworkLookup(Protocol):
     def lookup(self, ip: str) -> str | None: ...
 
 
+def pseudonym_key(secret: str) -> bytes:
+    """The key of IP pseudonyms and line keys, derived from the application secret."""
+    return hmac.new(secret.encode(), b"sargs access-log pseudonyms v1", hashlib.sha256).digest()
+
+
 def access_log_config(*, registry: PolicyRegistry, controller: str) -> AccessLogs:
     """The policy's access-log settings for this controller (InvalidInput if it keeps none)."""
     policy = registry.policy_for(controller)

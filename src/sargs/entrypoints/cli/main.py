@@ -88,6 +88,11 @@ def make_cli(
         except SargsError as exc:
             raise _fail(exc.message) from None
 
+    from sargs.entrypoints.cli.web import make_mail_cli, make_weblog_cli
+
+    app.add_typer(make_mail_cli(container), name="mail")
+    app.add_typer(make_weblog_cli(container), name="weblog")
+
     # --- policy -------------------------------------------------------------------------------
 
     @policy_app.command("check")
