@@ -49,10 +49,17 @@ def test_a_choice_is_stored_with_required_categories_added_and_the_rest_refused(
     assert receipt["policy"] == {"id": "lmt-group", "version": "2021-01-12"} and len(receipt["digest"]) == 64
     with container.read_sessions.begin() as s:
         [row] = choices_of(session=s, visitor_id=VISITOR)
-    assert (row.id, row.accepted, row.gpc, row.subject_id) == (receipt["receipt_id"], ["functional", "analytics"], False, None)
+    assert (row.id, row.accepted, row.gpc, row.subject_id) == (
+        receipt["receipt_id"],
+        ["functional", "analytics"],
+        False,
+        None,
+    )
 
 
-def test_choices_are_appended_so_the_history_of_a_visitor_is_kept(client: TestClient, container: Container) -> None:
+def test_choices_are_appended_so_the_history_of_a_visitor_is_kept(
+    client: TestClient, container: Container
+) -> None:
     client.post(URL, json=choice(accepted=["analytics", "marketing"]))
     client.post(URL, json=choice(accepted=[]))
     with container.read_sessions.begin() as s:
@@ -78,7 +85,9 @@ def test_the_banner_is_told_when_the_browser_sends_sec_gpc(client: TestClient) -
 
 def test_gpc_json_declares_support(client: TestClient) -> None:
     r = client.get("/.well-known/gpc.json")
-    assert r.status_code == 200 and r.json()["gpc"] is True and r.headers["content-type"] == "application/json"
+    assert (
+        r.status_code == 200 and r.json()["gpc"] is True and r.headers["content-type"] == "application/json"
+    )
 
 
 @pytest.mark.parametrize(

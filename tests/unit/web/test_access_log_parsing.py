@@ -29,7 +29,12 @@ def test_a_common_line_with_ipv6_and_no_size_is_parsed() -> None:
     parsed = parse_line(COMMON)
     assert parsed is not None
     assert parsed.requested_at == datetime(2026, 1, 1, 5, 0, 1, tzinfo=UTC)
-    assert (parsed.method, parsed.bytes_sent, parsed.referrer, parsed.user_agent) == ("POST", None, None, None)
+    assert (parsed.method, parsed.bytes_sent, parsed.referrer, parsed.user_agent) == (
+        "POST",
+        None,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,11 @@ def unsubscribe_headers(*, base_url: str, token: str, mailto: str | None = None)
     }
 
 
-def _tracked_html(text: str, *, base_url: str, key: bytes, link: LinkPayload) -> str:
-    """The text as HTML, its links sent through the click redirector, with an open pixel."""
+def _tracked_html(
+    text: str, *, footer: str, unsubscribe: str, base_url: str, key: bytes, link: LinkPayload
+) -> str:
+    """The text as HTML, its links sent through the click redirector, with an open pixel; the
+    unsubscribe link in the footer goes straight to the unsubscribe page (never tracked)."""
     base = base_url.rstrip("/")
     parts: list[str] = []
     last = 0
@@ -73,9 +76,11 @@ def _tracked_html(text: str, *, base_url: str, key: bytes, link: LinkPayload) ->
     parts.append(html.escape(text[last:]))
     pixel = sign(key, LinkPayload("o", link.subject_id, link.message_id, link.controller))
     body = "".join(parts).replace("\n", "<br>\n")
+    note = html.escape(footer.format(url="")).rstrip()
     return (
-        f'<!doctype html><html><body><p>{body}</p><img src="{base}/t/o/{pixel}.gif" width="1" height="1" alt="">'
-        "</body></html>"
+        f"<!doctype html><html><body><p>{body}</p><hr><p>{note} "
+        f'<a href="{html.escape(unsubscribe)}">{html.escape(unsubscribe)}</a></p>'
+        f'<img src="{base}/t/o/{pixel}.gif" width="1" height="1" alt=""></body></html>'
     )
 
 
@@ -123,13 +128,14 @@ def enqueue_campaign(
             continue
         message_id = new_id()
         token = sign(key, LinkPayload("u", row.subject_id, message_id, controller, purpose=purpose))
-        body = (
-            text.rstrip() + "\n\n-- \n" + FOOTER[language].format(url=unsubscribe_url(base_url, token)) + "\n"
-        )
+        unsubscribe = unsubscribe_url(base_url, token)
+        body = text.rstrip() + "\n\n-- \n" + FOOTER[language].format(url=unsubscribe) + "\n"
         html_body = None
         if row.subject_id in tracked_ids:
             html_body = _tracked_html(
-                body,
+                text.rstrip(),
+                footer=FOOTER[language],
+                unsubscribe=unsubscribe,
                 base_url=base_url,
                 key=key,
                 link=LinkPayload("o", row.subject_id, message_id, controller),

@@ -34,7 +34,7 @@ from sargs.entrypoints.api.routers.web import client_key, limiter, save_choice
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.i18n import language_of, translator
 from sargs.entrypoints.web.render import HERE, render
-from sargs.entrypoints.web.security import PRE_COOKIE, check_csrf
+from sargs.entrypoints.web.security import PRE_COOKIE, CsrfFailed, check_csrf
 
 router = APIRouter(include_in_schema=False)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -181,7 +181,19 @@ async def manage_subscription(token: str, request: Request, container: Container
     link = _unsubscribe_link(container, token)
     form = await request.form()
     csrf = form.get("csrf")
-    check_csrf(request, container, PRE_COOKIE, csrf if isinstance(csrf, str) else None)
+    try:
+        check_csrf(request, container, PRE_COOKIE, csrf if isinstance(csrf, str) else None)
+    except CsrfFailed as exc:
+        return render(
+            request,
+            container,
+            "error.html",
+            cookie=PRE_COOKIE,
+            status=403,
+            message=exc.message,
+            code=exc.code,
+            home=f"/u/{token}",
+        )
     action = form.get("action")
     if link is None or action not in ("subscribe", "unsubscribe"):
         return _page(request, container, token, None)
