@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     mail_webhook_secret: str = DEFAULT_SECRET
     mail_link_base_url: str | None = None
     mail_unsubscribe_mailto: str | None = None
+    web_rate_limit_per_minute: int = Field(default=120, gt=0)  # cookie choices per client address
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
 
     @field_validator("policy_files", mode="before")

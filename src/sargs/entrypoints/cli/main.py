@@ -506,7 +506,10 @@ def make_cli(
             f"password {staff_password}"
         )
         console.print(
-            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here\n"
+            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here"
+        )
+        console.print(  # issue 7: website visitors
+            f"sample website:  {base}/demo-site/   the cookie banner (one <script> tag); {base}/.well-known/gpc.json\n"
         )
         console.print("Try these:", style="bold")
         for line in demo_curls(

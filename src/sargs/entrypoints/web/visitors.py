@@ -223,7 +223,7 @@ async def manage_subscription(token: str, request: Request, container: Container
 async def portal_cookie_consent(request: Request, container: ContainerDep) -> Response:
     """As POST /api/v1/web/cookie-consents, with the portal session cookie linking the subject."""
     try:
-        limiter(request, "consents", 120).hit(client_key(request))
+        limiter(request, "consents", container.settings.web_rate_limit_per_minute).hit(client_key(request))
         raw = (await request.body())[: 16 * 1024 + 1]
         if len(raw) > 16 * 1024:
             raise InvalidInput("the body is too large")

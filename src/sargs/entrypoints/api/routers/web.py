@@ -114,7 +114,7 @@ def cookie_categories(
     lang: Literal["lv", "en"] = "lv",
 ) -> BannerRead:
     """The cookie categories and banner texts of a controller's website, in lv or en."""
-    limiter(request, "categories", 600).hit(client_key(request))
+    limiter(request, "categories", 5 * container.settings.web_rate_limit_per_minute).hit(client_key(request))
     b = banner(registry=container.registry, controller=controller, language=lang)
     return BannerRead(
         controller=b.controller,
@@ -183,7 +183,7 @@ async def _read_small(request: Request) -> bytes:
 )
 async def cookie_consent(request: Request, container: ContainerDep) -> JSONResponse:
     """Record a visitor's cookie choice; the answer is its receipt."""
-    limiter(request, "consents", 120).hit(client_key(request))
+    limiter(request, "consents", container.settings.web_rate_limit_per_minute).hit(client_key(request))
     raw = await _read_small(request)
     receipt = await run_in_threadpool(save_choice, container, request, raw)
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201)
@@ -264,7 +264,7 @@ class ConversionRead(BaseModel):
 )
 def conversion(body: ConversionCreate, request: Request, container: ContainerDep) -> ConversionRead:
     """A purchase or order after a tracked click; recorded only if tracking consent is in force."""
-    limiter(request, "conversions", 120).hit(client_key(request))
+    limiter(request, "conversions", container.settings.web_rate_limit_per_minute).hit(client_key(request))
     link = verify(link_key(container.settings.secret_key), body.token, kind="c")
     if link is None:
         raise NotFound("no such click")
