@@ -14,6 +14,7 @@ Browsers may call the cookie endpoints from the origins the policies list in `we
 
 from __future__ import annotations
 
+import hmac
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -220,7 +221,7 @@ class MailEventRead(BaseModel):
 async def mail_event(request: Request, container: ContainerDep) -> JSONResponse:
     """A bounce or spam complaint from the mail provider (signed); a complaint withdraws the consent."""
     secret = container.settings.mail_webhook_secret
-    if secret == DEFAULT_SECRET and not container.settings.demo:
+    if hmac.compare_digest(secret.encode(), DEFAULT_SECRET.encode()) and not container.settings.demo:
         raise PermissionDenied("mail webhooks are off until SARGS_MAIL_WEBHOOK_SECRET is set")
     raw = await _read_small(request)
     if not matches(request.headers.get("x-sargs-signature", ""), sign_json(secret, raw)):
