@@ -261,7 +261,7 @@ class ConversionRead(BaseModel):
 @router.post(
     "/mail/conversions",
     response_model=ConversionRead,
-    responses={**error_responses(404, 422, 503), **RATE_LIMITED},
+    responses={**error_responses(400, 404, 422, 503), **RATE_LIMITED},
 )
 def conversion(body: ConversionCreate, request: Request, container: ContainerDep) -> ConversionRead:
     """A purchase or order after a tracked click; recorded only if tracking consent is in force."""
