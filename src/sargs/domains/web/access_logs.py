@@ -159,7 +159,10 @@ def ip_prefix(ip: str) -> str:
 
 def _upsert(dialect: str) -> Any:
     stmt = pg_insert(LOGS) if dialect == "postgresql" else sqlite_insert(LOGS)
-    return stmt.on_conflict_do_nothing(index_elements=[LOGS.c.controller, LOGS.c.line_key])
+    # RETURNING counts what was stored (executemany's rowcount is -1 on PostgreSQL).
+    return stmt.on_conflict_do_nothing(index_elements=[LOGS.c.controller, LOGS.c.line_key]).returning(
+        LOGS.c.id
+    )
 
 
 INSERT_IGNORE = PerDialect(_upsert)
@@ -241,8 +244,7 @@ def ingest_lines(
             continue
         rows.append(ingester.row(line, parsed, now))
     if rows:
-        result = session.execute(INSERT_IGNORE(session), rows)
-        stored = int(getattr(result, "rowcount", 0) or 0)
+        stored = len(session.execute(INSERT_IGNORE(session), rows).all())
         report.stored += stored
         report.duplicates += len(rows) - stored
     return report
