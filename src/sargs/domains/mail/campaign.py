@@ -28,10 +28,12 @@ from sargs.domains.consent.service import Actor, ConsentOutcome, check_consent, 
 from sargs.domains.mail.links import LinkPayload, sign
 from sargs.domains.mail.outbox import enqueue
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.subjects.model import Subject
 from sargs.domains.web.tracking import tracking_purpose
 
 URL = re.compile(r"https?://[^\s<>\"']+")
 STATES = table(ConsentState)
+SUBJECTS = table(Subject)
 FOOTER = {
     "lv": "Lai atteiktos no šiem e-pastiem: {url}",
     "en": "To stop receiving these e-mails: {url}",
@@ -82,6 +84,11 @@ def _tracked_html(
         f'<a href="{html.escape(unsubscribe)}">{html.escape(unsubscribe)}</a></p>'
         f'<img src="{base}/t/o/{pixel}.gif" width="1" height="1" alt=""></body></html>'
     )
+
+
+def lock_subject(*, session: Session, subject_id: str) -> None:
+    """Hold the subject's row lock (the consent writers' lock) until the transaction ends."""
+    session.execute(select(SUBJECTS.c.id).where(SUBJECTS.c.id == subject_id).with_for_update())
 
 
 def _tracking_subjects(session: Session, controller: str, purpose: str | None) -> set[str]:
@@ -187,8 +194,10 @@ def set_subscription(
 ) -> ConsentOutcome | None:
     """Withdraw (or grant again) the consent behind an unsubscribe link, over channel email_link.
 
-    Nothing is written when the consent is already as asked (a repeated one-click POST)."""
+    Nothing is written when the consent is already as asked (a repeated one-click POST). The
+    subject's row is locked first, so concurrent POSTs of one link write one withdrawal."""
     purpose = _purpose_of(registry, link)
+    lock_subject(session=session, subject_id=link.subject_id)
     state = check_consent(
         session=session, subject_id=link.subject_id, controller=link.controller, purpose=purpose
     )

@@ -22,6 +22,7 @@ from sargs.domains.consent.service import Actor, check_consent, record_consent
 from sargs.domains.mail.links import LinkPayload
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.subjects.model import Subject
 from sargs.domains.web.model import EmailEvent
 
 INSERT = insert(table(EmailEvent))
@@ -149,6 +150,7 @@ def record_failure(
     )
     withdrawn = None
     if kind == "complaint" and row.subject_id and row.controller and row.purpose:
+        session.execute(select(Subject.id).where(Subject.id == row.subject_id).with_for_update())
         state = check_consent(
             session=session, subject_id=row.subject_id, controller=row.controller, purpose=row.purpose
         )
