@@ -41,7 +41,9 @@ BACKOFF_MAX = timedelta(hours=1)
 KINDS = ("marketing", "breach", "notice")
 INSERT = insert(table(MailOutbox))
 HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,75}$")
-RESERVED_HEADERS = {"from", "to", "subject", "message-id", "date", "content-type", "mime-version"}
+# Extra headers a caller may set: list headers (RFC 2369/8058), X- headers and a few more. Never
+# recipients (To, Cc, Bcc) or what the mailer sets itself (From, Subject, Message-ID, MIME).
+ALLOWED_HEADERS = {"precedence", "auto-submitted", "feedback-id", "reply-to"}
 
 
 def enqueue(
@@ -68,7 +70,9 @@ def enqueue(
         raise InvalidInput("subject must be one line of at most 300 characters", field="subject")
     extra = dict(headers or {})
     for name, value in extra.items():
-        if not HEADER_NAME.match(name) or name.lower() in RESERVED_HEADERS:
+        lower = name.lower()
+        allowed = lower.startswith(("list-", "x-")) or lower in ALLOWED_HEADERS
+        if not HEADER_NAME.match(name) or not allowed:
             raise InvalidInput(f"header {name!r} may not be set here", field="headers")
         if any(ch in value for ch in "\r\n"):
             raise InvalidInput(f"header {name!r} must be one line", field="headers")

@@ -47,6 +47,21 @@ def mail_sender(settings: Settings) -> MailSender:
     return ConsoleMailSender()
 
 
+def _with_policies(container: ContainerFn, policy: list[Path] | None) -> Container:
+    """The container, with these policy files when given here rather than before `mail`."""
+    if not policy:
+        return container()
+    saved = os.environ.get("SARGS_POLICY_FILES")
+    os.environ["SARGS_POLICY_FILES"] = ",".join(str(p) for p in policy)
+    try:
+        return container()
+    finally:
+        if saved is None:
+            os.environ.pop("SARGS_POLICY_FILES", None)
+        else:
+            os.environ["SARGS_POLICY_FILES"] = saved
+
+
 def link_base(settings: Settings, given: str | None) -> str:
     """Where unsubscribe and tracking links point."""
     base = given or settings.mail_link_base_url or settings.public_url
@@ -125,9 +140,7 @@ def make_mail_cli(container: ContainerFn) -> typer.Typer:
         from sargs.domains.mail.campaign import enqueue_campaign
         from sargs.domains.mail.links import link_key
 
-        if policy:
-            os.environ["SARGS_POLICY_FILES"] = ",".join(str(p) for p in policy)
-        c = container()
+        c = _with_policies(container, policy)
         base = link_base(c.settings, base_url)
         text = text_file.read_text(encoding="utf-8")
         try:
