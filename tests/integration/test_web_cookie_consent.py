@@ -140,3 +140,13 @@ def test_a_visitor_signed_in_to_the_portal_is_linked_to_the_choice(
     assert anonymous.json()["linked_to_subject"] is False
     with container.read_sessions.begin() as s:
         assert [r.subject_id for r in choices_of(session=s, visitor_id=VISITOR)] == [subject_id]
+
+
+def test_a_choice_sent_as_a_form_or_plain_text_is_refused(client: TestClient, container: Container) -> None:
+    import json
+
+    for kind in ("text/plain", "application/x-www-form-urlencoded"):
+        for url in (URL, "/portal/cookie-consent"):
+            r = client.post(url, content=json.dumps(choice()).encode(), headers={"Content-Type": kind})
+            assert r.status_code == 422 and r.json()["error"]["field"] == "content-type"
+    assert stored(container) == 0

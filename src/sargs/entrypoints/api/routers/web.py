@@ -137,7 +137,12 @@ def _validation_error(exc: ValidationError) -> InvalidInput:
 
 
 def save_choice(container: Container, request: Request, raw: bytes) -> ReceiptRead:
-    """Validate and store one cookie choice (shared by the API route and the portal's)."""
+    """Validate and store one cookie choice (shared by the API route and the portal's).
+
+    JSON only: a cross-site form cannot send it without a CORS preflight."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise InvalidInput("Content-Type must be application/json", field="content-type")
     try:
         doc = ChoiceCreate.model_validate_json(raw)
     except ValidationError as exc:
