@@ -213,3 +213,18 @@ def test_bad_webhooks_are_refused_and_change_nothing(
     assert r.status_code == status, r.text
     with container.read_sessions.begin() as s:
         assert s.scalars(select(EmailEvent)).all() == []
+
+
+def test_a_bounced_address_gets_no_further_campaigns_for_90_days(
+    client: TestClient, container: Container
+) -> None:
+    anna = subscriber(container)
+    message = send_campaign(container)
+    assert _webhook(client, container, {"message_id": message.id, "type": "bounce"}).status_code == 201
+    with container.sessions.begin() as s:
+        report = enqueue_campaign(
+            session=s, registry=container.registry, key=link_key(container.settings.secret_key), base_url=BASE,
+            controller="lmt", purpose="email-tracking", subject="Vēlreiz", text="Teksts", now=container.clock.now(),
+        )  # fmt: skip
+    assert (report.queued, report.bounced) == (0, 1)
+    assert recorded(container, anna) == ["bounce"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -29,11 +29,14 @@ from sargs.domains.mail.links import LinkPayload, sign
 from sargs.domains.mail.outbox import enqueue
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.subjects.model import Subject
+from sargs.domains.web.model import EmailEvent
 from sargs.domains.web.tracking import tracking_purpose
 
 URL = re.compile(r"https?://[^\s<>\"']+")
 STATES = table(ConsentState)
 SUBJECTS = table(Subject)
+EVENTS = table(EmailEvent)
+BOUNCE_MEMORY = timedelta(days=90)
 FOOTER = {
     "lv": "Lai atteiktos no šiem e-pastiem: {url}",
     "en": "To stop receiving these e-mails: {url}",
@@ -44,6 +47,7 @@ FOOTER = {
 class CampaignReport:
     queued: int
     tracked: int
+    bounced: int = 0  # left out: their address bounced within BOUNCE_MEMORY
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
@@ -91,6 +95,20 @@ def lock_subject(*, session: Session, subject_id: str) -> None:
     session.execute(select(SUBJECTS.c.id).where(SUBJECTS.c.id == subject_id).with_for_update())
 
 
+def _bounced_subjects(session: Session, controller: str, since: datetime) -> set[str]:
+    """Subjects whose mail from this controller bounced since `since` (delivery failures are kept
+    without consent precisely so that sending to a dead address stops)."""
+    rows = session.execute(
+        select(EVENTS.c.subject_id).where(
+            EVENTS.c.controller == controller,
+            EVENTS.c.kind == "bounce",
+            EVENTS.c.occurred_at >= since,
+            EVENTS.c.subject_id.is_not(None),
+        )
+    )
+    return {r[0] for r in rows}
+
+
 def _tracking_subjects(session: Session, controller: str, purpose: str | None) -> set[str]:
     if purpose is None:
         return set()
@@ -121,6 +139,8 @@ def enqueue_campaign(
         raise InvalidInput("language must be lv or en", field="language")
     if not text.strip():
         raise InvalidInput("the text is empty", field="text")
+    bounced_ids = _bounced_subjects(session, controller, now - BOUNCE_MEMORY)
+    bounced = 0
     tracked_ids = _tracking_subjects(
         session, controller, tracking_purpose(registry=registry, controller=controller)
     )
@@ -132,6 +152,9 @@ def enqueue_campaign(
     )
     for row in rows:
         if not row.contact:
+            continue
+        if row.subject_id in bounced_ids:
+            bounced += 1
             continue
         message_id = new_id()
         token = sign(key, LinkPayload("u", row.subject_id, message_id, controller, purpose=purpose))
@@ -163,7 +186,7 @@ def enqueue_campaign(
             message_id=message_id,
         )
         queued += 1
-    return CampaignReport(queued=queued, tracked=tracked)
+    return CampaignReport(queued=queued, tracked=tracked, bounced=bounced)
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ def make_mail_cli(container: ContainerFn) -> typer.Typer:
         except SargsError as exc:
             raise _fail(exc.message) from None
         console.print(
-            f"queued {report.queued} e-mails ({report.tracked} with tracking, by consent); `sargs mail send` sends them"
+            f"queued {report.queued} e-mails ({report.tracked} with tracking, by consent; {report.bounced} left out: "
+            "their address bounced); `sargs mail send` sends them"
         )
 
     return app
