@@ -32,6 +32,12 @@ OPEN_TO_ALL = {
     "POST /console/login",
     "POST /console/logout",
     "GET /console/",
+    # issue 7: website visitors' cookie banner (rate limited, CORS to listed origins), the mail
+    # provider's signed webhook and the shop's conversion report (authenticated by a signed click token)
+    "GET /api/v1/web/cookie-categories",
+    "POST /api/v1/web/cookie-consents",
+    "POST /api/v1/mail/events",
+    "POST /api/v1/mail/conversions",
 }
 
 

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Web cookies carry `Secure` unless this is False; None: Secure except in demo mode.
     secure_cookies: bool | None = None
+    # Website visitors and e-mail (issue 7). Bounce/complaint webhooks are signed with this key;
+    # unsubscribe and tracking links go to public_url (or mail_link_base_url when set).
+    mail_webhook_secret: str = DEFAULT_SECRET
+    mail_link_base_url: str | None = None
+    mail_unsubscribe_mailto: str | None = None
+    web_rate_limit_per_minute: int = Field(default=120, gt=0)  # cookie choices per client address
+    ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
 
     @field_validator("policy_files", mode="before")
     @classmethod
@@ -70,6 +77,7 @@ class Settings(BaseSettings):
             "smtp_password",
             "sms_provider_token",
             "sms_twilio_auth_token",
+            "mail_webhook_secret",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

@@ -5,6 +5,7 @@ from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.breaches.model import Breach, BreachChange, BreachNotification, BreachSubjectNotice
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.model import PolicyVersion
 from sargs.domains.policy.notice_model import PolicyNotice
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
@@ -12,6 +13,7 @@ from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 from sargs.domains.tokens.model import ApiToken
+from sargs.domains.web.model import CookieConsent, EmailEvent, WebAccessLog
 
 __all__ = [
     "AccessLogEntry",
@@ -23,10 +25,13 @@ __all__ = [
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "CookieConsent",
     "DsrCallback",
     "DsrEvent",
     "DsrRequest",
     "DsrSourceRun",
+    "EmailEvent",
+    "MailOutbox",
     "OneTimeCode",
     "PolicyNotice",
     "PolicyVersion",
@@ -37,5 +42,6 @@ __all__ = [
     "Subject",
     "SubjectGroup",
     "SubjectIdentity",
+    "WebAccessLog",
     "WebSession",
 ]

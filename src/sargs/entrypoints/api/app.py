@@ -20,6 +20,7 @@ from sargs.entrypoints.api.routers import (
     sms,
     staff,
     subjects,
+    web,
 )
 from sargs.entrypoints.container import Container
 
@@ -47,6 +48,7 @@ def create_api(container: Container) -> FastAPI:
         opendsr.router,
         breaches.router,
         ropa.router,
+        web.router,
     ):
         app.include_router(router, prefix="/api/v1")
     return app

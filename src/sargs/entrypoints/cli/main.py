@@ -97,6 +97,10 @@ def make_cli(
             raise _fail(exc.message) from None
 
     app.add_typer(make_dsr_cli(lambda: container()), name="dsr")
+    from sargs.entrypoints.cli.web import make_mail_cli, make_weblog_cli
+
+    app.add_typer(make_mail_cli(container), name="mail")
+    app.add_typer(make_weblog_cli(container), name="weblog")
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -515,7 +519,10 @@ def make_cli(
             f"password {staff_password}"
         )
         console.print(
-            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here\n"
+            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here"
+        )
+        console.print(  # issue 7: website visitors
+            f"sample website:  {base}/demo-site/   the cookie banner (one <script> tag); {base}/.well-known/gpc.json\n"
         )
         console.print("Try these:", style="bold")
         for line in demo_curls(

@@ -14,6 +14,7 @@ from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.render import HERE, render
 from sargs.entrypoints.web.routes import console, console_breaches, console_dsr, console_reports, portal
 from sargs.entrypoints.web.security import PORTAL_COOKIE, STAFF_COOKIE, CsrfFailed, LoginRequired
+from sargs.entrypoints.web.visitors import install_visitors
 
 WEB_PREFIXES = ("/console", "/portal")
 
@@ -26,6 +27,7 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.include_router(console_breaches.router, prefix="/console", include_in_schema=False)
     app.include_router(console_reports.router, prefix="/console", include_in_schema=False)
     app.include_router(portal.router, prefix="/portal", include_in_schema=False)
+    install_visitors(app, container)
     api_handler = app.exception_handlers[SargsError]
 
     async def web_errors(request: Request, exc: Exception) -> Response:

@@ -317,6 +317,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ropa_expires": "Expires",
         "ropa_in_force": "in force",
         "ropa_no_processors": "The policies name no processors.",
+        # --- web visitors: e-mail unsubscribe page (issue 7) ---
+        "unsub_title": "E-mail subscription",
+        "unsub_intro": "You receive these e-mails from {controller} for: {purpose}.",
+        "unsub_on": "You are subscribed.",
+        "unsub_off": "You are unsubscribed: no more of these e-mails will be sent.",
+        "unsub_button": "Unsubscribe",
+        "resub_button": "Subscribe again",
+        "unsub_done": "Done: you are unsubscribed.",
+        "resub_done": "Done: you are subscribed again.",
+        "resub_refused": "This subscription cannot be given again here.",
+        "unsub_bad_link": "This link is not valid. Use the link in the e-mail as it was sent.",
     },
     "lv": {
         "app": "Sargs",
@@ -627,6 +638,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ropa_expires": "Beidzas",
         "ropa_in_force": "spēkā",
         "ropa_no_processors": "Politikās apstrādātāji nav minēti.",
+        # --- web visitors: e-mail unsubscribe page (issue 7) ---
+        "unsub_title": "E-pasta abonements",
+        "unsub_intro": "Šos e-pastus jums sūta {controller} nolūkā: {purpose}.",
+        "unsub_on": "Jūs esat pierakstījies.",
+        "unsub_off": "Jūs esat atteicies: šādus e-pastus vairs nesūtīsim.",
+        "unsub_button": "Atteikties",
+        "resub_button": "Pierakstīties atkal",
+        "unsub_done": "Paveikts: jūs esat atteicies.",
+        "resub_done": "Paveikts: jūs esat atkal pierakstījies.",
+        "resub_refused": "Šo abonementu šeit nevar atjaunot.",
+        "unsub_bad_link": "Saite nav derīga. Izmantojiet saiti no e-pasta tādu, kāda tā tika nosūtīta.",
     },
 }
 
