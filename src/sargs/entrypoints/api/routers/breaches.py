@@ -232,7 +232,7 @@ def breach_list(
     return [BreachRead.of(v) for v in views]
 
 
-@router.post("/breaches", status_code=201, response_model=BreachRead, responses=error_responses(404, 409))
+@router.post("/breaches", status_code=201, response_model=BreachRead, responses=error_responses(400, 404, 409, 413))
 def breach_add(
     body: BreachCreate, request: Request, container: ContainerDep, principal: Manager
 ) -> BreachRead:
@@ -257,7 +257,7 @@ def breach_get(breach_id: str, container: ContainerDep, principal: Reader) -> Br
     return BreachRead.of(_get(container, principal, breach_id))
 
 
-@router.patch("/breaches/{breach_id}", response_model=BreachRead, responses=error_responses(404, 409))
+@router.patch("/breaches/{breach_id}", response_model=BreachRead, responses=error_responses(400, 404, 409, 413))
 def breach_update(
     breach_id: str, body: BreachFields, request: Request, container: ContainerDep, principal: Manager
 ) -> BreachRead:
@@ -276,7 +276,7 @@ def breach_update(
 
 
 @router.post(
-    "/breaches/{breach_id}/assessment", response_model=BreachRead, responses=error_responses(404, 409)
+    "/breaches/{breach_id}/assessment", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
 )
 def breach_assess(
     breach_id: str, body: Assessment, request: Request, container: ContainerDep, principal: Manager
@@ -300,7 +300,7 @@ def breach_assess(
     "/breaches/{breach_id}/notifications",
     status_code=201,
     response_model=BreachRead,
-    responses=error_responses(404, 409),
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_notify(
     breach_id: str, body: NotificationCreate, request: Request, container: ContainerDep, principal: Manager
@@ -325,7 +325,7 @@ def breach_notify(
 
 
 @router.post(
-    "/breaches/{breach_id}/exemption", response_model=BreachRead, responses=error_responses(404, 409)
+    "/breaches/{breach_id}/exemption", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
 )
 def breach_exemption(
     breach_id: str, body: Exemption, request: Request, container: ContainerDep, principal: Manager
@@ -345,7 +345,7 @@ def breach_exemption(
     return BreachRead.of(view)
 
 
-@router.post("/breaches/{breach_id}/close", response_model=BreachRead, responses=error_responses(404, 409))
+@router.post("/breaches/{breach_id}/close", response_model=BreachRead, responses=error_responses(400, 404, 409, 413))
 def breach_close(breach_id: str, request: Request, container: ContainerDep, principal: Manager) -> BreachRead:
     """Close a breach that was assessed, notified when needed, and whose people were told or exempted."""
     with container.sessions.begin() as session:
@@ -391,7 +391,7 @@ def notify_people(
 @router.post(
     "/breaches/{breach_id}/subject-notices",
     response_model=NoticeReportRead,
-    responses=error_responses(404, 409),
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_subject_notices(
     breach_id: str, body: SubjectNotices, request: Request, container: ContainerDep, principal: Manager
