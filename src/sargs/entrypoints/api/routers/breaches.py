@@ -232,7 +232,9 @@ def breach_list(
     return [BreachRead.of(v) for v in views]
 
 
-@router.post("/breaches", status_code=201, response_model=BreachRead, responses=error_responses(400, 404, 409, 413))
+@router.post(
+    "/breaches", status_code=201, response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+)
 def breach_add(
     body: BreachCreate, request: Request, container: ContainerDep, principal: Manager
 ) -> BreachRead:
@@ -257,7 +259,9 @@ def breach_get(breach_id: str, container: ContainerDep, principal: Reader) -> Br
     return BreachRead.of(_get(container, principal, breach_id))
 
 
-@router.patch("/breaches/{breach_id}", response_model=BreachRead, responses=error_responses(400, 404, 409, 413))
+@router.patch(
+    "/breaches/{breach_id}", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+)
 def breach_update(
     breach_id: str, body: BreachFields, request: Request, container: ContainerDep, principal: Manager
 ) -> BreachRead:
@@ -276,7 +280,9 @@ def breach_update(
 
 
 @router.post(
-    "/breaches/{breach_id}/assessment", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+    "/breaches/{breach_id}/assessment",
+    response_model=BreachRead,
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_assess(
     breach_id: str, body: Assessment, request: Request, container: ContainerDep, principal: Manager
@@ -325,7 +331,9 @@ def breach_notify(
 
 
 @router.post(
-    "/breaches/{breach_id}/exemption", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+    "/breaches/{breach_id}/exemption",
+    response_model=BreachRead,
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_exemption(
     breach_id: str, body: Exemption, request: Request, container: ContainerDep, principal: Manager
@@ -345,7 +353,9 @@ def breach_exemption(
     return BreachRead.of(view)
 
 
-@router.post("/breaches/{breach_id}/close", response_model=BreachRead, responses=error_responses(400, 404, 409, 413))
+@router.post(
+    "/breaches/{breach_id}/close", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+)
 def breach_close(breach_id: str, request: Request, container: ContainerDep, principal: Manager) -> BreachRead:
     """Close a breach that was assessed, notified when needed, and whose people were told or exempted."""
     with container.sessions.begin() as session:
