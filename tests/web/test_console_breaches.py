@@ -163,3 +163,19 @@ def test_the_record_is_corrected_through_the_form_and_the_trail_keeps_the_old_va
             follow_redirects=False,
         )
         assert bad.status_code == 422 and 'data-field="subject_categories"' in bad.text
+
+
+def test_hostile_text_in_a_breach_is_shown_as_text_everywhere(
+    container: Container, staff_member: Callable[..., tuple[str, str]]
+) -> None:
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>"'
+    with _browser(container, staff_member, "dpo") as browser:
+        breach_id = _register(browser, title=hostile[:60], nature=hostile, measures=hostile)
+        for path in ("/console/breaches", f"/console/breaches/{breach_id}", "/console/dashboard"):
+            html = browser.get(path).text
+            assert "<script>alert" not in html and "<img src=x" not in html, path
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+        printable = browser.get(f"/console/breaches/{breach_id}/notification?format=html").text
+        assert "<script>alert" not in printable and "&lt;img src=x onerror=alert(2)&gt;" in printable
+        pdf = browser.get(f"/console/breaches/{breach_id}/notification?format=pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
