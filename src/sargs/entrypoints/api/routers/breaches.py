@@ -34,6 +34,7 @@ class BreachFields(BaseModel):
 
     title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     nature: LongText | None = None
+    breach_types: list[Literal["confidentiality", "integrity", "availability"]] | None = None
     aware_at: datetime | None = Field(
         default=None, description="When the controller became aware (the clock starts)."
     )
@@ -109,6 +110,7 @@ class BreachRead(BaseModel):
     status: str
     title: str
     nature: str
+    breach_types: list[str]
     aware_at: datetime
     occurred_at: datetime | None
     data_categories: list[str]
@@ -135,6 +137,7 @@ class BreachRead(BaseModel):
             status=v.status,
             title=v.title,
             nature=v.nature,
+            breach_types=v.breach_types,
             aware_at=v.aware_at,
             occurred_at=v.occurred_at,
             data_categories=v.data_categories,
