@@ -148,6 +148,11 @@ def console_samples(seeded: dict[str, str]) -> dict[str, Sample]:
             },
         ),
         "GET /console/dashboard": ("GET", "/console/dashboard", {}),
+        "POST /console/policies/{policy_id}/notify": (
+            "POST",
+            "/console/policies/lmt-group/notify",
+            {"data": {}},
+        ),
         "GET /console/ropa": ("GET", "/console/ropa", {}),
         "GET /console/ropa/{controller}": ("GET", "/console/ropa/lmt", {"params": {"format": "csv"}}),
     }
