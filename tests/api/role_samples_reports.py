@@ -135,7 +135,24 @@ def console_samples(seeded: dict[str, str]) -> dict[str, Sample]:
             f"{base}/{b['breach_open']}/notification",
             {"params": {"format": "json"}},
         ),
+        "GET /console/breaches/{breach_id}/edit": ("GET", f"{base}/{b['breach_open']}/edit", {}),
+        "POST /console/breaches/{breach_id}/edit": (
+            "POST",
+            f"{base}/{b['breach_open']}/edit",
+            {
+                "data": {
+                    "title": "Edited in the role matrix",
+                    "nature": "A sample breach.",
+                    "aware_at": (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+                }
+            },
+        ),
         "GET /console/dashboard": ("GET", "/console/dashboard", {}),
+        "POST /console/policies/{policy_id}/notify": (
+            "POST",
+            "/console/policies/lmt-group/notify",
+            {"data": {}},
+        ),
         "GET /console/ropa": ("GET", "/console/ropa", {}),
         "GET /console/ropa/{controller}": ("GET", "/console/ropa/lmt", {"params": {"format": "csv"}}),
     }

@@ -21,6 +21,7 @@ BREACH = {
     "controller": "lmt",
     "title": "Loyalty database copied",
     "nature": "An intruder copied the loyalty members table using a stolen password.",
+    "breach_types": ["confidentiality", "availability"],
     "aware_at": (NOW - timedelta(hours=10)).isoformat(),
     "data_categories": ["identification", "contact"],
     "subject_categories": ["own"],
@@ -61,6 +62,7 @@ def test_dpo_registers_assesses_notifies_and_downloads_the_notification(
     content = r.json()
     assert content["breach"]["approximate_number_of_subjects"] == 1200
     assert content["authority"]["name"] == "Datu valsts inspekcija"
+    assert content["breach"]["breach_types"] == ["confidentiality", "availability"]
     r = client.post(
         f"/api/v1/breaches/{b['id']}/notifications",
         json={"phase": "initial", "authority_reference": "DVI-1"},
@@ -100,6 +102,8 @@ def test_bad_fields_are_422_naming_the_field(client: TestClient, auth: Callable[
     dpo = auth("dpo")
     r = client.post("/api/v1/breaches", json={**BREACH, "data_categories": ["dna"]}, headers=dpo)
     assert r.status_code == 422 and r.json()["error"]["field"] == "data_categories"
+    r = client.post("/api/v1/breaches", json={**BREACH, "breach_types": ["secrecy"]}, headers=dpo)
+    assert r.status_code == 422
     r = client.post("/api/v1/breaches", json={**BREACH, "controller": "nobody"}, headers=dpo)
     assert r.status_code == 422 and r.json()["error"]["field"] == "controller"
     r = client.post(

@@ -40,6 +40,8 @@ def test_a_breach_goes_from_the_command_line_to_a_filed_notification_and_a_pdf(
         "Klientu saraksts ar e-pasta adresēm nosūtīts ārējam partnerim.",
         "--aware-at",
         aware,
+        "--types",
+        "confidentiality",
         "--data-categories",
         "name,email",
         "--subject-categories",
@@ -77,6 +79,7 @@ def test_a_breach_goes_from_the_command_line_to_a_filed_notification_and_a_pdf(
     )
     content = json.loads(target.read_text(encoding="utf-8"))
     assert content["breach"]["approximate_number_of_subjects"] == 40
+    assert content["breach"]["breach_types"] == ["confidentiality"]
     assert content["notifications"][0]["authority_reference"] == "DVI-2026-1"
 
 

@@ -35,6 +35,7 @@ def _values(**over: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "title": "Loyalty database copied by an intruder",
         "nature": "Unauthorised access to the loyalty programme database via a stolen password.",
+        "breach_types": ["confidentiality"],
         "aware_at": NOW - timedelta(hours=20),
         "occurred_at": NOW - timedelta(days=2),
         "data_categories": ["identification", "contact", "loyalty-transactions"],
@@ -90,6 +91,7 @@ def test_a_registered_breach_is_open_with_its_clock_running_from_awareness(conta
         ({"aware_at": NOW + timedelta(hours=1)}, "aware_at"),
         ({"occurred_at": NOW - timedelta(hours=1)}, "occurred_at"),  # after awareness
         ({"approx_subjects": -1}, "approx_subjects"),
+        ({"breach_types": ["secrecy"]}, "breach_types"),
         ({"title": "  "}, "title"),
         ({"colour": "red"}, "colour"),
     ],
@@ -254,6 +256,7 @@ def test_the_authority_notification_carries_every_art_33_3_field_in_both_languag
         breach = content["breach"]
         for key in (
             "nature",
+            "breach_types",
             "data_categories",
             "subject_categories",
             "approximate_number_of_subjects",
@@ -460,7 +463,9 @@ def test_the_source_of_identities_is_the_declared_one(container: Container) -> N
         return FakeConnector({})
 
     policy = container.registry.policy_for("lytagra-lv")
-    assert list(source_identities(policy=policy, affected_tables=["shop.orders"], connectors=factory)) == []  # type: ignore[arg-type]
+    assert (
+        list(source_identities(policy=policy, affected_tables=["shop.customers"], connectors=factory)) == []
+    )  # type: ignore[arg-type]
     assert seen == ["shop"]
 
 

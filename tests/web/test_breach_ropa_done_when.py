@@ -45,6 +45,7 @@ def test_dpo_registers_a_breach_exports_it_in_time_and_downloads_every_record(
                 "title": "Lojalitātes programmas dalībnieku saraksts publiski pieejams",
                 "nature": "Eksports ar dalībnieku tālruņa numuriem bija pieejams publiskā saitē 3 dienas.",
                 "aware_at": aware.strftime("%Y-%m-%dT%H:%M"),
+                "breach_types": ["confidentiality"],
                 "data_categories": ["identification", "contact"],
                 "subject_categories": ["own"],
                 "approx_subjects": "1200",
@@ -86,6 +87,7 @@ def test_dpo_registers_a_breach_exports_it_in_time_and_downloads_every_record(
             "Nevēlami zvani",
             "Saite dzēsta",
             "augsts risks",
+            "konfidencialitāte",
         ):
             assert expected in text, expected
         content = browser.get(f"/console/breaches/{breach_id}/notification?format=json&lang=en").json()

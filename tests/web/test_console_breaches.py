@@ -140,3 +140,42 @@ def test_auditor_reads_without_forms_and_operator_is_refused(
     with _browser(container, staff_member, "operator") as browser:
         assert browser.get("/console/breaches").status_code == 403
         assert browser.get(f"/console/breaches/{breach_id}/notification").status_code == 403
+
+
+def test_the_record_is_corrected_through_the_form_and_the_trail_keeps_the_old_value(
+    container: Container, staff_member: Callable[..., tuple[str, str]]
+) -> None:
+    with _browser(container, staff_member, "dpo") as browser:
+        breach_id = _register(browser)
+        form = browser.get(f"/console/breaches/{breach_id}/edit")
+        assert form.status_code == 200 and "Saraksts ar 40 klientu" in form.text
+        assert f'action="/console/breaches/{breach_id}/edit"' in form.text
+        data = {**FORM, "approx_subjects": "45", "csrf": console_csrf(browser)}
+        data.pop("controller")
+        r = browser.post(f"/console/breaches/{breach_id}/edit", data=data, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        page = browser.get(f"/console/breaches/{breach_id}").text
+        assert "<dd>45</dd>" in page
+        assert '{"approx_subjects": {"from": 40, "to": 45}}' in page
+        bad = browser.post(
+            f"/console/breaches/{breach_id}/edit",
+            data={**data, "subject_categories": ["vip"]},
+            follow_redirects=False,
+        )
+        assert bad.status_code == 422 and 'data-field="subject_categories"' in bad.text
+
+
+def test_hostile_text_in_a_breach_is_shown_as_text_everywhere(
+    container: Container, staff_member: Callable[..., tuple[str, str]]
+) -> None:
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>"'
+    with _browser(container, staff_member, "dpo") as browser:
+        breach_id = _register(browser, title=hostile[:60], nature=hostile, measures=hostile)
+        for path in ("/console/breaches", f"/console/breaches/{breach_id}", "/console/dashboard"):
+            html = browser.get(path).text
+            assert "<script>alert" not in html and "<img src=x" not in html, path
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+        printable = browser.get(f"/console/breaches/{breach_id}/notification?format=html").text
+        assert "<script>alert" not in printable and "&lt;img src=x onerror=alert(2)&gt;" in printable
+        pdf = browser.get(f"/console/breaches/{breach_id}/notification?format=pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

@@ -160,3 +160,35 @@ def test_chart_geometry_scales_to_a_round_maximum_and_keeps_every_value() -> Non
         series=coloured([("g", [3, 1]), ("w", [1, 0])]),
     )
     assert len(bars.bars) == 4 and bars.bars[0].label == "sms — g: 3" and not bars.empty
+
+
+def test_the_dpo_tells_people_of_the_policy_version_from_the_dashboard_once(
+    client: TestClient,
+    auth: Callable[..., dict[str, str]],
+    container: Container,
+    staff_member: Callable[..., tuple[str, str]],
+) -> None:
+    from sqlalchemy import func, select
+
+    from sargs.domains.sms.model import SmsOutbox
+    from tests.web_helpers import csrf_of
+
+    _seed(client, auth)  # four LMT people, three with their own phone number
+    with _console(container, staff_member, "dpo") as browser:
+        page = browser.get("/console/dashboard?lang=en")
+        assert 'action="/console/policies/lmt-group/notify"' in page.text
+        for _ in range(2):
+            r = browser.post(
+                "/console/policies/lmt-group/notify",
+                data={"csrf": csrf_of(page.text)},
+                follow_redirects=False,
+            )
+            assert r.status_code == 303
+        assert "3 people" in browser.get("/console/dashboard?lang=en").text
+    with container.read_sessions.begin() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(SmsOutbox).where(SmsOutbox.kind == "notice")) == 3
+        )
+    with _console(container, staff_member, "auditor") as browser:
+        html = browser.get("/console/dashboard").text
+        assert "/notify" not in html

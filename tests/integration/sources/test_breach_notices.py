@@ -107,3 +107,18 @@ def test_an_unconfigured_source_is_skipped_and_named_and_sargs_own_people_are_st
     assert unreachable == ["loyalty: data source 'loyalty' has no database URL: set SARGS_SOURCE_LOYALTY_URL"]
     with container.read_sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(SmsOutbox)) == 1
+
+
+def test_a_table_without_identity_columns_is_named_with_the_tables_to_add(container: Container) -> None:
+    unreachable: list[str] = []
+    people = source_identities(
+        policy=container.registry.policy_for("lmt"),
+        affected_tables=["loyalty.transactions"],
+        connectors=sql_connector_factory({}),
+        unreachable=unreachable,
+    )
+    assert list(people) == []
+    assert unreachable == [
+        "loyalty.transactions: no identity column; its people are found through loyalty.members "
+        "— add those to the affected tables"
+    ]

@@ -23,6 +23,7 @@ Permission = Literal[
     "breach.read",  # the breach register, its clocks and notification exports
     "breach.manage",  # register, assess, notify, close breaches; tell the people affected
     "report.read",  # the record of processing (Art. 30), processors, the DPO dashboard
+    "notice.send",  # tell people about a new policy version
 ]
 PERMISSIONS: Final[tuple[str, ...]] = (
     "consent.check",
@@ -37,6 +38,7 @@ PERMISSIONS: Final[tuple[str, ...]] = (
     "breach.read",
     "breach.manage",
     "report.read",
+    "notice.send",
 )
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {

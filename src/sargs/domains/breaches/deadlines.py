@@ -27,6 +27,8 @@ EXEMPTION_GROUNDS: Final[tuple[str, ...]] = (
     "risk_removed",  # (b) later measures make the high risk no longer likely
     "disproportionate_effort",  # (c) a public communication informs people as effectively
 )
+# What the breach did to the data (the supervisory authority's classification, EDPB Guidelines 9/2022).
+BREACH_TYPES: Final[tuple[str, ...]] = ("confidentiality", "integrity", "availability")
 MIN_REASON: Final[int] = 10
 
 ClockState = Literal["running", "overdue", "met", "late", "not_required"]

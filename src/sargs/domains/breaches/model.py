@@ -26,6 +26,7 @@ class Breach(Base):
     aware_at: Mapped[datetime] = mapped_column(UTCDateTime())
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     nature: Mapped[str] = mapped_column(Text)
+    breach_types: Mapped[list[str]] = mapped_column(JSONType)  # confidentiality | integrity | availability
     data_categories: Mapped[list[str]] = mapped_column(JSONType)
     subject_categories: Mapped[list[str]] = mapped_column(JSONType)
     approx_subjects: Mapped[int | None] = mapped_column(Integer, default=None)

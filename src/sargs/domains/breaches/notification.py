@@ -37,6 +37,10 @@ LABELS: dict[str, dict[str, str]] = {
         "delay_reasons": "Reasons for the delay",
         "authority_reference": "Authority's reference",
         "nature": "(a) Nature of the breach",
+        "breach_types": "Type of breach",
+        "type_confidentiality": "confidentiality (unauthorised disclosure or access)",
+        "type_integrity": "integrity (unauthorised alteration)",
+        "type_availability": "availability (loss of access or destruction)",
         "data_categories": "Categories of personal data",
         "subject_categories": "Categories of data subjects",
         "approx_subjects": "Approximate number of data subjects",
@@ -92,6 +96,10 @@ LABELS: dict[str, dict[str, str]] = {
         "delay_reasons": "Kavēšanās iemesli",
         "authority_reference": "Iestādes atsauce",
         "nature": "a) Pārkāpuma būtība",
+        "breach_types": "Pārkāpuma veids",
+        "type_confidentiality": "konfidencialitāte (neatļauta izpaušana vai piekļuve)",
+        "type_integrity": "integritāte (neatļauta pārveidošana)",
+        "type_availability": "pieejamība (piekļuves zaudēšana vai iznīcināšana)",
         "data_categories": "Personas datu kategorijas",
         "subject_categories": "Datu subjektu kategorijas",
         "approx_subjects": "Aptuvenais datu subjektu skaits",
@@ -189,6 +197,7 @@ def authority_notification(
             "notification_deadline": _iso(breach.clock.due_at),
             "deadline_hours": policy.deadlines.breach_notification_hours,
             "nature": breach.nature,
+            "breach_types": breach.breach_types,
             "data_categories": [{"id": c, "title": categories.get(c, c)} for c in breach.data_categories],
             "subject_categories": [{"id": g, "title": groups.get(g, g)} for g in breach.subject_categories],
             "approximate_number_of_subjects": breach.approx_subjects,
@@ -292,6 +301,7 @@ def notification_document(content: dict[str, Any]) -> Document:
         Paragraph(b["nature"]),
         KeyValues(
             [
+                (t["breach_types"], ", ".join(t[f"type_{x}"] for x in b["breach_types"]) or t["unknown"]),
                 (t["data_categories"], ", ".join(c["title"] for c in b["data_categories"]) or t["unknown"]),
                 (
                     t["subject_categories"],

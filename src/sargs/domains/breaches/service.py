@@ -16,6 +16,7 @@ from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
 from sargs.domains.access.principal import Principal
 from sargs.domains.breaches.deadlines import (
+    BREACH_TYPES,
     BreachClock,
     check_close,
     check_exemption,
@@ -31,6 +32,7 @@ from sargs.domains.policy.schema import Policy
 EDITABLE: tuple[str, ...] = (
     "title",
     "nature",
+    "breach_types",
     "aware_at",
     "occurred_at",
     "data_categories",
@@ -78,6 +80,7 @@ class BreachView:
     aware_at: datetime
     occurred_at: datetime | None
     nature: str
+    breach_types: list[str]
     data_categories: list[str]
     subject_categories: list[str]
     approx_subjects: int | None
@@ -186,6 +189,8 @@ def _clean(policy: Policy, controller: str, values: Mapping[str, Any], now: date
             out[name] = _when(name, value, now)
         elif name == "occurred_at":
             out[name] = None if value is None else _when(name, value, now)
+        elif name == "breach_types":
+            out[name] = _ids(name, value, set(BREACH_TYPES), "breach type")
         elif name == "data_categories":
             out[name] = _ids(name, value, {c.id for c in policy.data_categories}, "data category")
         elif name == "subject_categories":
@@ -263,6 +268,7 @@ def _view(
         aware_at=row.aware_at,
         occurred_at=row.occurred_at,
         nature=row.nature,
+        breach_types=list(row.breach_types),
         data_categories=list(row.data_categories),
         subject_categories=list(row.subject_categories),
         approx_subjects=row.approx_subjects,
@@ -308,6 +314,7 @@ def register_breach(
         policy_id=policy.id,
         policy_version=policy.version,
         status="open",
+        breach_types=[],
         data_categories=[],
         subject_categories=[],
         affected_tables=[],

@@ -107,6 +107,18 @@ def source_identities(
         tables = by_source.get(source.id)
         if not tables:
             continue
+        blind = [t for t in tables if (decl := source.table(t)) is not None and not decl.identity]
+        if blind and unreachable is not None:
+            for name in blind:
+                decl = source.table(name)
+                parents = ", ".join(f"{source.id}.{r.table}" for r in decl.references) if decl else ""
+                unreachable.append(
+                    f"{source.id}.{name}: no identity column; its people are found through "
+                    f"{parents or 'the tables it references'} — add those to the affected tables"
+                )
+        tables = [t for t in tables if t not in blind]
+        if not tables:
+            continue
         try:
             connector = connectors(source)
         except ConfigurationError as exc:

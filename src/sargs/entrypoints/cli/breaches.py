@@ -96,6 +96,9 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
             str | None, typer.Option(help="When the controller became aware (ISO; default now).")
         ] = None,
         occurred_at: Annotated[str | None, typer.Option(help="When it happened (ISO), if known.")] = None,
+        types: Annotated[
+            str | None, typer.Option(help="Comma-separated: confidentiality, integrity, availability.")
+        ] = None,
         data_categories: Annotated[
             str | None, typer.Option(help="Comma-separated data-category ids.")
         ] = None,
@@ -117,6 +120,7 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
             "nature": nature,
             "aware_at": _when(aware_at, "aware-at") or c.clock.now(),
             "occurred_at": _when(occurred_at, "occurred-at"),
+            "breach_types": _split(types) or [],
             "data_categories": _split(data_categories) or [],
             "subject_categories": _split(subject_categories) or [],
             "approx_subjects": subjects,

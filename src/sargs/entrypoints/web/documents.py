@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from sargs.domains.documents.model import Block, Bullets, Document, Heading, KeyValues, Paragraph, Table
 
@@ -71,4 +72,10 @@ def render_document_html(doc: Document, *, stylesheet: str | None = None) -> str
     """The document as a standalone HTML page: inline style (serve it with DOCUMENT_CSP), or, with
     `stylesheet`, a link to it (for pages under the site's CSP, which refuses inline styles)."""
     template = _ENV.get_template("document.html")
-    return template.render(doc=doc, blocks=[_view(b) for b in doc.blocks], style=STYLE, stylesheet=stylesheet)
+    # A downloaded document must print well offline, so it carries its style inline. Pages the
+    # console serves pass `stylesheet` instead: the site's CSP (and its template check) allows no
+    # inline style there.
+    inline = Markup("<style>") + Markup(STYLE) + Markup("</style>")
+    return template.render(
+        doc=doc, blocks=[_view(b) for b in doc.blocks], inline_style=inline, stylesheet=stylesheet
+    )

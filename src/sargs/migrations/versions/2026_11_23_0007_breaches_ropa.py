@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("aware_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("nature", sa.Text(), nullable=False),
+        sa.Column("breach_types", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column(
             "data_categories", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
         ),

@@ -34,6 +34,7 @@ class BreachFields(BaseModel):
 
     title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     nature: LongText | None = None
+    breach_types: list[Literal["confidentiality", "integrity", "availability"]] | None = None
     aware_at: datetime | None = Field(
         default=None, description="When the controller became aware (the clock starts)."
     )
@@ -109,6 +110,7 @@ class BreachRead(BaseModel):
     status: str
     title: str
     nature: str
+    breach_types: list[str]
     aware_at: datetime
     occurred_at: datetime | None
     data_categories: list[str]
@@ -135,6 +137,7 @@ class BreachRead(BaseModel):
             status=v.status,
             title=v.title,
             nature=v.nature,
+            breach_types=v.breach_types,
             aware_at=v.aware_at,
             occurred_at=v.occurred_at,
             data_categories=v.data_categories,
@@ -232,7 +235,9 @@ def breach_list(
     return [BreachRead.of(v) for v in views]
 
 
-@router.post("/breaches", status_code=201, response_model=BreachRead, responses=error_responses(404, 409))
+@router.post(
+    "/breaches", status_code=201, response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+)
 def breach_add(
     body: BreachCreate, request: Request, container: ContainerDep, principal: Manager
 ) -> BreachRead:
@@ -257,7 +262,9 @@ def breach_get(breach_id: str, container: ContainerDep, principal: Reader) -> Br
     return BreachRead.of(_get(container, principal, breach_id))
 
 
-@router.patch("/breaches/{breach_id}", response_model=BreachRead, responses=error_responses(404, 409))
+@router.patch(
+    "/breaches/{breach_id}", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+)
 def breach_update(
     breach_id: str, body: BreachFields, request: Request, container: ContainerDep, principal: Manager
 ) -> BreachRead:
@@ -276,7 +283,9 @@ def breach_update(
 
 
 @router.post(
-    "/breaches/{breach_id}/assessment", response_model=BreachRead, responses=error_responses(404, 409)
+    "/breaches/{breach_id}/assessment",
+    response_model=BreachRead,
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_assess(
     breach_id: str, body: Assessment, request: Request, container: ContainerDep, principal: Manager
@@ -300,7 +309,7 @@ def breach_assess(
     "/breaches/{breach_id}/notifications",
     status_code=201,
     response_model=BreachRead,
-    responses=error_responses(404, 409),
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_notify(
     breach_id: str, body: NotificationCreate, request: Request, container: ContainerDep, principal: Manager
@@ -325,7 +334,9 @@ def breach_notify(
 
 
 @router.post(
-    "/breaches/{breach_id}/exemption", response_model=BreachRead, responses=error_responses(404, 409)
+    "/breaches/{breach_id}/exemption",
+    response_model=BreachRead,
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_exemption(
     breach_id: str, body: Exemption, request: Request, container: ContainerDep, principal: Manager
@@ -345,7 +356,9 @@ def breach_exemption(
     return BreachRead.of(view)
 
 
-@router.post("/breaches/{breach_id}/close", response_model=BreachRead, responses=error_responses(404, 409))
+@router.post(
+    "/breaches/{breach_id}/close", response_model=BreachRead, responses=error_responses(400, 404, 409, 413)
+)
 def breach_close(breach_id: str, request: Request, container: ContainerDep, principal: Manager) -> BreachRead:
     """Close a breach that was assessed, notified when needed, and whose people were told or exempted."""
     with container.sessions.begin() as session:
@@ -391,7 +404,7 @@ def notify_people(
 @router.post(
     "/breaches/{breach_id}/subject-notices",
     response_model=NoticeReportRead,
-    responses=error_responses(404, 409),
+    responses=error_responses(400, 404, 409, 413),
 )
 def breach_subject_notices(
     breach_id: str, body: SubjectNotices, request: Request, container: ContainerDep, principal: Manager

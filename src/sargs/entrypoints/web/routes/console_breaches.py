@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sargs.core.clock import as_utc
-from sargs.core.errors import InvalidInput, SargsError
+from sargs.core.errors import Conflict, InvalidInput, SargsError
 from sargs.domains.breaches import service as breaches
 from sargs.domains.breaches.deadlines import EXEMPTION_GROUNDS, PHASES, RISKS
 from sargs.domains.breaches.notification import authority_notification, notification_document
@@ -136,6 +136,57 @@ def breach_new(
     return _form(request, container, user, controller)
 
 
+class BreachForm:
+    """The registration / edit form's fields, as typed (to show again) and as values (to save)."""
+
+    def __init__(
+        self,
+        title: ShortText,
+        nature: LongText,
+        aware_at: Annotated[str, Form(max_length=40)],
+        occurred_at: Annotated[str | None, Form(max_length=40)] = None,
+        breach_types: Annotated[list[str] | None, Form()] = None,
+        data_categories: Annotated[list[str] | None, Form()] = None,
+        subject_categories: Annotated[list[str] | None, Form()] = None,
+        approx_subjects: Annotated[str | None, Form(max_length=12)] = None,
+        approx_records: Annotated[str | None, Form(max_length=12)] = None,
+        consequences: LongText = "",
+        measures: LongText = "",
+        affected_tables: Annotated[list[str] | None, Form()] = None,
+    ) -> None:
+        self.raw: dict[str, Any] = {
+            "title": title,
+            "nature": nature,
+            "aware_at": aware_at,
+            "occurred_at": occurred_at or "",
+            "breach_types": breach_types or [],
+            "data_categories": data_categories or [],
+            "subject_categories": subject_categories or [],
+            "approx_subjects": approx_subjects or "",
+            "approx_records": approx_records or "",
+            "consequences": consequences,
+            "measures": measures,
+            "affected_tables": affected_tables or [],
+        }
+
+    def values(self) -> dict[str, Any]:
+        """The fields as the service takes them; InvalidInput names a field that cannot be read."""
+        raw = self.raw
+        values = {
+            **raw,
+            "aware_at": _when(raw["aware_at"], "aware_at"),
+            "occurred_at": _when(raw["occurred_at"], "occurred_at"),
+            "approx_subjects": _number(raw["approx_subjects"], "approx_subjects"),
+            "approx_records": _number(raw["approx_records"], "approx_records"),
+        }
+        if values["aware_at"] is None:
+            raise InvalidInput("aware_at is required", field="aware_at")
+        return values
+
+
+FormFields = Annotated[BreachForm, Depends()]
+
+
 @router.post("/breaches")
 def breach_add(
     request: Request,
@@ -143,45 +194,14 @@ def breach_add(
     user: Manager,
     csrf: Csrf,
     controller: Annotated[str, Form(max_length=64)],
-    title: ShortText,
-    nature: LongText,
-    aware_at: Annotated[str, Form(max_length=40)],
-    occurred_at: Annotated[str | None, Form(max_length=40)] = None,
-    data_categories: Annotated[list[str] | None, Form()] = None,
-    subject_categories: Annotated[list[str] | None, Form()] = None,
-    approx_subjects: Annotated[str | None, Form(max_length=12)] = None,
-    approx_records: Annotated[str | None, Form(max_length=12)] = None,
-    consequences: LongText = "",
-    measures: LongText = "",
-    affected_tables: Annotated[list[str] | None, Form()] = None,
+    form: FormFields,
 ) -> Response:
     """Register a breach; on bad input the form comes back with the error and what was typed."""
     check_csrf(request, container, STAFF_COOKIE, csrf)
     user.principal.require_controller(controller)
     container.registry.policy_for(controller)
-    raw = {
-        "title": title,
-        "nature": nature,
-        "aware_at": aware_at,
-        "occurred_at": occurred_at or "",
-        "data_categories": data_categories or [],
-        "subject_categories": subject_categories or [],
-        "approx_subjects": approx_subjects or "",
-        "approx_records": approx_records or "",
-        "consequences": consequences,
-        "measures": measures,
-        "affected_tables": affected_tables or [],
-    }
     try:
-        values = {
-            **raw,
-            "aware_at": _when(aware_at, "aware_at"),
-            "occurred_at": _when(occurred_at, "occurred_at"),
-            "approx_subjects": _number(approx_subjects, "approx_subjects"),
-            "approx_records": _number(approx_records, "approx_records"),
-        }
-        if values["aware_at"] is None:
-            raise InvalidInput("aware_at is required", field="aware_at")
+        values = form.values()
         with container.sessions.begin() as session:
             view = breaches.register_breach(
                 session=session,
@@ -201,9 +221,69 @@ def breach_add(
             status=422,
             error=exc.message,
             error_field=exc.details.get("field"),
-            values=raw,
+            values=form.raw,
         )
     return RedirectResponse(f"/console/breaches/{view.id}", status_code=303)
+
+
+def _typed(view: BreachView) -> dict[str, Any]:
+    """A breach's fields as the form shows them."""
+    return {
+        "title": view.title,
+        "nature": view.nature,
+        "aware_at": view.aware_at.strftime("%Y-%m-%dT%H:%M"),
+        "occurred_at": view.occurred_at.strftime("%Y-%m-%dT%H:%M") if view.occurred_at else "",
+        "breach_types": view.breach_types,
+        "data_categories": view.data_categories,
+        "subject_categories": view.subject_categories,
+        "approx_subjects": "" if view.approx_subjects is None else str(view.approx_subjects),
+        "approx_records": "" if view.approx_records is None else str(view.approx_records),
+        "consequences": view.consequences,
+        "measures": view.measures,
+        "affected_tables": view.affected_tables,
+    }
+
+
+@router.get("/breaches/{breach_id}/edit")
+def breach_edit_page(
+    breach_id: str, request: Request, container: ContainerDep, user: Manager
+) -> HTMLResponse:
+    """The form with the breach's current content (the trail keeps what it was)."""
+    view = _get(container, user, breach_id)
+    return _form(request, container, user, view.controller, values=_typed(view), breach=view)
+
+
+@router.post("/breaches/{breach_id}/edit")
+def breach_edit(
+    breach_id: str, request: Request, container: ContainerDep, user: Manager, csrf: Csrf, form: FormFields
+) -> Response:
+    """Save changed fields; a refusal shows the form again with the error."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    view = _get(container, user, breach_id)
+    try:
+        with container.sessions.begin() as session:
+            breaches.update_breach(
+                session=session,
+                registry=container.registry,
+                breach_id=breach_id,
+                values=form.values(),
+                by=user.principal,
+                now=container.clock.now(),
+            )
+            audit(session, container, user.principal, request, "change", controllers=[view.controller])
+    except (InvalidInput, Conflict) as exc:
+        return _form(
+            request,
+            container,
+            user,
+            view.controller,
+            status=422,
+            error=exc.message,
+            error_field=exc.details.get("field"),
+            values=form.raw,
+            breach=view,
+        )
+    return RedirectResponse(f"/console/breaches/{breach_id}", status_code=303)
 
 
 def _detail(

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from sargs.core.errors import NotFound
+from sargs.domains.policy.notices import notify_policy_version
 from sargs.domains.ropa.processors import contract_status, processors_of
 from sargs.domains.ropa.record import build_record, record_document
-from sargs.entrypoints.api.deps import ContainerDep
+from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.api.routers.ropa import ropa_file
+from sargs.entrypoints.notices import mail_queue, notice_secret
 from sargs.entrypoints.web.dashboard import PanelContext, panels_for
 from sargs.entrypoints.web.documents import STYLESHEET, render_document_html
 from sargs.entrypoints.web.i18n import language_of, translator
 from sargs.entrypoints.web.render import render
-from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser
+from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
 
 router = APIRouter()
 
 ReportReader = Annotated[StaffUser, Depends(StaffPermit("report.read"))]
+NoticeSender = Annotated[StaffUser, Depends(StaffPermit("notice.send"))]
 
 
 @router.get("/dashboard")
@@ -95,3 +99,39 @@ def ropa_download(
         return HTMLResponse(render_document_html(record_document(record), stylesheet=STYLESHEET))
     body, media, name = ropa_file(container, controller, format, lang)
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/policies/{policy_id}/notify")
+def policy_notify(
+    policy_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: NoticeSender,
+    csrf: Annotated[str, Form(alias="csrf")],
+) -> Response:
+    """Tell everyone the policy's controllers hold about its current version (once per person)."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    policy = next((p for p in container.registry.policies if p.id == policy_id), None)
+    if policy is None:
+        raise NotFound("no policy with this id")
+    for controller in policy.controllers:
+        user.principal.require_controller(controller.id)
+    report = notify_policy_version(
+        sessions=container.sessions,
+        policy=policy,
+        secret=notice_secret(container),
+        now=container.clock.now,
+        mail=mail_queue(container),
+    )
+    with container.sessions.begin() as session:
+        audit(
+            session,
+            container,
+            user.principal,
+            request,
+            "export",
+            controllers=[c.id for c in policy.controllers],
+        )
+    return RedirectResponse(
+        f"/console/dashboard?notified={policy.id}&count={report.queued}#policies", status_code=303
+    )
