@@ -18,11 +18,13 @@ from sargs.domains.breaches import service as breaches
 from sargs.domains.breaches.model import BreachChange, BreachSubjectNotice
 from sargs.domains.breaches.notification import authority_notification, notification_document
 from sargs.domains.breaches.subjects import notify_affected, source_identities
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.sources import DataSource
 from sargs.domains.sms.model import SmsOutbox
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import add_identity, get_or_create_subject
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.notices import mail_queue
 from sargs.integrations.documents.pdf import render_pdf
 from tests.conftest import NOW
 
@@ -352,7 +354,7 @@ def _high(container: Container) -> breaches.BreachView:
 
 
 def _notify(
-    container: Container, people: list[Identity], mail: FakeMail | None, *, own: bool = False, batch: int = 2
+    container: Container, people: list[Identity], mail: Any, *, own: bool = False, batch: int = 2
 ) -> Any:
     return notify_affected(
         sessions=container.sessions,
@@ -422,6 +424,20 @@ def test_people_reachable_only_by_e_mail_wait_for_an_e_mail_outbox(container: Co
     mail = FakeMail()
     second = _notify(container, people, mail)
     assert (second.email, second.already) == (1, 1)
+
+
+def test_e_mail_notices_land_in_the_e_mail_outbox_once_per_person(container: Container) -> None:
+    b = _high(container)
+    BREACH[:] = [b.id]
+    people = [Identity("email", "liga@example.lv"), Identity("email", "peteris@example.lv")]
+    first = _notify(container, people, mail_queue(container))
+    again = _notify(container, people, mail_queue(container))
+    assert (first.email, again.email, again.already) == (2, 0, 2)
+    with container.sessions() as session:
+        rows = session.execute(select(MailOutbox.kind, MailOutbox.to_address, MailOutbox.headers)).all()
+    assert sorted(r.to_address for r in rows) == ["liga@example.lv", "peteris@example.lv"]
+    assert {r.kind for r in rows} == {"breach"}
+    assert all(r.headers["X-Sargs-Breach"] == b.id for r in rows)
 
 
 def test_own_subjects_of_the_controller_are_included_when_asked(container: Container) -> None:

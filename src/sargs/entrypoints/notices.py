@@ -1,19 +1,16 @@
-"""What breach and policy notices need from the rest of the system, found where it lives.
+"""What breach and policy notices need from the rest of the system.
 
-The e-mail outbox (`sargs.domains.mail.outbox`, issue 7) is built alongside this code and used
-when present; without it, people reachable only by e-mail are reported and left for a later run.
-Data sources come from `Container.sources`; one that is not configured is skipped and named.
+E-mail goes into the e-mail outbox (`sargs.domains.mail.outbox`, delivered by `sargs mail send`);
+data sources come from `Container.sources`; one that is not configured is skipped and named.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sargs.domains.mail import outbox
 from sargs.domains.notices.ports import MailQueue
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.entrypoints.container import Container
@@ -21,9 +18,6 @@ from sargs.entrypoints.container import Container
 
 class OutboxMailQueue:
     """The e-mail outbox's `enqueue`, behind the MailQueue port."""
-
-    def __init__(self, enqueue: Callable[..., Any]) -> None:
-        self._enqueue = enqueue
 
     def enqueue(
         self,
@@ -37,7 +31,7 @@ class OutboxMailQueue:
         now: datetime,
         subject_id: str | None = None,
     ) -> str:
-        queued = self._enqueue(
+        return outbox.enqueue(
             session=session,
             to=to,
             subject=subject,
@@ -47,17 +41,11 @@ class OutboxMailQueue:
             now=now,
             subject_id=subject_id,
         )
-        return str(getattr(queued, "id", queued))
 
 
-def mail_queue(container: Container) -> MailQueue | None:
-    """The e-mail outbox when this installation has one, else None."""
-    try:
-        module = importlib.import_module("sargs.domains.mail.outbox")
-    except ImportError:
-        return None
-    enqueue = getattr(module, "enqueue", None)
-    return OutboxMailQueue(enqueue) if callable(enqueue) else None
+def mail_queue(container: Container) -> MailQueue:
+    """The e-mail outbox."""
+    return OutboxMailQueue()
 
 
 def source_connectors(container: Container) -> ConnectorFactory:
