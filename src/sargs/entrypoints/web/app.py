@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from sargs.core.errors import PermissionDenied, RateLimited, SargsError
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.web import panels  # noqa: F401  (registers the requests and retention panels)
 from sargs.entrypoints.web.render import HERE, render
 from sargs.entrypoints.web.routes import console, console_breaches, console_dsr, console_reports, portal
 from sargs.entrypoints.web.security import PORTAL_COOKIE, STAFF_COOKIE, CsrfFailed, LoginRequired

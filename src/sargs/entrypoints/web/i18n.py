@@ -335,6 +335,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "resub_done": "Done: you are subscribed again.",
         "resub_refused": "This subscription cannot be given again here.",
         "unsub_bad_link": "This link is not valid. Use the link in the e-mail as it was sent.",
+        # --- dashboard: rights requests panel ---
+        "panel_requests": "Rights requests",
+        "panel_requests_open": "{n} open, {overdue} overdue, {soon} due within 7 days.",
+        "panel_requests_see_overdue": "See the overdue requests",
+        "panel_requests_answered": "{n} answered in the last 12 months, {pct}% on time; median {days} days to answer.",
+        "chart_requests_volume": "Requests received per month, by kind",
+        "chart_requests_volume_desc": "How many rights requests arrived each month of the last 12, split by the right asked for.",
+        "chart_requests_deadlines": "Answers on time and late, per month",
+        "chart_requests_deadlines_desc": "Requests answered each month of the last 12, by whether the answer was given by the due date.",
+        "requests_on_time": "on time",
+        "requests_late": "late",
     },
     "lv": {
         "app": "Sargs",
@@ -663,6 +674,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "resub_done": "Paveikts: jūs esat atkal pierakstījies.",
         "resub_refused": "Šo abonementu šeit nevar atjaunot.",
         "unsub_bad_link": "Saite nav derīga. Izmantojiet saiti no e-pasta tādu, kāda tā tika nosūtīta.",
+        # --- dashboard: rights requests panel ---
+        "panel_requests": "Datu subjektu pieprasījumi",
+        "panel_requests_open": "{n} atvērti, {overdue} nokavēti, {soon} jāatbild 7 dienu laikā.",
+        "panel_requests_see_overdue": "Skatīt nokavētos pieprasījumus",
+        "panel_requests_answered": "Pēdējos 12 mēnešos atbildēti {n}, laikā {pct}%; atbildes mediāna {days} dienas.",
+        "chart_requests_volume": "Saņemtie pieprasījumi pa mēnešiem un veidiem",
+        "chart_requests_volume_desc": "Cik datu subjektu pieprasījumu saņemts katrā no pēdējiem 12 mēnešiem, pa pieprasītajām tiesībām.",
+        "chart_requests_deadlines": "Atbildes laikā un nokavētas, pa mēnešiem",
+        "chart_requests_deadlines_desc": "Katrā no pēdējiem 12 mēnešiem atbildētie pieprasījumi: vai atbilde sniegta līdz termiņam.",
+        "requests_on_time": "laikā",
+        "requests_late": "nokavētas",
     },
 }
 
