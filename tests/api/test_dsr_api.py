@@ -132,3 +132,20 @@ def test_opendsr_file_follow_and_cancel_with_signed_callbacks(
     assert statuses == ["cancelled", "pending"]
     with container.sessions.begin() as session:
         assert {c.status for c in session.scalars(select(DsrCallback))} == {"sent"}
+
+
+def test_opendsr_refuses_callbacks_to_internal_addresses_and_writes_nothing(
+    client: TestClient, auth: Auth
+) -> None:
+    headers = auth("operator", ["lytagra-lv"])
+    body = {
+        "subject_request_id": "ssrf-1",
+        "subject_request_type": "access",
+        "subject_identities": [{"identity_type": "email", "identity_value": "mara@example.lv"}],
+        "status_callback_urls": ["https://processor.example/cb", "https://169.254.169.254/latest/meta-data"],
+    }
+    r = client.post("/api/v1/opendsr/requests", json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "status_callback_urls.1"
+    assert "private" in r.json()["error"]["message"]
+    assert client.get("/api/v1/opendsr/requests/ssrf-1", headers=headers).status_code == 404

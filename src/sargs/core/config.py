@@ -53,7 +53,17 @@ class Settings(BaseSettings):
     mail_link_base_url: str | None = None
     mail_unsubscribe_mailto: str | None = None
     web_rate_limit_per_minute: int = Field(default=120, gt=0)  # cookie choices per client address
+    # OpenDSR status callbacks go only to https URLs on public hosts; when this lists hosts
+    # (SARGS_OPENDSR_CALLBACK_HOSTS=a.example,b.example), only to those.
+    opendsr_callback_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
+
+    @field_validator("opendsr_callback_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("policy_files", mode="before")
     @classmethod

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +27,28 @@ class CallbackPoster(Protocol):
     """Posts one callback; returns the HTTP status, raises OSError-like errors on network failure."""
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> int: ...
+
+
+def callback_url_problem(url: str, *, allowed_hosts: Sequence[str] = ()) -> str | None:
+    """Why Sargs must not post to `url`, or None: https only, no credentials, no loopback or
+    private addresses by name or number, and only `allowed_hosts` when any are configured."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if parts.scheme != "https":
+        return "a status callback URL must use https"
+    if not host or parts.username or parts.password:
+        return "a status callback URL needs a host and no user name or password"
+    if allowed_hosts:
+        return None if host in allowed_hosts else f"callbacks may go only to: {', '.join(allowed_hosts)}"
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return "a status callback URL may not point at this machine or a local network name"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if not address.is_global:
+        return "a status callback URL may not point at a private, loopback or reserved address"
+    return None
 
 
 def sign(key: bytes, body: bytes) -> str:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from sargs.core.errors import Conflict, InvalidInput, NotFound
+from sargs.domains.dsr.callbacks import callback_url_problem
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import DsrActor, Intake, cancel, file_request, lock_request, opendsr_view
 from sargs.domains.subjects.identifiers import Identity, make_identity
@@ -111,6 +112,11 @@ def opendsr_create(
         )
         if exists is not None:
             raise Conflict("subject_request_id was already used", field="subject_request_id")
+        allowed = container.settings.opendsr_callback_hosts
+        for i, url in enumerate(body.status_callback_urls):
+            problem = callback_url_problem(url, allowed_hosts=allowed)
+            if problem:
+                raise InvalidInput(problem, field=f"status_callback_urls.{i}")
         row = file_request(
             session=session,
             registry=container.registry,
