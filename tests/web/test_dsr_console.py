@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sargs.bootstrap import create_app
 from sargs.domains.consent.service import Actor, current_states, record_consent
 from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
 from sargs.entrypoints.container import Container
@@ -142,7 +143,10 @@ def test_extension_is_recorded_before_the_deadline_told_to_the_requester_and_ref
         row = session.get(DsrRequest, rid)
         assert row is not None and row.due_at == row.first_due_at + timedelta(days=20)
         assert row.extension and row.extension["notice"] == "We need 20 more days."
-    assert codes.sent == [("email", "edgars@example.lv", "Lytagra: We need 20 more days.")]
+    assert codes.sent == []  # not sent synchronously: queued in the e-mail outbox with the request
+    with container.sessions() as session:
+        queued = session.execute(select(MailOutbox.kind, MailOutbox.to_address, MailOutbox.text)).all()
+    assert [tuple(q) for q in queued] == [("notice", "edgars@example.lv", "Lytagra: We need 20 more days.")]
 
 
 def test_a_portal_objection_to_marketing_stops_it_at_once_and_a_hold_message_reaches_the_person(

@@ -11,6 +11,7 @@ from sargs.domains.documents.model import Document
 from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
 from sargs.domains.dsr.response import build_response
 from sargs.domains.dsr.service import DsrActor, get_request, log_event
+from sargs.domains.mail import outbox as mail_outbox
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
 from sargs.entrypoints.container import Container
@@ -99,7 +100,7 @@ NOTICE_SUBJECT = {"lv": "Jūsu datu subjekta pieprasījums", "en": "Your data-su
 
 
 def notify_requester(container: Container, request_id: str, text: str, *, what: str) -> str | None:
-    """Tell the requester (`what`: on_hold or extended) by e-mail, else by SMS through the outbox;
+    """Tell the requester (`what`: on_hold or extended) by e-mail, else by SMS, through the outboxes;
     the trail records that and how (never the address). None when no address is on file."""
     with container.sessions.begin() as session:
         request = get_request(session=session, request_id=request_id)
@@ -112,6 +113,17 @@ def notify_requester(container: Container, request_id: str, text: str, *, what: 
         channel = "email" if email else ("sms" if phone else None)
         if channel == "sms" and phone:
             container.code_sender.send_sms(phone, body, session=session)
+        elif channel == "email" and email:  # queued with the trail row: nothing lost on a crash
+            mail_outbox.enqueue(
+                session=session,
+                to=email,
+                subject=NOTICE_SUBJECT.get(request.language, NOTICE_SUBJECT["lv"]),
+                text=body,
+                kind="notice",
+                now=container.clock.now(),
+                subject_id=request.subject_id,
+                controller=request.controller,
+            )
         if channel:
             log_event(
                 session=session,
@@ -121,7 +133,4 @@ def notify_requester(container: Container, request_id: str, text: str, *, what: 
                 now=container.clock.now(),
                 data={"channel": channel, "about": what},
             )
-        language = request.language
-    if channel == "email" and email:
-        container.code_sender.send_email(email, NOTICE_SUBJECT.get(language, NOTICE_SUBJECT["lv"]), body)
     return channel
