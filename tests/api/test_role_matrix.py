@@ -19,6 +19,7 @@ from sargs.domains.access.permissions import ROLES, allows
 from sargs.entrypoints.api.deps import Permit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.security import StaffPermit
+from tests.api.role_samples_reports import api_samples, console_samples, seed_reports
 from tests.web_helpers import console_csrf, console_login
 
 PHONE = "+37129000001"
@@ -31,6 +32,12 @@ OPEN_TO_ALL = {
     "POST /console/login",
     "POST /console/logout",
     "GET /console/",
+    # issue 7: website visitors' cookie banner (rate limited, CORS to listed origins), the mail
+    # provider's signed webhook and the shop's conversion report (authenticated by a signed click token)
+    "GET /api/v1/web/cookie-categories",
+    "POST /api/v1/web/cookie-consents",
+    "POST /api/v1/mail/events",
+    "POST /api/v1/mail/conversions",
 }
 
 
@@ -91,7 +98,52 @@ def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: C
         "event_id": r.json()["event"]["id"],
         "subject_id": r.json()["event"]["subject_id"],
         "hold_id": hold.id,
+        **seed_dsr(client.app.state.container),  # type: ignore[attr-defined]
+        **seed_reports(client, auth),
     }
+
+
+def seed_dsr(container: Container) -> dict[str, str]:
+    """Rights requests for the DSR routes: one to read, verify, decide on, a repeat, an OpenDSR one."""
+    from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+    from sargs.domains.subjects.identifiers import Identity
+
+    actor = DsrActor("staff", "seed")
+    requester = {"name": "A B", "address": "Rīga", "contact": PHONE, "signed": True}
+
+    def file(kind: str, channel: str = "in_person", **kw: object) -> str:
+        with container.sessions.begin() as session:
+            intake = Intake(
+                controller="lmt",
+                kind=kind,
+                channel=channel,
+                identities=[Identity("msisdn", PHONE)],
+                requester=requester,
+                **kw,  # type: ignore[arg-type]
+            )
+            return file_request(
+                session=session,
+                registry=container.registry,
+                intake=intake,
+                actor=actor,
+                now=container.clock.now(),
+            ).id
+
+    out = {"dsr_id": file("access"), "verify_id": file("restriction", details="stop profiling")}
+    out["repeat_id"] = file("access")
+    out["decision_id"] = file("rectification", details="my name is A B")
+    with container.sessions.begin() as session:
+        row = lock_request(session=session, request_id=out["decision_id"])
+        verify_identity(
+            session=session,
+            request=row,
+            method="id_document",
+            evidence={"document_type": "passport"},
+            actor=actor,
+            now=container.clock.now(),
+        )
+    file("access", channel="api", external_id="seed-opendsr")
+    return out
 
 
 def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -169,6 +221,55 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             f"/api/v1/retention/holds/{seeded['hold_id']}/release",
             {},
         ),
+        "POST /api/v1/dsr/requests": (
+            "POST",
+            "/api/v1/dsr/requests",
+            {
+                "json": {
+                    "controller": "lmt",
+                    "kind": "access",
+                    "channel": "post",
+                    "identities": [f"msisdn:{PHONE}"],
+                    "requester": {"name": "A B", "address": "Rīga", "contact": "post", "signed": True},
+                }
+            },
+        ),
+        "GET /api/v1/dsr/requests": ("GET", "/api/v1/dsr/requests", {"params": {"overdue": "false"}}),
+        "GET /api/v1/dsr/requests/{request_id}": ("GET", f"/api/v1/dsr/requests/{seeded['dsr_id']}", {}),
+        "POST /api/v1/dsr/requests/{request_id}/verify": (
+            "POST",
+            f"/api/v1/dsr/requests/{seeded['verify_id']}/verify",
+            {"json": {"method": "id_document", "evidence": {"document_type": "ID card"}}},
+        ),
+        "POST /api/v1/dsr/requests/{request_id}/fulfil": (
+            "POST",
+            f"/api/v1/dsr/requests/{seeded['decision_id']}/fulfil",
+            {"json": {"outcome": "fulfilled"}},
+        ),
+        "GET /api/v1/dsr/requests/{request_id}/response": (
+            "GET",
+            f"/api/v1/dsr/requests/{seeded['dsr_id']}/response",
+            {"params": {"format": "html"}},
+        ),
+        "POST /api/v1/opendsr/requests": (
+            "POST",
+            "/api/v1/opendsr/requests",
+            {
+                "json": {
+                    "subject_request_id": f"matrix-{role}",
+                    "subject_request_type": "access",
+                    "controller_id": "lmt",
+                    "subject_identities": [{"identity_type": "phone_number", "identity_value": PHONE}],
+                }
+            },
+        ),
+        "GET /api/v1/opendsr/requests/{request_id}": ("GET", "/api/v1/opendsr/requests/seed-opendsr", {}),
+        "DELETE /api/v1/opendsr/requests/{request_id}": (
+            "DELETE",
+            "/api/v1/opendsr/requests/seed-opendsr",
+            {},
+        ),
+        **api_samples(seeded),
     }
 
 
@@ -271,6 +372,62 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
             "/console/retention/holds/release",
             {"data": {"hold": seeded["hold_id"]}},
         ),
+        "GET /console/dsr": ("GET", "/console/dsr", {"params": {"view": "overdue"}}),
+        "GET /console/dsr/new": ("GET", "/console/dsr/new", {}),
+        "POST /console/dsr/new": (
+            "POST",
+            "/console/dsr/new",
+            {
+                "data": {
+                    "controller": "lmt",
+                    "kind": "access",
+                    "channel": "in_person",
+                    "identities": PHONE,
+                    "name": "A B",
+                    "address": "Rīga",
+                    "contact": PHONE,
+                    "signed": "true",
+                }
+            },
+        ),
+        "GET /console/dsr/{request_id}": ("GET", f"/console/dsr/{seeded['dsr_id']}", {}),
+        "POST /console/dsr/{request_id}/verify": (
+            "POST",
+            f"/console/dsr/{seeded['verify_id']}/verify",
+            {"data": {"method": "id_document", "document_type": "passport"}},
+        ),
+        "POST /console/dsr/{request_id}/hold": (
+            "POST",
+            f"/console/dsr/{seeded['verify_id']}/hold",
+            {"data": {"message": "please sign the request"}},
+        ),
+        "POST /console/dsr/{request_id}/content": (
+            "POST",
+            f"/console/dsr/{seeded['verify_id']}/content",
+            {"data": {"contact": "+37129000001"}},
+        ),
+        "POST /console/dsr/{request_id}/repeat": (
+            "POST",
+            f"/console/dsr/{seeded['repeat_id']}/repeat",
+            {"data": {"decision": "free"}},
+        ),
+        "POST /console/dsr/{request_id}/extend": (
+            "POST",
+            f"/console/dsr/{seeded['dsr_id']}/extend",
+            {"data": {"days": "10", "reason": "many systems", "notice": "we need ten more days"}},
+        ),
+        "POST /console/dsr/{request_id}/fulfil": (
+            "POST",
+            f"/console/dsr/{seeded['decision_id']}/fulfil",
+            {"data": {"outcome": "fulfilled", "text": "corrected"}},
+        ),
+        "GET /console/dsr/{request_id}/answer": (
+            "GET",
+            f"/console/dsr/{seeded['dsr_id']}/answer",
+            {"params": {"format": "html"}},
+        ),
+        "GET /console/dsr/{request_id}/export": ("GET", f"/console/dsr/{seeded['dsr_id']}/export", {}),
+        **console_samples(seeded),
     }
 
 

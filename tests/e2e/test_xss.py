@@ -39,8 +39,12 @@ PAYLOADS = [
     '<div hx-get="/console/" hx-trigger="load" hx-on::after-request="window.__xss=1">htmx</div>',
     "{{7*7}} ${7*7} <%= 7*7 %>",
 ]
-# E-mail addresses may hold markup too (no spaces); normalised to lower case.
-EMAILS = ["<img/src=x/onerror=window.__xss=1>@example.lv", '"><svg/onload=window.__xss=1>@example.lv']
+# E-mail addresses refuse < > " ( ) , ; : [ ] and spaces, but may still hold quotes, equals signs
+# and entity-like text; normalised to lower case.
+EMAILS = [
+    "x'/onfocus='window.__xss=1'/autofocus/x@example.lv",
+    "&ltimg/src=x/onerror=window.__xss=1&gt@example.lv",
+]
 
 CSP_WATCH = """
 window.__csp = [];

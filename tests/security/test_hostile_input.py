@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sargs.bootstrap import create_app
 from sargs.core.db import Base
 from sargs.domains.consent.service import Actor, record_consent, verify_ledger
-from sargs.domains.portal.model import RequestIntent
+from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.sms.model import SmsInbound
 from sargs.domains.sms.signatures import sign_json, twilio_signature
 from sargs.domains.staff.model import StaffMember
@@ -1018,7 +1018,7 @@ def test_injection_strings_are_stored_verbatim_as_data(world: World) -> None:
     with world.container.sessions.begin() as s:
         names = set(s.scalars(select(StaffMember.name)))
         texts = set(s.scalars(select(SmsInbound.text)))
-        details = set(s.scalars(select(RequestIntent.details)))
+        details = set(s.scalars(select(DsrRequest.details)))
     assert {sql, markup} <= names and f"{sql} {markup}" in texts and sql + markup in details
     with world.container.read_sessions.begin() as s:
         assert verify_ledger(session=s).ok

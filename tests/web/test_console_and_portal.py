@@ -179,7 +179,7 @@ def test_contact_details_are_corrected_only_after_the_new_address_is_confirmed(
 def test_a_request_started_in_the_portal_is_recorded(
     browser: TestClient, codes: FakeCodeSender, subject_id: str, container: Container
 ) -> None:
-    from sargs.domains.portal.service import requests_of
+    from sargs.domains.dsr.service import list_requests
 
     portal_sign_in(browser, PHONE, codes.last_code)
     page = browser.get("/portal/requests")
@@ -190,7 +190,7 @@ def test_a_request_started_in_the_portal_is_recorded(
     )
     assert r.status_code == 303
     with container.read_sessions.begin() as s:
-        [req] = requests_of(session=s, subject_id=subject_id)
+        [req] = list_requests(session=s, now=container.clock.now(), subject_id=subject_id)
     assert (req.kind, req.controller, req.status, req.channel) == ("access", "lmt", "received", "portal")
 
 

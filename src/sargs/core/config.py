@@ -47,6 +47,23 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Web cookies carry `Secure` unless this is False; None: Secure except in demo mode.
     secure_cookies: bool | None = None
+    # Website visitors and e-mail (issue 7). Bounce/complaint webhooks are signed with this key;
+    # unsubscribe and tracking links go to public_url (or mail_link_base_url when set).
+    mail_webhook_secret: str = DEFAULT_SECRET
+    mail_link_base_url: str | None = None
+    mail_unsubscribe_mailto: str | None = None
+    web_rate_limit_per_minute: int = Field(default=120, gt=0)  # cookie choices per client address
+    # OpenDSR status callbacks go only to https URLs on public hosts; when this lists hosts
+    # (SARGS_OPENDSR_CALLBACK_HOSTS=a.example,b.example), only to those.
+    opendsr_callback_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
+
+    @field_validator("opendsr_callback_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("policy_files", mode="before")
     @classmethod
@@ -70,6 +87,7 @@ class Settings(BaseSettings):
             "smtp_password",
             "sms_provider_token",
             "sms_twilio_auth_token",
+            "mail_webhook_secret",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

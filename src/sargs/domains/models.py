@@ -2,23 +2,40 @@
 
 from sargs.domains.access.model import WebSession
 from sargs.domains.audit.model import AccessLogEntry
+from sargs.domains.breaches.model import Breach, BreachChange, BreachNotification, BreachSubjectNotice
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.model import PolicyVersion
+from sargs.domains.policy.notice_model import PolicyNotice
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
 from sargs.domains.retention.model import DestructionLogEntry, RetentionHold, RetentionLease, RetentionRun
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 from sargs.domains.tokens.model import ApiToken
+from sargs.domains.web.model import CookieConsent, EmailEvent, WebAccessLog
 
 __all__ = [
     "AccessLogEntry",
     "ApiToken",
+    "Breach",
+    "BreachChange",
+    "BreachNotification",
+    "BreachSubjectNotice",
     "ConsentEvent",
     "ConsentRejection",
     "ConsentState",
+    "CookieConsent",
     "DestructionLogEntry",
+    "DsrCallback",
+    "DsrEvent",
+    "DsrRequest",
+    "DsrSourceRun",
+    "EmailEvent",
+    "MailOutbox",
     "OneTimeCode",
+    "PolicyNotice",
     "PolicyVersion",
     "RequestIntent",
     "RetentionHold",
@@ -30,5 +47,6 @@ __all__ = [
     "Subject",
     "SubjectGroup",
     "SubjectIdentity",
+    "WebAccessLog",
     "WebSession",
 ]

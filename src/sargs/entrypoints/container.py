@@ -57,3 +57,6 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+        close_sources = getattr(self.sources, "close", None)
+        if close_sources is not None:
+            close_sources()

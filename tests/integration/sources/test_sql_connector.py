@@ -351,8 +351,31 @@ def test_the_factory_reads_the_url_from_the_sources_variable(retailer: Policy, s
     connector = factory(shop)
     assert connector is factory(shop)
     assert connector.collect(identities=LIGA_IDS).row_count > 0
+    factory.close()
+    assert factory(shop) is not connector  # a fresh pool after close
     with pytest.raises(ConfigurationError, match="set SARGS_SOURCE_SHOP_URL"):
         sql_connector_factory({})(shop)
     manual = DataSource.model_validate(shop.model_dump(mode="json") | {"kind": "manual"})
     with pytest.raises(ConfigurationError, match="kind 'manual'"):
         factory(manual)
+
+
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection:sqlalchemy.exc.SAWarning")
+def test_the_sample_shop_indexes_every_identity_and_reference_column(shop_url: str) -> None:
+    from sqlalchemy import inspect
+
+    engine = make_engine(shop_url)
+    try:
+        inspector = inspect(engine)
+        indexed = {
+            (t, tuple(ix["column_names"]))
+            for t in ("customers", "orders", "loyalty_transactions", "email_events")
+            for ix in inspector.get_indexes(t)
+        }
+        unique = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("customers")}
+    finally:
+        engine.dispose()
+    for table in ("orders", "loyalty_transactions", "email_events"):
+        assert (table, ("customer_id",)) in indexed
+    assert ("customers", ("phone",)) in indexed
+    assert ("customer_no",) in unique

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from sargs.core.errors import NotFound
+from sargs.domains.consent.model import ConsentRejection
 from sargs.domains.consent.service import Actor, record_consent, verify_ledger
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.subjects.erasure import (
@@ -159,3 +160,28 @@ def test_identifiers_are_recognised_in_any_spelling_and_scrubbed_from_text() -> 
     assert not identifier_in(["JAUNUMI", 29307777, None], [PHONE, EMAIL])
     assert scrub_identifiers("JAUNUMI janis@example.lv +371 29 100 001") == "JAUNUMI … …"
     assert scrub_identifiers("VIETA 2 STOP") == "VIETA 2 STOP"
+
+
+def test_evidence_of_refused_requests_naming_the_person_is_blanked(container: Container) -> None:
+    subject_id = person(container)
+    with container.sessions.begin() as s:
+        s.add(
+            ConsentRejection(
+                id="rej1",
+                subject_id=subject_id,
+                controller="lmt",
+                purpose="offers",
+                action="grant",
+                channel="sms",
+                reason="not_eligible",
+                message="no",
+                occurred_at=NOW,
+                evidence={"text": "JAUNUMI 29100001", "provider": "test"},
+            )
+        )
+    with container.sessions.begin() as s:
+        report = pseudonymise_subject_report(session=s, subject_id=subject_id, now=NOW)
+    assert report.rejections_scrubbed == 1
+    with container.sessions.begin() as s:
+        assert s.get(ConsentRejection, "rej1").evidence == {"text": "…", "provider": "test"}  # type: ignore[union-attr]
+    assert verify_ok(container)

@@ -33,11 +33,26 @@ def test_email_domain_and_case_are_normalised() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["email:no-at-sign", "email:a@b", "email:two@@example.lv", "email:a b@example.lv"]
+    "raw",
+    [
+        "email:no-at-sign",
+        "email:a@b",
+        "email:two@@example.lv",
+        "email:a b@example.lv",
+        'email:"quoted"@example.lv',
+        "email:a<script>@example.lv",
+        "email:a@example.lv>",
+        "email:one,two@example.lv",
+        "email:a\x07@example.lv",
+    ],
 )
 def test_malformed_emails_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidInput, match="e-mail"):
         parse_identity(raw)
+
+
+def test_latvian_addresses_with_diacritics_are_accepted() -> None:
+    assert parse_identity("email:Jānis@Ķēķis.lv").value == "jānis@ķēķis.lv"
 
 
 def test_customer_numbers_are_kept_as_given_but_trimmed() -> None:

@@ -17,6 +17,13 @@ Permission = Literal[
     "audience.export",  # stream who may be contacted for a purpose (no history)
     "audit.read",  # query the access log
     "staff.manage",  # create, list and disable staff accounts
+    "dsr.read",  # see rights requests, their trail, results and answers
+    "dsr.intake",  # file a request for a person, verify identity, put on hold
+    "dsr.decide",  # repeat decisions, extensions, fulfilment, closing
+    "breach.read",  # the breach register, its clocks and notification exports
+    "breach.manage",  # register, assess, notify, close breaches; tell the people affected
+    "report.read",  # the record of processing (Art. 30), processors, the DPO dashboard
+    "notice.send",  # tell people about a new policy version
     "retention.manage",  # retention plans and runs, legal holds, the destruction log
 ]
 PERMISSIONS: Final[tuple[str, ...]] = (
@@ -26,6 +33,13 @@ PERMISSIONS: Final[tuple[str, ...]] = (
     "audience.export",
     "audit.read",
     "staff.manage",
+    "dsr.read",
+    "dsr.intake",
+    "dsr.decide",
+    "breach.read",
+    "breach.manage",
+    "report.read",
+    "notice.send",
     "retention.manage",
 )
 
@@ -35,11 +49,13 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Organises data protection (R 2.6): everything personal, the audit log, staff.
     "dpo": frozenset(PERMISSIONS),
     # Customer-centre operator: finds the person in front of them and records their choices.
-    "operator": frozenset({"consent.check", "consent.write", "subject.read"}),
+    "operator": frozenset({"consent.check", "consent.write", "subject.read", "dsr.read", "dsr.intake"}),
     # Marketing: audiences and the consent check only, never a person's history.
     "marketing": frozenset({"consent.check", "audience.export"}),
     # Auditor: reads everything, including the audit log, and writes nothing.
-    "auditor": frozenset({"consent.check", "subject.read", "audit.read"}),
+    "auditor": frozenset(
+        {"consent.check", "subject.read", "audit.read", "dsr.read", "breach.read", "report.read"}
+    ),
 }
 
 # Roles that must state why they open a named person's data (`subject.read`). An operator serves

@@ -63,7 +63,7 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int:
     return line
 
 
-OPTIONAL_SECTIONS: tuple[str, ...] = ("sms",)
+OPTIONAL_SECTIONS: tuple[str, ...] = ("sms", "web")
 
 
 def content_hash(policy: Policy) -> str:

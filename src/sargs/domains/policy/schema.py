@@ -17,6 +17,8 @@ from sargs.domains.policy.sources import DataSource as DataSource
 from sargs.domains.policy.sources import source_problems
 from sargs.domains.policy.text import Frozen as Frozen
 from sargs.domains.policy.text import Text as Text
+from sargs.domains.policy.web import WebSection as WebSection
+from sargs.domains.policy.web import web_problems
 
 DPV = "https://w3id.org/dpv#"
 
@@ -280,6 +282,9 @@ class Policy(Frozen):
     data_sources: list[DataSource] = Field(default_factory=list)
     deadlines: Deadlines = Deadlines()
     sms: list[SmsNumber] = Field(default_factory=list, description="Short numbers taking SMS keywords.")
+    web: WebSection | None = Field(
+        default=None, description="The website: cookie banner, e-mail tracking, logs."
+    )
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -400,6 +405,14 @@ class Policy(Frozen):
                 controllers=controllers,
                 categories=categories,
                 rules={r.id: r.anchor for r in self.retention_rules},
+            )
+        )
+        problems.extend(
+            web_problems(
+                self.web,
+                controllers=controllers,
+                purposes={p.id: (p.needs_consent, p.controllers, p.data_categories) for p in self.purposes},
+                rules={r.id: (r.purpose, r.period is not None) for r in self.retention_rules},
             )
         )
         return problems

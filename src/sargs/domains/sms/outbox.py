@@ -86,6 +86,48 @@ def enqueue(
     return Queued(outbox_id, body, info.segments)
 
 
+def enqueue_many(
+    *,
+    session: Session,
+    recipients: list[tuple[str, str | None]],
+    text: str,
+    kind: str,
+    now: datetime,
+    sender: str | None = None,
+    ids: list[str] | None = None,
+) -> list[str]:
+    """Queue one text to many (number, subject id) recipients in one statement; their outbox ids, in order
+    (`ids` when given, e.g. already recorded elsewhere in the transaction).
+
+    For notices sent to many people at once (a breach, a new policy version)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    body = fit_one_segment(text)
+    info = analyse(body)
+    ids = ids if ids is not None else [new_id() for _ in recipients]
+    rows = [
+        {
+            "id": outbox_id,
+            "kind": kind,
+            "subject_id": subject_id,
+            "inbound_id": None,
+            "to_number": to,
+            "sender": sender,
+            "text": body,
+            "encoding": info.encoding,
+            "segments": info.segments,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for outbox_id, (to, subject_id) in zip(ids, recipients, strict=True)
+    ]
+    if rows:
+        session.execute(INSERT, rows)
+    return ids
+
+
 def backoff(attempts: int) -> timedelta:
     """15 s, 30 s, 1 min, 2 min ... capped at an hour."""
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)

@@ -46,6 +46,10 @@ class TableErasure:
     kept_until: date | None = None
     # Of `anonymised`: rows the table would delete, anonymised because kept rows still point at them.
     anonymised_not_deleted: int = 0
+    # The exemption keeps only its rule's data categories: fields of other categories in kept rows
+    # are cleared as their `erasure` says (R-DSR-5, applied per category).
+    kept_categories: tuple[str, ...] = ()
+    cleared_categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ What the chain itself may hold (it cannot be rewritten without breaking verifica
 - evidence and idempotency keys sent through the API are refused when they hold the person's
   own identifier (`identifier_in`);
 - events written before these guards may still mention an identifier: `pseudonymise_subject_report`
-  lists them (`evidence_mentions`) so the answer to the person can say so.
+  lists them (`evidence_mentions`) so the answer to the person can say so;
+- refused requests (`consent_rejections`) are outside the chain: evidence naming the person is
+  blanked there.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from sargs.core.errors import NotFound
 from sargs.domains.access.model import WebSession
-from sargs.domains.consent.model import ConsentEvent
+from sargs.domains.consent.model import ConsentEvent, ConsentRejection
 from sargs.domains.portal.model import OneTimeCode
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.subjects.identifiers import Identity
@@ -52,6 +54,7 @@ class PseudonymisationReport:
     inbound_cleared: int = 0
     codes_removed: int = 0
     sessions_ended: int = 0
+    rejections_scrubbed: int = 0  # refused requests (outside the chain) whose evidence named the person
     evidence_mentions: list[str] = field(default_factory=list)  # consent event ids
 
 
@@ -170,6 +173,16 @@ def pseudonymise_subject_report(
             for event_id, ev, idem in evidence
             if identifier_in([*(ev or {}).keys(), *(ev or {}).values(), idem or ""], identities)
         ]
+        for rejection in session.scalars(
+            select(ConsentRejection)
+            .where(ConsentRejection.subject_id == subject_id)
+            .order_by(ConsentRejection.id)
+        ):
+            ev = dict(rejection.evidence or {})
+            cleaned = {k: ("…" if identifier_in([k, v], identities) else v) for k, v in ev.items()}
+            if cleaned != ev:
+                rejection.evidence = cleaned
+                report.rejections_scrubbed += 1
     if subject.erased_at is None:
         subject.erased_at = now
     session.flush()

@@ -13,7 +13,10 @@ from sargs.core.errors import InvalidInput
 IdentityKind = Literal["msisdn", "email", "customer"]
 KINDS: tuple[str, ...] = ("msisdn", "email", "customer")
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# No spaces, controls, quotes, angle brackets or other characters that need quoting in a header,
+# so an accepted address is safe to put into To: and into a page as-is (still escaped there).
+_EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f<>\"(),;:\\\[\]]"
+_EMAIL = re.compile(rf"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}{{2,}}$")
 _EMAIL_IN_TEXT = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]{2,}")
 _DIGIT_RUN = re.compile(r"\+?\d[\d ().-]{5,}\d")
 _CUSTOMER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")

@@ -8,7 +8,21 @@ import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
 from sargs.entrypoints.api.middleware import install_middleware
-from sargs.entrypoints.api.routers import audiences, audit, consents, health, retention, sms, staff, subjects
+from sargs.entrypoints.api.routers import (
+    audiences,
+    audit,
+    breaches,
+    consents,
+    dsr,
+    health,
+    opendsr,
+    retention,
+    ropa,
+    sms,
+    staff,
+    subjects,
+    web,
+)
 from sargs.entrypoints.container import Container
 
 
@@ -31,6 +45,11 @@ def create_api(container: Container) -> FastAPI:
         audit.router,
         staff.router,
         sms.router,
+        dsr.router,
+        opendsr.router,
+        breaches.router,
+        ropa.router,
+        web.router,
         retention.router,
     ):
         app.include_router(router, prefix="/api/v1")

@@ -22,7 +22,11 @@ from sargs.domains.policy.schema import Policy
 from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
+from sargs.entrypoints.cli.breaches import make_breach_cli
+from sargs.entrypoints.cli.dsr import make_dsr_cli
+from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
+from sargs.entrypoints.cli.sources import make_sources_cli
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -59,6 +63,10 @@ def make_cli(
     app.add_typer(db_app, name="db")
     sms_app = typer.Typer(help="The SMS keyword channel and its outbox.", no_args_is_help=True)
     app.add_typer(sms_app, name="sms")
+    app.add_typer(make_breach_cli(lambda: container()), name="breach")
+    app.add_typer(make_ropa_cli(lambda **kw: container(**kw)), name="ropa")
+    add_policy_notify(policy_app, lambda **kw: container(**kw))
+    app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}
 
@@ -89,6 +97,11 @@ def make_cli(
         except SargsError as exc:
             raise _fail(exc.message) from None
 
+    app.add_typer(make_dsr_cli(lambda: container()), name="dsr")
+    from sargs.entrypoints.cli.web import make_mail_cli, make_weblog_cli
+
+    app.add_typer(make_mail_cli(container), name="mail")
+    app.add_typer(make_weblog_cli(container), name="weblog")
     app.add_typer(retention_cli(container), name="retention")
 
     # --- policy -------------------------------------------------------------------------------
@@ -509,7 +522,10 @@ def make_cli(
         )
         console.print(f"retention:       {base}/console/retention (as dpo), or `sargs retention plan`")
         console.print(
-            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here\n"
+            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here"
+        )
+        console.print(  # issue 7: website visitors
+            f"sample website:  {base}/demo-site/   the cookie banner (one <script> tag); {base}/.well-known/gpc.json\n"
         )
         console.print("Try these:", style="bold")
         for line in demo_curls(

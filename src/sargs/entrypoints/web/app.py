@@ -11,9 +11,18 @@ from fastapi.staticfiles import StaticFiles
 
 from sargs.core.errors import PermissionDenied, RateLimited, SargsError
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.web import panels  # noqa: F401  (registers the requests and retention panels)
 from sargs.entrypoints.web.render import HERE, render
-from sargs.entrypoints.web.routes import console, console_retention, portal
+from sargs.entrypoints.web.routes import (
+    console,
+    console_breaches,
+    console_dsr,
+    console_reports,
+    console_retention,
+    portal,
+)
 from sargs.entrypoints.web.security import PORTAL_COOKIE, STAFF_COOKIE, CsrfFailed, LoginRequired
+from sargs.entrypoints.web.visitors import install_visitors
 
 WEB_PREFIXES = ("/console", "/portal")
 
@@ -22,8 +31,12 @@ def install_web(app: FastAPI, container: Container) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(console.router, prefix="/console", include_in_schema=False)
+    app.include_router(console_dsr.router, prefix="/console", include_in_schema=False)
+    app.include_router(console_breaches.router, prefix="/console", include_in_schema=False)
+    app.include_router(console_reports.router, prefix="/console", include_in_schema=False)
     app.include_router(console_retention.router, prefix="/console", include_in_schema=False)
     app.include_router(portal.router, prefix="/portal", include_in_schema=False)
+    install_visitors(app, container)
     api_handler = app.exception_handlers[SargsError]
 
     async def web_errors(request: Request, exc: Exception) -> Response:

@@ -190,6 +190,25 @@ class SqlConnector:
                             except InvalidInput:
                                 continue
 
+    def check(self) -> dict[str, int]:
+        """Reflect every declared table and column and count each table's rows; SourceUnavailable if not."""
+        self.forget_schema()
+        state: dict[str, str | None] = {"table": None}
+        try:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(readonly=True)
+                with conn.begin():
+                    tables = self._reflect(conn)
+                    counts = {}
+                    for name in self.plan.visit:
+                        state["table"] = name
+                        counts[name] = int(
+                            conn.execute(select(func.count()).select_from(tables[name])).scalar_one()
+                        )
+                    return counts
+        except SQLAlchemyError as exc:
+            raise SourceUnavailable(self._safe_error(exc, state["table"]), source=self.source.id) from None
+
     # --- reflection -----------------------------------------------------------------------
 
     def _reflect(self, conn: Connection) -> dict[str, Table]:
@@ -320,10 +339,16 @@ class SqlConnector:
 
         kept: dict[Any, Row] = {}
         kept_until: date | None = None
+        kept_cats: tuple[str, ...] = ()
+        cleared: list[str] = []  # columns of other categories, cleared in kept rows
         if decl.exemption is not None:
             rule = rules.get(decl.exemption.rule)
             if rule is None:
                 raise SourceUnavailable(f"unknown retention rule {decl.exemption.rule!r}", table=name)
+            if rule.data_categories:
+                covered = set(rule.data_categories)
+                kept_cats = tuple(sorted({f.category for f in decl.fields if f.category in covered}))
+                cleared = [f.name for f in decl.fields if f.category not in covered and f.erasure != "keep"]
             if rule.period is not None:
                 cutoff = shift(now, rule.period)
                 for key, row in rows.items():
@@ -360,6 +385,8 @@ class SqlConnector:
         for chunk in _chunks(sorted(to_delete, key=_sort_key), self.batch_size):
             deleted += conn.execute(delete(tbl).where(pk.in_(chunk))).rowcount
         self._anonymise(conn, tbl, decl, sorted(to_anon, key=_sort_key))
+        if kept and cleared:
+            self._anonymise(conn, tbl, decl, sorted(kept, key=_sort_key), only=cleared)
         remaining[name] = {**kept, **to_anon}
         return TableErasure(
             table=name,
@@ -369,15 +396,31 @@ class SqlConnector:
             kept_reason=decl.exemption.reason if kept and decl.exemption else None,
             kept_until=kept_until,
             anonymised_not_deleted=instead,
+            kept_categories=kept_cats if kept else (),
+            cleared_categories=tuple(sorted({f.category for f in decl.fields if f.name in cleared}))
+            if kept
+            else (),
         )
 
-    def _anonymise(self, conn: Connection, tbl: Table, decl: SourceTable, keys: list[Any]) -> None:
-        """Overwrite the personal fields of these rows (fields' `erasure`; identity columns too)."""
+    def _anonymise(
+        self,
+        conn: Connection,
+        tbl: Table,
+        decl: SourceTable,
+        keys: list[Any],
+        *,
+        only: list[str] | None = None,
+    ) -> None:
+        """Overwrite the personal fields of these rows (fields' `erasure`; identity columns too).
+
+        `only`: just these fields (and no identity column).
+        """
         if not keys:
             return
-        actions: dict[str, str] = {f.name: f.erasure for f in decl.fields}
-        for col in decl.identity.values():
-            actions.setdefault(col, "anonymise")
+        actions: dict[str, str] = {f.name: f.erasure for f in decl.fields if only is None or f.name in only}
+        if only is None:
+            for col in decl.identity.values():
+                actions.setdefault(col, "anonymise")
         actions.pop(decl.primary_key, None)
         nulls: dict[str, Any] = {}
         markers: dict[str, int | None] = {}
@@ -425,31 +468,53 @@ def _sort_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
-def sql_connector_factory(environ: Mapping[str, str], *, region: str = "LV") -> ConnectorFactory:
+class SqlConnectorFactory:
     """Connectors for sql sources, their URL read from `DataSource.url_variable` in `environ`.
 
-    One connector (and connection pool) per source declaration and URL, reused across requests.
+    One connector (and connection pool) per source declaration and URL, reused across requests;
+    `close` releases every pool.
     """
-    cache: dict[tuple[str, str], SqlConnector] = {}
-    lock = threading.Lock()
 
-    def factory(source: DataSource) -> SourceConnector:
+    def __init__(self, environ: Mapping[str, str], *, region: str = "LV") -> None:
+        self.environ = environ
+        self.region = region
+        self._cache: dict[tuple[str, str], SqlConnector] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, source: DataSource) -> SourceConnector:
         if source.kind != "sql":
             raise ConfigurationError(
                 f"data source {source.id!r} is of kind {source.kind!r}; only sql sources have a connector",
                 source=source.id,
             )
-        url = environ.get(source.url_variable)
+        url = self.environ.get(source.url_variable)
         if not url:
             raise ConfigurationError(
                 f"data source {source.id!r} has no database URL: set {source.url_variable}",
                 source=source.id,
             )
         key = (source.model_dump_json(), url)
-        with lock:
-            connector = cache.get(key)
+        with self._lock:
+            connector = self._cache.get(key)
             if connector is None:
-                connector = cache[key] = SqlConnector(source, url, region=region)
+                connector = self._cache[key] = SqlConnector(source, url, region=self.region)
         return connector
 
-    return factory
+    def close(self) -> None:
+        """Release every connector's connection pool."""
+        with self._lock:
+            for connector in self._cache.values():
+                connector.close()
+            self._cache.clear()
+
+
+def sql_connector_factory(environ: Mapping[str, str], *, region: str = "LV") -> SqlConnectorFactory:
+    """The connector factory bootstrap wires (see SqlConnectorFactory)."""
+    return SqlConnectorFactory(environ, region=region)
+
+
+def _conforms(
+    factory: SqlConnectorFactory, connector: SqlConnector
+) -> tuple[ConnectorFactory, SourceConnector]:
+    """mypy checks here that both implement the ports."""
+    return factory, connector

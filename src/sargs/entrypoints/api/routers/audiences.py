@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from sargs.domains.consent.audiences import AudienceRow, iter_audience
+from sargs.domains.ropa.processors import check_disclosure
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
-from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
 from sargs.entrypoints.container import Container
 
 router = APIRouter(tags=["audiences"], responses=AUTHENTICATED_ERRORS)
@@ -68,13 +69,14 @@ def _rows(container: Container, controller: str, purpose: str, channel: str | No
     "/audiences/{purpose}",
     response_class=StreamingResponse,
     responses={
+        **error_responses(409),
         200: {
             "description": "One row per person: `subject_id`, `since` and, with `channel`, `contact`.",
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
-        }
+        },
     },
 )
 def audience(
@@ -85,11 +87,28 @@ def audience(
     controller: Annotated[str, Query(min_length=1)],
     channel: Annotated[Literal["sms", "phone", "email", "post"] | None, Query()] = None,
     format: Annotated[Literal["csv", "ndjson"], Query()] = "csv",
+    processor: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="The processor the export is for (policy `processors`); refused (409) unless its "
+            "contract is in force and it is engaged for this controller and purpose.",
+        ),
+    ] = None,
 ) -> StreamingResponse:
     """Stream the audience as CSV or NDJSON without loading it into memory. One access-log entry
     per export (not per person)."""
     require_controller(principal, controller)
     container.registry.purpose(controller, purpose)
+    if processor is not None:
+        check_disclosure(
+            policy=container.registry.policy_for(controller),
+            processor_id=processor,
+            data_categories=[],
+            purpose=purpose,
+            today=container.clock.now().date(),
+            controller=controller,
+        )
     with container.sessions.begin() as session:
         audit(session, container, principal, request, "export", controllers=[controller])
     rows = _rows(container, controller, purpose, channel)

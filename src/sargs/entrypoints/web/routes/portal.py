@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from sargs.core.errors import InvalidInput, NotFound, RateLimited
@@ -18,6 +18,9 @@ from sargs.domains.access.sessions import end_session, open_session
 from sargs.domains.audit.service import AccessAction, Accessor, log_access
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import get_event, history
+from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.dsr.service import DsrActor, Intake, file_request, list_requests, portal_identity_evidence
+from sargs.domains.dsr.workflow import ERASURE_GROUNDS, OBJECTION_SCOPES
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.portal.service import (
     REQUEST_KINDS,
@@ -25,16 +28,15 @@ from sargs.domains.portal.service import (
     finish_sign_in,
     offered_purposes,
     read_identity,
-    requests_of,
     set_consents,
     start_contact_change,
-    start_request,
     start_sign_in,
 )
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import view_subject
 from sargs.entrypoints.api.deps import ContainerDep, pseudonymise_ip, route_name
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.dsr_common import portability_bytes, response_bytes, response_document
 from sargs.entrypoints.web.i18n import language_of
 from sargs.entrypoints.web.render import is_htmx, render
 from sargs.entrypoints.web.security import (
@@ -379,14 +381,16 @@ def contact_verify(
     return RedirectResponse("/portal/contact?changed=1", status_code=303)
 
 
-# --- requests (placeholder for the rights-request workflow) ---------------------------------------
+# --- rights requests (R-DSR-2: the portal channel) ----------------------------------------------
 
 
 def _requests_page(
     request: Request, container: Container, user: SubjectUser, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     with container.sessions.begin() as session:
-        items = requests_of(session=session, subject_id=user.subject_id)
+        items = list_requests(
+            session=session, now=container.clock.now(), subject_id=user.subject_id, limit=200
+        )
         controllers = sorted(subject_controllers(session=session, subject_id=user.subject_id))
         _log(session, container, request, user.subject_id, "read")
     names = {
@@ -399,8 +403,9 @@ def _requests_page(
         container,
         "portal/requests.html",
         status=status,
-        items=items,
+        items=list(reversed(items)),
         kinds=REQUEST_KINDS,
+        grounds=ERASURE_GROUNDS + OBJECTION_SCOPES,
         names=names,
         **extra,
     )
@@ -420,20 +425,76 @@ def request_start(
     controller: Annotated[str, Form(max_length=64)],
     kind: Annotated[str, Form(max_length=32)],
     details: Annotated[str, Form(max_length=4000)] = "",
+    ground: Annotated[str, Form(max_length=32)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    address: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Record the request (the DSR workflow will take it from here)."""
+    """File a rights request; staff verify the person (signed in with a code) before work starts."""
     check_csrf(request, container, PORTAL_COOKIE, csrf)
     try:
         with container.sessions.begin() as session:
-            start_request(
+            if controller not in subject_controllers(session=session, subject_id=user.subject_id):
+                raise InvalidInput("choose a company that holds your data", field="controller")
+            file_request(
                 session=session,
-                subject_id=user.subject_id,
-                controller=controller,
-                kind=kind,
-                details=details,
+                registry=container.registry,
+                intake=Intake(
+                    controller=controller,
+                    kind=kind,
+                    channel="portal",
+                    identities=portal_identity_evidence(session=session, subject_id=user.subject_id),
+                    requester={"name": name, "address": address},
+                    details=details,
+                    ground=ground or None,
+                    language=_lang(request, container),
+                    subject_id=user.subject_id,
+                ),
+                actor=DsrActor("subject", user.subject_id),
                 now=container.clock.now(),
             )
             _log(session, container, request, user.subject_id, "change", controllers=[controller])
     except InvalidInput as exc:
         return _requests_page(request, container, user, status=422, error=exc.message)
     return RedirectResponse("/portal/requests?received=1", status_code=303)
+
+
+def _own_request(container: Container, user: SubjectUser, request_id: str) -> None:
+    with container.read_sessions.begin() as session:
+        row = session.get(DsrRequest, request_id)
+        if row is None or row.subject_id != user.subject_id:
+            raise NotFound("no such request")
+
+
+@router.get("/requests/{request_id}/answer")
+def request_answer(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: SubjectDep,
+    format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",
+) -> Response:
+    """The answer to the person's own request, in their language."""
+    _own_request(container, user, request_id)
+    document = response_document(container, request_id, language=_lang(request, container))
+    with container.sessions.begin() as session:
+        _log(session, container, request, user.subject_id, "export")
+    body, media = response_bytes(container, document, format)
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'inline; filename="answer-{request_id}.{format}"'},
+    )
+
+
+@router.get("/requests/{request_id}/export")
+def request_export(request_id: str, request: Request, container: ContainerDep, user: SubjectDep) -> Response:
+    """The person's data from an access or portability request: JSON and CSV in a zip."""
+    _own_request(container, user, request_id)
+    body = portability_bytes(container, request_id)
+    with container.sessions.begin() as session:
+        _log(session, container, request, user.subject_id, "export")
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="my-data-{request_id}.zip"'},
+    )

@@ -1,0 +1,347 @@
+"""Fulfilling access, portability and erasure requests against the controller's own databases
+(R-DSR-5, R-DSR-6): one connector call per declared SQL source, each result stored with the request.
+
+Safe to retry after a crash at any point: a source whose result is stored is never run again; a
+lease on the request keeps two workers from running it at once; a source that failed is shown
+and retried alone. Erasure pseudonymises Sargs' own identifiers (subjects.erasure) only when every source is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sargs.core.errors import Conflict, InvalidInput, SargsError
+from sargs.domains.dsr import workflow as wf
+from sargs.domains.dsr.model import DsrRequest, DsrSourceRun
+from sargs.domains.dsr.service import DsrActor, close, lock_request, log_event, start_work
+from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.policy.sources import DataSource
+from sargs.domains.sources.ports import ConnectorFactory
+from sargs.domains.sources.reports import SourceAccess, SourceErasure, TableErasure, TableRows
+from sargs.domains.subjects.erasure import pseudonymise_subject_report
+from sargs.domains.subjects.identifiers import Identity, mask, parse_identity
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=15)
+SOURCE_KINDS = ("access", "portability", "erasure")
+KEPT_NOTE = {
+    "lv": "Daļa datu ir saglabāta, jo to glabāšanu prasa tiesību akti (skatīt sadaļu par saglabātajiem datiem).",
+    "en": "Some data was kept because the law requires it (see what was kept and why).",
+}
+Progress = Callable[[str, str], object]  # (source id, status: running | ok | failed | skipped)
+
+
+@dataclass
+class FulfilmentResult:
+    request_id: str
+    status: str
+    sources: dict[str, str] = field(default_factory=dict)  # source -> ok | failed
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def sql_sources(registry: PolicyRegistry, controller: str) -> list[DataSource]:
+    """The controller's declared SQL sources, in policy order."""
+    policy = registry.policy_for(controller)
+    return [
+        s
+        for s in policy.data_sources
+        if s.kind == "sql" and (s.controllers is None or controller in s.controllers)
+    ]
+
+
+def access_to_json(access: SourceAccess) -> dict[str, Any]:
+    return {"source": access.source, "tables": [asdict(t) for t in access.tables]}
+
+
+def access_from_json(data: dict[str, Any]) -> SourceAccess:
+    return SourceAccess(
+        source=data["source"],
+        tables=[TableRows(t["table"], t["rows"], t.get("categories", {})) for t in data["tables"]],
+    )
+
+
+def erasure_to_json(erasure: SourceErasure) -> dict[str, Any]:
+    tables = []
+    for t in erasure.tables:
+        tables.append(
+            {
+                "table": t.table,
+                "deleted": t.deleted,
+                "anonymised": t.anonymised,
+                "kept": t.kept,
+                "kept_reason": t.kept_reason.model_dump() if t.kept_reason else None,
+                "kept_until": t.kept_until.isoformat() if t.kept_until else None,
+            }
+        )
+    return {"source": erasure.source, "ok": erasure.ok, "tables": tables, "error": erasure.error}
+
+
+def erasure_tables(data: dict[str, Any]) -> list[TableErasure]:
+    from sargs.domains.policy.text import Text
+
+    return [
+        TableErasure(
+            table=t["table"],
+            deleted=t["deleted"],
+            anonymised=t["anonymised"],
+            kept=t["kept"],
+            kept_reason=Text(**t["kept_reason"]) if t.get("kept_reason") else None,
+            kept_until=date.fromisoformat(t["kept_until"]) if t.get("kept_until") else None,
+        )
+        for t in data.get("tables", [])
+    ]
+
+
+def runs_of(*, session: Session, request_id: str) -> list[DsrSourceRun]:
+    return list(
+        session.scalars(
+            select(DsrSourceRun).where(DsrSourceRun.request_id == request_id).order_by(DsrSourceRun.source)
+        )
+    )
+
+
+def stored_accesses(*, session: Session, request_id: str) -> list[SourceAccess]:
+    """The rows every source answered for an access or portability request."""
+    return [
+        access_from_json(r.result)
+        for r in runs_of(session=session, request_id=request_id)
+        if r.status == "ok" and r.operation == "collect" and r.result
+    ]
+
+
+def _begin(
+    *,
+    session: Session,
+    registry: PolicyRegistry,
+    request_id: str,
+    actor: DsrActor,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    controllers: tuple[str, ...] | None,
+) -> tuple[DsrRequest, list[DataSource]] | None:
+    request = lock_request(session=session, request_id=request_id, controllers=controllers)
+    if request.status in wf.FINAL:
+        return None
+    if request.kind not in SOURCE_KINDS:
+        raise InvalidInput(
+            f"a {request.kind} request is answered with a recorded decision, not by the data sources",
+            field="kind",
+        )
+    if (
+        request.lease_owner not in (None, worker)
+        and request.lease_until is not None
+        and request.lease_until > now
+    ):
+        raise Conflict("another worker is fulfilling this request; try again when it is done", field="status")
+    start_work(session=session, request=request, actor=actor, now=now)
+    request.lease_owner = worker
+    request.lease_until = now + lease
+    sources = sql_sources(registry, request.controller)
+    have = {r.source for r in runs_of(session=session, request_id=request.id)}
+    operation = "erase" if request.kind == "erasure" else "collect"
+    for s in sources:
+        if s.id not in have:
+            session.add(
+                DsrSourceRun(
+                    request_id=request.id, source=s.id, operation=operation, status="pending", attempts=0
+                )
+            )
+    log_event(
+        session=session,
+        request=request,
+        actor=actor,
+        action="fulfilment_started",
+        now=now,
+        data={"worker": worker},
+    )
+    session.flush()
+    return request, sources
+
+
+def _still_ours(session: Session, request_id: str, worker: str, now: datetime) -> bool:
+    request = session.scalar(select(DsrRequest).where(DsrRequest.id == request_id).with_for_update())
+    return (
+        request is not None
+        and request.lease_owner == worker
+        and request.lease_until is not None
+        and request.lease_until > now
+    )
+
+
+def fulfil(
+    *,
+    sessions: sessionmaker[Session],
+    registry: PolicyRegistry,
+    connectors: ConnectorFactory,
+    request_id: str,
+    actor: DsrActor,
+    now: Callable[[], datetime],
+    worker: str,
+    lease: timedelta = LEASE,
+    controllers: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+    pseudonym_key: bytes | None = None,
+) -> FulfilmentResult:
+    """Run an access, portability or erasure request against every SQL source of its controller,
+    one source at a time (each its own transaction here and in the source), skipping sources already
+    done; close the request when all succeeded."""
+    with sessions.begin() as session:
+        begun = _begin(
+            session=session,
+            registry=registry,
+            request_id=request_id,
+            actor=actor,
+            worker=worker,
+            now=now(),
+            lease=lease,
+            controllers=controllers,
+        )
+        if begun is None:
+            request = lock_request(session=session, request_id=request_id, controllers=controllers)
+            return FulfilmentResult(
+                request_id,
+                request.status,
+                {r.source: r.status for r in runs_of(session=session, request_id=request_id)},
+            )
+        request, sources = begun
+        identities = [parse_identity(i) for i in request.identities]
+        kind = request.kind
+        policy = registry.policy_for(request.controller)
+        rules = {r.id: r for r in policy.retention_rules}
+        done = {r.source for r in runs_of(session=session, request_id=request_id) if r.status == "ok"}
+    result = FulfilmentResult(request_id, "in_progress")
+    for source in sources:
+        if source.id in done:
+            result.sources[source.id] = "ok"
+            if progress:
+                progress(source.id, "skipped")
+            continue
+        with sessions.begin() as session:
+            if not _still_ours(session, request_id, worker, now()):
+                raise Conflict(
+                    "the fulfilment lease ran out; another worker may have taken over", field="status"
+                )
+            run = session.get(DsrSourceRun, (request_id, source.id))
+            assert run is not None
+            if run.status == "running":
+                # An earlier worker died inside this source: its transaction there either committed
+                # or not, so running it again is safe, but counts may miss what that run did.
+                request = lock_request(session=session, request_id=request_id)
+                log_event(
+                    session=session,
+                    request=request,
+                    actor=actor,
+                    action="source_rerun_after_interruption",
+                    now=now(),
+                    data={"source": source.id},
+                )
+            run.status, run.attempts, run.started_at, run.error = "running", run.attempts + 1, now(), None
+        if progress:
+            progress(source.id, "running")
+        status, payload, error = _run_source(connectors, source, kind, identities, now(), rules)
+        with sessions.begin() as session:
+            run = session.get(DsrSourceRun, (request_id, source.id))
+            assert run is not None
+            run.status, run.result, run.error, run.finished_at = status, payload, error, now()
+        result.sources[source.id] = status
+        if error:
+            result.errors[source.id] = error
+            log.warning(
+                "data source failed during fulfilment", extra={"request_id": request_id, "source": source.id}
+            )
+        if progress:
+            progress(source.id, status)
+    with sessions.begin() as session:
+        request = lock_request(session=session, request_id=request_id)
+        runs = runs_of(session=session, request_id=request_id)
+        failed = [r.source for r in runs if r.status != "ok"]
+        if failed:
+            log_event(
+                session=session,
+                request=request,
+                actor=actor,
+                action="sources_failed",
+                now=now(),
+                data={"failed": failed},
+            )
+        else:
+            _finish(session=session, request=request, runs=runs, actor=actor, now=now(), key=pseudonym_key)
+        if request.lease_owner == worker:
+            request.lease_owner = None
+            request.lease_until = None
+        result.status = request.status
+    return result
+
+
+def _run_source(
+    connectors: ConnectorFactory,
+    source: DataSource,
+    kind: str,
+    identities: Sequence[Identity],
+    now: datetime,
+    rules: dict[str, Any],
+) -> tuple[str, dict[str, Any] | None, str | None]:
+    try:
+        connector = connectors(source)
+        if kind == "erasure":
+            erased = connector.erase(identities=identities, now=now, rules=rules)
+            if not erased.ok:
+                return "failed", None, (erased.error or "the source refused the erasure")[:500]
+            return "ok", erasure_to_json(erased), None
+        return "ok", access_to_json(connector.collect(identities=identities)), None
+    except SargsError as exc:
+        return "failed", None, exc.message[:500]
+    except Exception as exc:  # a driver error: never its text (it may quote the person's values)
+        return "failed", None, f"{type(exc).__name__} while reading source {source.id}"
+
+
+def _finish(
+    *,
+    session: Session,
+    request: DsrRequest,
+    runs: list[DsrSourceRun],
+    actor: DsrActor,
+    now: datetime,
+    key: bytes | None = None,
+) -> None:
+    """Every source is done: close the request (erasure: also Sargs' own identifiers)."""
+    if request.kind != "erasure":
+        rows = sum(sum(len(t["rows"]) for t in (r.result or {}).get("tables", [])) for r in runs)
+        close(
+            session=session,
+            request=request,
+            outcome="fulfilled",
+            text="",
+            actor=actor,
+            now=now,
+            extra={"rows": rows},
+        )
+        return
+    kept = sum(t.kept for r in runs for t in erasure_tables(r.result or {}))
+    removed, mentions = 0, []
+    if request.subject_id is not None:
+        report = pseudonymise_subject_report(session=session, subject_id=request.subject_id, now=now, key=key)
+        removed, mentions = report.identities, report.evidence_mentions
+    request.identities = [f"{i.split(':', 1)[0]}:{mask(*i.split(':', 1))}" for i in request.identities]
+    request.requester = {
+        k: ("***" if k in ("name", "address", "contact") else v) for k, v in request.requester.items()
+    }
+    outcome = "partially_fulfilled" if kept else "fulfilled"
+    text = KEPT_NOTE.get(request.language, KEPT_NOTE["lv"]) if kept else ""
+    close(
+        session=session,
+        request=request,
+        outcome=outcome,
+        text=text,
+        actor=actor,
+        now=now,
+        extra={"kept": kept, "sargs_identifiers_pseudonymised": removed, "ledger_mentions": mentions},
+    )

@@ -1,0 +1,1 @@
+"""Outgoing e-mail: the outbox, signed links (tracking, unsubscribe) and marketing campaigns."""

@@ -1,0 +1,1 @@
+"""Website visitors: cookie consent, e-mail tracking events and access logs (R-WEB-1..3)."""

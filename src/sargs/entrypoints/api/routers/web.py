@@ -1,0 +1,286 @@
+"""Public endpoints for website visitors (R-WEB-1) and e-mail events (R-WEB-2); no token.
+
+- `GET /web/cookie-categories?controller=&lang=`: what the cookie banner shows.
+- `POST /web/cookie-consents`: one visitor's choice, kept as proof; `Sec-GPC: 1` (or `gpc: true`)
+  refuses marketing categories whatever was ticked. Answer: the receipt.
+- `POST /mail/events`: bounces and spam complaints from the mail provider, signed like the SMS
+  webhook (`X-Sargs-Signature: sha256=<hex HMAC-SHA256 of the body, key SARGS_MAIL_WEBHOOK_SECRET>`).
+- `POST /mail/conversions`: the shop reports a purchase or order made after a tracked click,
+  with the click's token (`sargs_t`); recorded only under tracking consent.
+
+Browsers may call the cookie endpoints from the origins the policies list in `web.allowed_origins`
+(CORS, see sargs.entrypoints.web.visitors); each client address is rate limited.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sargs.core.config import DEFAULT_SECRET
+from sargs.core.errors import InvalidInput, NotFound, PermissionDenied
+from sargs.domains.access.sessions import resolve_session
+from sargs.domains.mail.links import link_key, verify
+from sargs.domains.sms.signatures import matches, sign_json
+from sargs.domains.web.cookies import banner, record_choice
+from sargs.domains.web.tracking import record_failure, record_interaction
+from sargs.entrypoints.api.deps import ContainerDep
+from sargs.entrypoints.api.ratelimit import RateLimiter
+from sargs.entrypoints.api.schemas import ErrorRead, error_responses
+from sargs.entrypoints.container import Container
+
+router = APIRouter(tags=["web"])
+MAX_BODY = 16 * 1024
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorRead, "description": "Too many requests from this address; wait a minute."}
+}
+PORTAL_COOKIE = "sargs_portal"  # the portal's session cookie (sent when Sargs and the site share an origin)
+
+
+def limiter(request: Request, name: str, limit: int) -> RateLimiter:
+    """One limiter per app and endpoint (kept on app.state)."""
+    limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "web_limiters", None)
+    if limiters is None:
+        limiters = request.app.state.web_limiters = {}
+    if name not in limiters:
+        limiters[name] = RateLimiter(limit=limit, window=60.0)
+    return limiters[name]
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class CategoryRead(BaseModel):
+    id: str
+    title: str
+    description: str
+    required: bool
+    marketing: bool
+
+
+class BannerRead(BaseModel):
+    controller: str
+    controller_name: str
+    policy_id: str
+    policy_version: str
+    privacy_policy_url: str | None
+    language: str
+    gpc: bool
+    categories: list[CategoryRead]
+    text: dict[str, str]
+
+
+class ChoiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    visitor_id: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    controller: str = Field(min_length=1, max_length=64)
+    accepted: list[str] = Field(default_factory=list, max_length=32)
+    gpc: bool = False
+    language: Literal["lv", "en"] = "lv"
+
+
+class ReceiptRead(BaseModel):
+    receipt_id: str
+    visitor_id: str
+    controller: str
+    policy: dict[str, str]
+    accepted: list[str]
+    refused: list[str]
+    global_privacy_control: bool
+    recorded_at: str
+    digest: str
+    linked_to_subject: bool
+
+
+def gpc_header(request: Request) -> bool:
+    return request.headers.get("sec-gpc", "").strip() == "1"
+
+
+@router.get(
+    "/web/cookie-categories",
+    response_model=BannerRead,
+    responses={**error_responses(422, 503), **RATE_LIMITED},
+)
+def cookie_categories(
+    request: Request,
+    container: ContainerDep,
+    controller: str = Query(min_length=1, max_length=64),
+    lang: Literal["lv", "en"] = "lv",
+) -> BannerRead:
+    """The cookie categories and banner texts of a controller's website, in lv or en."""
+    limiter(request, "categories", 5 * container.settings.web_rate_limit_per_minute).hit(client_key(request))
+    b = banner(registry=container.registry, controller=controller, language=lang)
+    return BannerRead(
+        controller=b.controller,
+        controller_name=b.controller_name,
+        policy_id=b.policy_id,
+        policy_version=b.policy_version,
+        privacy_policy_url=b.privacy_policy_url,
+        language=b.language,
+        gpc=gpc_header(request),
+        categories=[CategoryRead(**c) for c in b.categories],
+        text=b.text,
+    )
+
+
+def _validation_error(exc: ValidationError) -> InvalidInput:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or None
+    return InvalidInput(f"{where}: {err['msg']}" if where else err["msg"], field=where)
+
+
+def save_choice(container: Container, request: Request, raw: bytes) -> ReceiptRead:
+    """Validate and store one cookie choice (shared by the API route and the portal's).
+
+    JSON only: a cross-site form cannot send it without a CORS preflight."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise InvalidInput("Content-Type must be application/json", field="content-type")
+    try:
+        doc = ChoiceCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    with container.sessions.begin() as session:
+        now = container.clock.now()
+        subject_id = None
+        token = request.cookies.get(PORTAL_COOKIE)
+        if token:
+            active = resolve_session(session=session, token=token, kind="subject", now=now)
+            subject_id = active.owner_id if active else None
+        choice = record_choice(
+            session=session,
+            registry=container.registry,
+            visitor_id=doc.visitor_id,
+            controller=doc.controller,
+            accepted=doc.accepted,
+            gpc=doc.gpc or gpc_header(request),
+            language=doc.language,
+            now=now,
+            subject_id=subject_id,
+        )
+    return ReceiptRead(**choice.receipt(), linked_to_subject=choice.linked)
+
+
+async def _read_small(request: Request) -> bytes:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise InvalidInput(f"the body is larger than {MAX_BODY} bytes")
+    return raw
+
+
+@router.post(
+    "/web/cookie-consents",
+    status_code=201,
+    response_model=ReceiptRead,
+    responses={**error_responses(422, 503), **RATE_LIMITED},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ChoiceCreate.model_json_schema()}},
+        }
+    },
+)
+async def cookie_consent(request: Request, container: ContainerDep) -> JSONResponse:
+    """Record a visitor's cookie choice; the answer is its receipt."""
+    limiter(request, "consents", container.settings.web_rate_limit_per_minute).hit(client_key(request))
+    raw = await _read_small(request)
+    receipt = await run_in_threadpool(save_choice, container, request, raw)
+    return JSONResponse(receipt.model_dump(mode="json"), status_code=201)
+
+
+# --- e-mail: provider webhook and conversions ---------------------------------------------------
+
+
+class MailEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")
+    type: Literal["bounce", "complaint"]
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class MailEventRead(BaseModel):
+    event_id: str
+    consent_withdrawn: str | None
+
+
+@router.post(
+    "/mail/events",
+    status_code=201,
+    response_model=MailEventRead,
+    responses=error_responses(403, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MailEvent.model_json_schema()}},
+        }
+    },
+)
+async def mail_event(request: Request, container: ContainerDep) -> JSONResponse:
+    """A bounce or spam complaint from the mail provider (signed); a complaint withdraws the consent."""
+    secret = container.settings.mail_webhook_secret
+    if hmac.compare_digest(secret.encode(), DEFAULT_SECRET.encode()) and not container.settings.demo:
+        raise PermissionDenied("mail webhooks are off until SARGS_MAIL_WEBHOOK_SECRET is set")
+    raw = await _read_small(request)
+    if not matches(request.headers.get("x-sargs-signature", ""), sign_json(secret, raw)):
+        raise PermissionDenied("bad or missing X-Sargs-Signature (HMAC-SHA256 of the body, 'sha256=<hex>')")
+    try:
+        doc = MailEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+
+    def work() -> tuple[str, str | None]:
+        with container.sessions.begin() as session:
+            detail: dict[str, Any] = {"detail": doc.detail} if doc.detail else {}
+            return record_failure(
+                session=session,
+                registry=container.registry,
+                message_id=doc.message_id,
+                kind=doc.type,
+                now=container.clock.now(),
+                detail=detail,
+            )
+
+    event_id, withdrawn = await run_in_threadpool(work)
+    return JSONResponse({"event_id": event_id, "consent_withdrawn": withdrawn}, status_code=201)
+
+
+class ConversionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=4096)
+    action: Literal["purchase", "order", "signup", "other"] = "purchase"
+
+
+class ConversionRead(BaseModel):
+    recorded: bool
+
+
+@router.post(
+    "/mail/conversions",
+    response_model=ConversionRead,
+    responses={**error_responses(400, 404, 422, 503), **RATE_LIMITED},
+)
+def conversion(body: ConversionCreate, request: Request, container: ContainerDep) -> ConversionRead:
+    """A purchase or order after a tracked click; recorded only if tracking consent is in force."""
+    limiter(request, "conversions", container.settings.web_rate_limit_per_minute).hit(client_key(request))
+    link = verify(link_key(container.settings.secret_key), body.token, kind="c")
+    if link is None:
+        raise NotFound("no such click")
+    with container.sessions.begin() as session:
+        recorded = record_interaction(
+            session=session,
+            registry=container.registry,
+            payload=link,
+            kind="conversion",
+            now=container.clock.now(),
+            detail={"action": body.action},
+        )
+    return ConversionRead(recorded=recorded)

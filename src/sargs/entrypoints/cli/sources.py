@@ -1,0 +1,73 @@
+"""`sargs sources`: check that every declared SQL data source is reachable as its policy says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sargs.core.errors import SargsError
+from sargs.domains.subjects.identifiers import parse_identity
+from sargs.entrypoints.container import Container
+
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def make_sources_cli(container: Callable[[], Container]) -> typer.Typer:
+    """The `sources` command group; `container()` builds the services (from main's settings)."""
+    app = typer.Typer(help="The organisation's own databases (policy data_sources).", no_args_is_help=True)
+
+    @app.command("check")
+    def check() -> None:
+        """Reach every sql source, reflect its declared tables and columns, count their rows."""
+        c = container()
+        failed = False
+        try:
+            for policy in c.registry.policies:
+                for source in policy.data_sources:
+                    if source.kind != "sql":
+                        console.print(f"- {source.id}: {source.kind} source, handled by hand")
+                        continue
+                    try:
+                        connector = c.sources(source)
+                        probe = getattr(connector, "check", None)
+                        counts: dict[str, int] = probe() if probe else {}
+                    except SargsError as exc:
+                        failed = True
+                        err.print(f"[bold red]✗ {source.id}[/]: ", end="")
+                        err.print(exc.message, markup=False, highlight=False)
+                        continue
+                    rows = ", ".join(f"{t} {n:,}" for t, n in counts.items())
+                    console.print(f"[green]✓ {source.id}[/] ({source.url_variable}): {rows}", highlight=False)
+        finally:
+            c.close()
+        if failed:
+            raise typer.Exit(1)
+
+    @app.command("find")
+    def find(
+        identity: Annotated[str, typer.Argument(help="msisdn:+371..., email:... or customer:...")],
+        source_id: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    ) -> None:
+        """How many rows each source holds for one person (counts only, never the values)."""
+        c = container()
+        try:
+            ident = parse_identity(identity, region=c.settings.default_region)
+            for policy in c.registry.policies:
+                for source in policy.data_sources:
+                    if source.kind != "sql" or (source_id and source.id != source_id):
+                        continue
+                    access = c.sources(source).collect(identities=[ident])
+                    rows = ", ".join(f"{t.table} {len(t.rows)}" for t in access.tables)
+                    console.print(f"{source.id}: {rows}", highlight=False)
+        except SargsError as exc:
+            err.print("[bold red]error:[/] ", end="")
+            err.print(exc.message, markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        finally:
+            c.close()
+
+    return app

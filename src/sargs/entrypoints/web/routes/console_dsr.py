@@ -1,0 +1,547 @@
+"""Console pages for rights requests: the list with overdue and due-soon views, intake for
+in-person, post, representative and e-mail requests, verification, holds, repeat decisions,
+extensions, fulfilment with each data source's status, and the answer (R-DSR-1..7)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from sargs.core.errors import InvalidInput, SargsError
+from sargs.domains.dsr import workflow as wf
+from sargs.domains.dsr.fulfilment import SOURCE_KINDS, runs_of
+from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.dsr.service import (
+    DsrActor,
+    Intake,
+    complete_content,
+    decide_repeat,
+    extend_deadline,
+    file_request,
+    get_request,
+    hold,
+    list_requests,
+    lock_request,
+    missing_of,
+    record_decision,
+    trail,
+    verify_identity,
+)
+from sargs.domains.portal.service import read_identity
+from sargs.domains.subjects.identifiers import Identity, parse_identity
+from sargs.entrypoints.api.deps import ContainerDep, audit
+from sargs.entrypoints.container import Container
+from sargs.entrypoints.dsr_common import (
+    notify_requester,
+    portability_bytes,
+    response_bytes,
+    response_document,
+    run_fulfilment,
+)
+from sargs.entrypoints.web.render import render
+from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
+
+router = APIRouter()
+Reader = Annotated[StaffUser, Depends(StaffPermit("dsr.read"))]
+Intaker = Annotated[StaffUser, Depends(StaffPermit("dsr.intake"))]
+Decider = Annotated[StaffUser, Depends(StaffPermit("dsr.decide"))]
+Csrf = Annotated[str, Form(alias="csrf")]
+Text = Annotated[str, Form(max_length=4000)]
+Short = Annotated[str, Form(max_length=300)]
+
+
+def _actor(user: StaffUser) -> DsrActor:
+    return DsrActor("staff", user.principal.id)
+
+
+def _scope(user: StaffUser) -> tuple[str, ...] | None:
+    return user.principal.controllers
+
+
+def _why(request_id: str) -> str:
+    return f"handling rights request {request_id}"
+
+
+def form_identity(text: str, region: str) -> Identity:
+    """A phone, e-mail or `customer:<number>` typed into a form."""
+    if text.strip().lower().startswith("customer:"):
+        return parse_identity(text.strip(), region=region)
+    return read_identity(text, region=region)
+
+
+def _page(
+    request: Request, container: Container, name: str, user: StaffUser, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    return render(request, container, name, cookie=STAFF_COOKIE, status=status, me=user.principal, **ctx)
+
+
+@router.get("/dsr")
+def dsr_list(
+    request: Request,
+    container: ContainerDep,
+    user: Reader,
+    view: Annotated[str, Query(max_length=16)] = "open",
+) -> HTMLResponse:
+    """Open requests by due date; `view=overdue`, `due_soon` or `all`."""
+    now = container.clock.now()
+    with container.read_sessions.begin() as session:
+        kwargs: dict[str, Any] = {}
+        if view == "overdue":
+            kwargs["overdue"] = True
+        elif view == "due_soon":
+            kwargs["due_within"] = timedelta(days=7)
+        elif view != "all":
+            view = "open"
+            kwargs["due_within"] = timedelta(days=36500)
+        rows = list_requests(session=session, now=now, controllers=_scope(user), **kwargs)
+        overdue = len(list_requests(session=session, now=now, controllers=_scope(user), overdue=True))
+    return _page(
+        request,
+        container,
+        "console/dsr_list.html",
+        user,
+        rows=rows,
+        view=view,
+        now=now,
+        overdue_count=overdue,
+    )
+
+
+def _controllers(container: Container, user: StaffUser) -> list[str]:
+    return [c for c in container.registry.controller_ids if user.principal.may_see(c)]
+
+
+@router.get("/dsr/new")
+def dsr_new_page(request: Request, container: ContainerDep, user: Intaker) -> HTMLResponse:
+    return _page(request, container, "console/dsr_new.html", user, **_new_ctx(container, user))
+
+
+def _new_ctx(container: Container, user: StaffUser) -> dict[str, Any]:
+    return {
+        "controllers": _controllers(container, user),
+        "kinds": wf.KINDS,
+        "channels": [c for c in wf.CHANNELS if c not in ("portal", "api")],
+        "grounds": wf.ERASURE_GROUNDS + wf.OBJECTION_SCOPES,
+        "form": {},
+    }
+
+
+@router.post("/dsr/new")
+def dsr_new(
+    request: Request,
+    container: ContainerDep,
+    user: Intaker,
+    csrf: Csrf,
+    controller: Annotated[str, Form(max_length=64)],
+    kind: Annotated[str, Form(max_length=32)],
+    channel: Annotated[str, Form(max_length=16)],
+    identities: Text,
+    name: Short = "",
+    address: Short = "",
+    contact: Short = "",
+    signed: Annotated[bool, Form()] = False,
+    ground: Annotated[str, Form(max_length=32)] = "",
+    details: Text = "",
+    language: Annotated[str, Form(max_length=2)] = "lv",
+) -> Response:
+    """File a request received in person, by post, through a representative or by e-mail."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    try:
+        if not user.principal.may_see(controller):
+            raise InvalidInput("choose one of your companies", field="controller")
+        if channel in ("portal", "api"):
+            raise InvalidInput("portal and API requests arrive by themselves", field="channel")
+        idents = [
+            form_identity(line, container.settings.default_region)
+            for line in identities.splitlines()
+            if line.strip()
+        ]
+        with container.sessions.begin() as session:
+            row = file_request(
+                session=session,
+                registry=container.registry,
+                intake=Intake(
+                    controller=controller,
+                    kind=kind,
+                    channel=channel,
+                    identities=idents,
+                    requester={"name": name, "address": address, "contact": contact, "signed": signed},
+                    details=details,
+                    ground=ground or None,
+                    language=language,
+                ),
+                actor=_actor(user),
+                now=container.clock.now(),
+            )
+            audit(
+                session,
+                container,
+                user.principal,
+                request,
+                "change",
+                subject_id=row.subject_id,
+                controllers=[controller],
+            )
+            request_id = row.id
+    except InvalidInput as exc:
+        ctx = _new_ctx(container, user)
+        ctx["form"] = {
+            "controller": controller,
+            "kind": kind,
+            "channel": channel,
+            "identities": identities,
+            "name": name,
+            "address": address,
+            "contact": contact,
+            "ground": ground,
+            "details": details,
+        }
+        return _page(request, container, "console/dsr_new.html", user, status=422, error=exc.message, **ctx)
+    return RedirectResponse(f"/console/dsr/{request_id}", status_code=303)
+
+
+def _detail(
+    request: Request, container: Container, user: StaffUser, request_id: str, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    now = container.clock.now()
+    with container.sessions.begin() as session:
+        row = get_request(session=session, request_id=request_id, controllers=_scope(user))
+        ctx = {
+            "r": row,
+            "missing": missing_of(row),
+            "events": trail(session=session, request_id=row.id),
+            "runs": runs_of(session=session, request_id=row.id),
+            "methods": wf.CHANNEL_METHODS.get(row.channel, ()),
+            "final": row.status in wf.FINAL,
+            "source_kind": row.kind in SOURCE_KINDS,
+            "overdue": row.closed_at is None and row.due_at < now,
+            "now": now,
+        }
+        audit(
+            session,
+            container,
+            user.principal,
+            request,
+            "read",
+            subject_id=row.subject_id,
+            controllers=[row.controller],
+            reason=_why(row.id),
+        )
+    return _page(request, container, "console/dsr_detail.html", user, status=status, **ctx, **extra)
+
+
+@router.get("/dsr/{request_id}")
+def dsr_detail(request_id: str, request: Request, container: ContainerDep, user: Reader) -> HTMLResponse:
+    return _detail(request, container, user, request_id, done=request.query_params.get("done"))
+
+
+def _act(request: Request, container: Container, user: StaffUser, request_id: str, action: Any) -> Response:
+    """Run `action(session, row)` on the locked request; a refusal re-renders the page with it."""
+    try:
+        with container.sessions.begin() as session:
+            row = lock_request(session=session, request_id=request_id, controllers=_scope(user))
+            action(session, row)
+            audit(
+                session,
+                container,
+                user.principal,
+                request,
+                "change",
+                subject_id=row.subject_id,
+                controllers=[row.controller],
+                reason=_why(row.id),
+            )
+    except SargsError as exc:
+        if exc.code == "not_found":
+            raise
+        return _detail(
+            request,
+            container,
+            user,
+            request_id,
+            status=409 if exc.code == "conflict" else 422,
+            error=exc.message,
+        )
+    return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
+
+
+@router.post("/dsr/{request_id}/verify")
+async def dsr_verify(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Intaker,
+    csrf: Csrf,
+    method: Annotated[str, Form(max_length=32)],
+    document_type: Short = "",
+    certified_by: Short = "",
+    representative_name: Short = "",
+    representative_kind: Short = "",
+    document: Short = "",
+    registration_number: Short = "",
+    signed_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Record how identity was checked; an e-signature file is kept as its name, size and SHA-256."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    evidence: dict[str, Any] = {
+        "document_type": document_type,
+        "certified_by": certified_by,
+        "representative_name": representative_name,
+        "representative_kind": representative_kind,
+        "document": document,
+        "registration_number": registration_number,
+    }
+    if signed_file is not None and signed_file.filename:
+        data = await signed_file.read(20 * 1024 * 1024 + 1)
+        if len(data) > 20 * 1024 * 1024:
+            raise InvalidInput("the signed file is over 20 MiB", field="signed_file")
+        evidence.update(
+            file_name=signed_file.filename[:200], sha256=hashlib.sha256(data).hexdigest(), size=str(len(data))
+        )
+
+    def action(session: Any, row: DsrRequest) -> None:
+        verify_identity(
+            session=session,
+            request=row,
+            method=method,
+            evidence=evidence,
+            actor=_actor(user),
+            now=container.clock.now(),
+        )
+
+    return _act(request, container, user, request_id, action)
+
+
+@router.post("/dsr/{request_id}/hold")
+def dsr_hold(
+    request_id: str, request: Request, container: ContainerDep, user: Intaker, csrf: Csrf, message: Text
+) -> Response:
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    response = _act(
+        request,
+        container,
+        user,
+        request_id,
+        lambda s, r: hold(
+            session=s, request=r, message=message, actor=_actor(user), now=container.clock.now()
+        ),
+    )
+    if response.status_code == 303:  # the message goes to the requester (e-mail, else SMS)
+        notify_requester(container, request_id, message.strip(), what="on_hold")
+    return response
+
+
+@router.post("/dsr/{request_id}/content")
+def dsr_content(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Intaker,
+    csrf: Csrf,
+    name: Short = "",
+    address: Short = "",
+    contact: Short = "",
+    signed: Annotated[bool, Form()] = False,
+    details: Text = "",
+) -> Response:
+    """Add what the requester supplied later; a held request with nothing missing is taken up again."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    supplied: dict[str, Any] = {
+        "name": name,
+        "address": address,
+        "contact": contact,
+        "signed": signed or None,
+    }
+    return _act(
+        request,
+        container,
+        user,
+        request_id,
+        lambda s, r: complete_content(
+            session=s,
+            request=r,
+            requester=supplied,
+            details=details or None,
+            actor=_actor(user),
+            now=container.clock.now(),
+        ),
+    )
+
+
+@router.post("/dsr/{request_id}/repeat")
+def dsr_repeat(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Decider,
+    csrf: Csrf,
+    decision: Annotated[str, Form(max_length=16)],
+    fee: Short = "",
+    reason: Text = "",
+) -> Response:
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    return _act(
+        request,
+        container,
+        user,
+        request_id,
+        lambda s, r: decide_repeat(
+            session=s,
+            request=r,
+            decision=decision,
+            fee=fee,
+            reason=reason,
+            actor=_actor(user),
+            now=container.clock.now(),
+        ),
+    )
+
+
+@router.post("/dsr/{request_id}/extend")
+def dsr_extend(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Decider,
+    csrf: Csrf,
+    days: Annotated[int, Form(ge=1, le=3650)],
+    reason: Text,
+    notice: Text,
+) -> Response:
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    response = _act(
+        request,
+        container,
+        user,
+        request_id,
+        lambda s, r: extend_deadline(
+            session=s,
+            registry=container.registry,
+            request=r,
+            days=days,
+            reason=reason,
+            notice=notice,
+            actor=_actor(user),
+            now=container.clock.now(),
+        ),
+    )
+    if response.status_code == 303:  # the requester is told before the first deadline
+        notify_requester(container, request_id, notice.strip(), what="extended")
+    return response
+
+
+@router.post("/dsr/{request_id}/fulfil")
+def dsr_fulfil(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Decider,
+    csrf: Csrf,
+    outcome: Annotated[str, Form(max_length=24)] = "fulfilled",
+    text: Text = "",
+) -> Response:
+    """Access, portability, erasure: run the data sources (failed ones again). Others: the decision."""
+    check_csrf(request, container, STAFF_COOKIE, csrf)
+    with container.read_sessions.begin() as session:
+        kind = get_request(session=session, request_id=request_id, controllers=_scope(user)).kind
+    if kind not in SOURCE_KINDS or outcome == "refused":
+        return _act(
+            request,
+            container,
+            user,
+            request_id,
+            lambda s, r: record_decision(
+                session=s,
+                registry=container.registry,
+                request=r,
+                outcome=outcome,
+                text=text,
+                actor=_actor(user),
+                now=container.clock.now(),
+            ),
+        )
+    try:
+        run_fulfilment(container, request_id, _actor(user), controllers=_scope(user))
+    except SargsError as exc:
+        if exc.code == "not_found":
+            raise
+        return _detail(
+            request,
+            container,
+            user,
+            request_id,
+            status=409 if exc.code == "conflict" else 422,
+            error=exc.message,
+        )
+    with container.sessions.begin() as session:
+        row = get_request(session=session, request_id=request_id)
+        audit(
+            session,
+            container,
+            user.principal,
+            request,
+            "change",
+            subject_id=row.subject_id,
+            controllers=[row.controller],
+            reason=_why(row.id),
+        )
+    return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
+
+
+@router.get("/dsr/{request_id}/answer")
+def dsr_answer(
+    request_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Reader,
+    format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",
+    lang: Annotated[str | None, Query(pattern="^(lv|en)$")] = None,
+) -> Response:
+    """The answer document (the requester's language unless `lang`)."""
+    document = response_document(container, request_id, controllers=_scope(user), language=lang)
+    with container.sessions.begin() as session:
+        row = get_request(session=session, request_id=request_id)
+        audit(
+            session,
+            container,
+            user.principal,
+            request,
+            "export",
+            subject_id=row.subject_id,
+            controllers=[row.controller],
+            reason=_why(row.id),
+        )
+    body, media = response_bytes(container, document, format)
+    disposition = "attachment" if format == "pdf" else "inline"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'{disposition}; filename="answer-{request_id}.{format}"'},
+    )
+
+
+@router.get("/dsr/{request_id}/export")
+def dsr_export(request_id: str, request: Request, container: ContainerDep, user: Reader) -> Response:
+    """The machine-readable export of an access or portability request (JSON + CSV in a zip)."""
+    body = portability_bytes(container, request_id, controllers=_scope(user))
+    with container.sessions.begin() as session:
+        row = get_request(session=session, request_id=request_id)
+        audit(
+            session,
+            container,
+            user.principal,
+            request,
+            "export",
+            subject_id=row.subject_id,
+            controllers=[row.controller],
+            reason=_why(row.id),
+        )
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="data-{request_id}.zip"'},
+    )

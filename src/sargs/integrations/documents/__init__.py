@@ -1,0 +1,1 @@
+"""Document renderers: PDF through fpdf2 with the vendored DejaVu Sans fonts."""

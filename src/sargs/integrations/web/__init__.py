@@ -1,0 +1,1 @@
+"""Adapters for website data (network lookup for access logs)."""

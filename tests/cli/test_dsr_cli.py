@@ -1,0 +1,103 @@
+"""`sargs dsr` through Typer's runner, against a real database and a real sample shop database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
+from sargs.core.config import Settings
+from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.subjects.identifiers import Identity
+from sargs.entrypoints.cli.main import make_cli
+from sargs.integrations.sources.samples import KnownPerson, create_shop
+
+runner = CliRunner()
+cli = make_cli(
+    build=build, create_app=create_app, example_policies=example_policy_paths, sms_sender=sms_sender
+)
+POLICIES = [arg for p in example_policy_paths() for arg in ("--policy", str(p))]
+EMAIL = "cli.person@example.lv"
+FULL = {"name": "A B", "address": "Rīga", "contact": EMAIL, "signed": True}
+
+
+def run(url: str, *args: str) -> object:
+    return runner.invoke(cli, ["--database-url", url, *POLICIES, *args], catch_exceptions=False)
+
+
+def seed(url: str, *, age_days: int, kind: str = "access", verified: bool = False) -> str:
+    c = build(
+        Settings(database_url=url, demo=True), policies=[load_policy(p) for p in example_policy_paths()]
+    )
+    try:
+        received = datetime.now(UTC) - timedelta(days=age_days)
+        with c.sessions.begin() as session:
+            row = file_request(
+                session=session,
+                registry=c.registry,
+                intake=Intake(
+                    controller="lytagra-lv",
+                    kind=kind,
+                    channel="in_person",
+                    identities=[Identity("email", EMAIL)],
+                    requester=FULL,
+                    ground="no_longer_needed" if kind == "erasure" else None,
+                ),
+                actor=DsrActor("staff", "seed"),
+                now=received,
+            )
+            if verified:
+                verify_identity(
+                    session=session,
+                    request=lock_request(session=session, request_id=row.id),
+                    method="id_document",
+                    evidence={"document_type": "passport"},
+                    actor=DsrActor("staff", "seed"),
+                    now=received,
+                )
+            return row.id
+    finally:
+        c.close()
+
+
+def test_list_due_within_and_overdue_show_only_those_requests(db_url: str) -> None:
+    fresh, soon, late = seed(db_url, age_days=1), seed(db_url, age_days=26), seed(db_url, age_days=40)
+    due = run(db_url, "dsr", "list", "--due-within", "7d")
+    assert due.exit_code == 0, due.output  # type: ignore[attr-defined]
+    assert soon in due.output and late in due.output and fresh not in due.output  # type: ignore[attr-defined]
+    overdue = run(db_url, "dsr", "list", "--overdue")
+    assert late in overdue.output and soon not in overdue.output and "OVERDUE" in overdue.output  # type: ignore[attr-defined]
+    bad = runner.invoke(cli, ["--database-url", db_url, "dsr", "list", "--due-within", "soon"])
+    assert bad.exit_code == 2 and "7d" in bad.output
+
+
+def test_the_daily_reminder_names_each_request_once_a_day(db_url: str) -> None:
+    rid = seed(db_url, age_days=26)
+    first = run(db_url, "dsr", "remind")
+    assert rid in first.output and "1 reminder(s)" in first.output  # type: ignore[attr-defined]
+    again = run(db_url, "dsr", "remind")
+    assert "0 reminder(s)" in again.output  # type: ignore[attr-defined]
+
+
+def test_fulfil_runs_the_shop_with_progress_then_writes_the_answer(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = f"sqlite:///{tmp_path / 'shop.db'}"
+    create_shop(shop, people=10, now=datetime.now(UTC), known=[KnownPerson(email=EMAIL)])
+    rid = seed(db_url, age_days=2, kind="erasure", verified=True)
+    monkeypatch.setenv("SARGS_SOURCE_SHOP_URL", f"sqlite:///{tmp_path / 'missing' / 'shop.db'}")
+    failed = runner.invoke(cli, ["--database-url", db_url, *POLICIES, "dsr", "fulfil", rid])
+    assert failed.exit_code == 2 and "shop failed" in failed.output and "retry" in failed.output
+    monkeypatch.setenv("SARGS_SOURCE_SHOP_URL", shop)
+    done = run(db_url, "dsr", "fulfil", rid)
+    assert done.exit_code == 0, done.output  # type: ignore[attr-defined]
+    assert "shop" in done.output and "partially_fulfilled" in done.output  # type: ignore[attr-defined]
+    shown = run(db_url, "dsr", "show", rid)
+    assert "source shop: erase ok (attempts 2)" in shown.output  # type: ignore[attr-defined]
+    out = tmp_path / "answer.pdf"
+    answer = run(db_url, "dsr", "answer", rid, "--out", str(out), "--lang", "en")
+    assert answer.exit_code == 0 and out.read_bytes().startswith(b"%PDF")  # type: ignore[attr-defined]
