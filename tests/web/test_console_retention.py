@@ -80,6 +80,9 @@ def test_a_dpo_sees_both_plans_runs_one_and_reads_the_destruction_log(
             follow_redirects=True,
         )
         assert "shop/orders" in added.text and "tax audit 2026" in added.text
+        dashboard = browser.get("/console/dashboard?lang=en")
+        assert dashboard.status_code == 200 and 'id="chart-retention-rules"' in dashboard.text
+        assert "loyalty-two-years" in dashboard.text and "lmt-group/loyalty" in dashboard.text
         lv = browser.get("/console/retention?lang=lv")
         assert "Glabāšanas plāns" in lv.text and "Iznīcināšanas žurnāls" in lv.text
 

@@ -384,6 +384,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ret_or_table": "or a whole table",
         "ret_until": "Until",
         "ret_release": "Release",
+        "panel_retention_open": "{n} retention run(s) unfinished: run again to resume.",
+        "panel_retention_link": "Retention plans, runs and the destruction log",
+        "panel_retention_none": "Nothing was removed by retention in the last 12 months.",
+        "chart_retention_rules": "Rows removed per retention rule, last 12 months",
+        "chart_retention_rules_desc": "Rows deleted or anonymised by retention runs in the last 365 days, per rule.",
     },
     "lv": {
         "app": "Sargs",
@@ -761,6 +766,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ret_or_table": "vai visa tabula",
         "ret_until": "Līdz",
         "ret_release": "Atcelt",
+        "panel_retention_open": "{n} glabāšanas izpilde(s) nav pabeigta(s): izpildiet vēlreiz, lai turpinātu.",
+        "panel_retention_link": "Glabāšanas plāni, izpildes un iznīcināšanas žurnāls",
+        "panel_retention_none": "Pēdējos 12 mēnešos glabāšanas izpildes neko nav noņēmušas.",
+        "chart_retention_rules": "Noņemtās rindas pa glabāšanas noteikumiem, pēdējie 12 mēneši",
+        "chart_retention_rules_desc": "Glabāšanas izpildēs pēdējās 365 dienās dzēstās vai anonimizētās rindas pa noteikumiem.",
     },
 }
 

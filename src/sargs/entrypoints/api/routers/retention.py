@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from sargs.core.errors import ConfigurationError, InvalidInput, PermissionDenied
 from sargs.domains.access.principal import Principal
+from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import DestructionLogEntry, RetentionRun
 from sargs.domains.retention.service import (
@@ -35,11 +36,12 @@ Manager = Annotated[Principal, Depends(Permit("retention.manage"))]
 RUN_ROW_LIMIT = 100_000  # an API call purges at most this many rows; the next call continues
 
 
-def visible_sources(container: Container, principal: Principal) -> set[tuple[str, str]]:
+def visible_sources(container: Container | PolicyRegistry, principal: Principal) -> set[tuple[str, str]]:
     """(policy, source) pairs whose controllers are all within the caller's scope; Sargs' own for unscoped."""
+    registry = container if isinstance(container, PolicyRegistry) else container.registry
     pairs = {
         (p.id, s.id)
-        for p, s in retained_sources(registry=container.registry)
+        for p, s in retained_sources(registry=registry)
         if all(principal.may_see(c) for c in (s.controllers or [c.id for c in p.controllers]))
     }
     if principal.controllers is None:

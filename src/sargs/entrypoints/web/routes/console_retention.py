@@ -23,6 +23,7 @@ from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.api.routers.retention import RUN_ROW_LIMIT, visible_sources
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.web import panel_retention  # noqa: F401  (registers the dashboard panel)
 from sargs.entrypoints.web.render import render
 from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
 
