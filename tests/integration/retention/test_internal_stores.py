@@ -14,6 +14,7 @@ from sargs.domains.portal.model import OneTimeCode
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import RetentionRun
 from sargs.domains.retention.service import destruction_log, plan, run_retention
+from sargs.domains.web.model import WebAccessLog
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW
 
@@ -65,7 +66,11 @@ def test_expired_codes_and_sessions_are_planned_purged_and_logged(container: Con
             now=NOW,  # type: ignore[arg-type]
             source_id=INTERNAL_SOURCE,
         )
-    assert {t.table: t.counts.to_purge for t in internal.tables} == {"one_time_codes": 5, "web_sessions": 2}
+    assert {t.table: t.counts.to_purge for t in internal.tables} == {
+        "one_time_codes": 5,
+        "web_sessions": 2,
+        "web_access_log:lmt": 0,  # the telecom's web section keeps access logs under `website-logs`
+    }
 
     report = run_retention(
         sessions=container.sessions,
@@ -85,3 +90,51 @@ def test_expired_codes_and_sessions_are_planned_purged_and_logged(container: Con
         log = destruction_log(session=session)
         assert sum(e.rows for e in log) == 7 and {e.source_id for e in log} == {INTERNAL_SOURCE}
         assert session.scalars(select(RetentionRun)).one().policy_id == INTERNAL_SOURCE
+
+
+def _log_line(i: int, controller: str, age: timedelta) -> WebAccessLog:
+    return WebAccessLog(
+        controller=controller,
+        line_key=f"k{i}",
+        visitor="v" * 32,
+        ip_prefix="192.0.2.0/24",
+        requested_at=NOW - age,
+        method="GET",
+        path="/",
+        status=200,
+        ingested_at=NOW,
+    )
+
+
+def test_website_access_logs_go_after_the_policys_period_for_that_website_only(container: Container) -> None:
+    year = timedelta(days=366)
+    with container.sessions.begin() as session:
+        session.add_all([_log_line(i, "lmt", year + timedelta(days=i)) for i in range(3)])  # past P12M
+        session.add(_log_line(10, "lmt", timedelta(days=200)))  # younger: kept
+        session.add(_log_line(11, "lytagra-lv", 3 * year))  # no web access-log rule for the retailer: kept
+    connectors: Callable[..., object] = lambda rules: None  # noqa: E731
+    with container.read_sessions.begin() as session:
+        (internal,) = plan(
+            session=session,
+            registry=container.registry,
+            connectors=connectors,
+            now=NOW,  # type: ignore[arg-type]
+            source_id=INTERNAL_SOURCE,
+        )
+    logs = next(t for t in internal.tables if t.table == "web_access_log:lmt")
+    assert logs.rules == ("website-logs",) and logs.counts.to_purge == 3
+    report = run_retention(
+        sessions=container.sessions,
+        registry=container.registry,
+        connectors=connectors,  # type: ignore[arg-type]
+        clock=container.clock.now,
+        policy_id="ignored",
+        source_id=INTERNAL_SOURCE,
+        started_by="test",
+        batch_size=2,
+    )
+    assert report.counts["web_access_log:lmt"] == {"deleted": 3}
+    with container.read_sessions.begin() as session:
+        left = set(session.scalars(select(WebAccessLog.line_key)))
+        assert left == {"k10", "k11"}
+        assert any(e.table_name == "web_access_log:lmt" and e.rows for e in destruction_log(session=session))

@@ -59,9 +59,10 @@ class TableRetention(_Frozen):
 
     A rule anchored on consent withdrawal needs no date: its rows expire when the person's consent
     to the rule's purpose is withdrawn (the ledger says when). For other anchors, the date of a row
-    is `date_column` of the row itself, or, with `latest_of`
-    ("table.column"), the newest such value among the rows of a table that references this row
-    (e.g. a customer's last order); a row with no such rows falls back to `date_column`.
+    is `date_column` of the row itself, or, with `latest_of` ("table.column"), the newest of that
+    and the same column among the rows of a table that references this row (e.g. a customer's last
+    order, or when they joined if that is later). Taking the newest of both means purging expired
+    children first never changes a parent's fate, so a run removes exactly what its plan said.
     """
 
     rule: SourceSlug

@@ -15,8 +15,10 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from sargs.domains.access.model import WebSession
+from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import Duration
 from sargs.domains.portal.model import OneTimeCode
+from sargs.domains.web import access_logs
 
 INTERNAL_SOURCE = "sargs"
 
@@ -33,6 +35,8 @@ class InternalStore:
 
 
 _STORES: dict[str, InternalStore] = {}
+# Stores that depend on the loaded policies (e.g. one web access log store per website section).
+_PROVIDERS: list[Callable[[PolicyRegistry], list[InternalStore]]] = []
 
 
 def register_store(store: InternalStore) -> None:
@@ -40,9 +44,18 @@ def register_store(store: InternalStore) -> None:
     _STORES[store.name] = store
 
 
-def internal_stores() -> list[InternalStore]:
-    """Every registered internal store, in registration order."""
-    return list(_STORES.values())
+def register_provider(provider: Callable[[PolicyRegistry], list[InternalStore]]) -> None:
+    """Add a function that names stores from the loaded policies; later runs and plans include them."""
+    _PROVIDERS.append(provider)
+
+
+def internal_stores(registry: PolicyRegistry | None = None) -> list[InternalStore]:
+    """Every registered internal store, in registration order, then those the policies call for."""
+    stores = list(_STORES.values())
+    if registry is not None:
+        for provider in _PROVIDERS:
+            stores.extend(provider(registry))
+    return stores
 
 
 def _count_codes(session: Session, before: datetime) -> int:
@@ -91,3 +104,37 @@ register_store(
         period=Duration(days=30),
     )
 )
+
+
+def _access_log_stores(registry: PolicyRegistry) -> list[InternalStore]:
+    """One store per policy whose `web.access_logs` names a retention rule with a period: that
+    controller's website access log lines, kept for the rule's period from the request (R-WEB-3)."""
+    stores = []
+    for policy in registry.policies:
+        logs = policy.web.access_logs if policy.web else None
+        if policy.web is None or logs is None:
+            continue
+        rule = next((r for r in policy.retention_rules if r.id == logs.retention_rule), None)
+        if rule is None or rule.period is None:
+            continue
+        controller = policy.web.controller
+
+        def count(session: Session, before: datetime, c: str = controller) -> int:
+            return access_logs.count_expired(session=session, before=before, controller=c)
+
+        def purge(session: Session, before: datetime, limit: int, c: str = controller) -> int:
+            return access_logs.purge_expired(session=session, before=before, limit=limit, controller=c)
+
+        stores.append(
+            InternalStore(
+                name=f"web_access_log:{controller}",
+                rule_id=rule.id,
+                count_expired=count,
+                purge_expired=purge,
+                period=rule.period,
+            )
+        )
+    return stores
+
+
+register_provider(_access_log_stores)

@@ -309,7 +309,7 @@ def plan(
         plans.append(SourcePlan(policy.id, source.id, now, tables))
     if source_id in (None, INTERNAL_SOURCE) and policy_id is None:
         internal = []
-        for store in internal_stores():
+        for store in internal_stores(registry):
             before = _store_cutoff(store, registry, now)
             n = store.count_expired(session, before) if before is not None else 0
             internal.append(
@@ -672,7 +672,7 @@ def _run_internal(
     progress: Callable[[Progress], object] | None,
 ) -> None:
     removed_now = 0
-    for store in internal_stores():
+    for store in internal_stores(registry):
         before = _store_cutoff(store, registry, clock())
         if before is None:
             continue

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from sargs.core.errors import PermissionDenied, RateLimited, SargsError
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.web import panels  # noqa: F401  (registers the requests and retention panels)
+from sargs.entrypoints.web import panel_requests  # noqa: F401  (registers the rights-request panel)
 from sargs.entrypoints.web.render import HERE, render
 from sargs.entrypoints.web.routes import (
     console,

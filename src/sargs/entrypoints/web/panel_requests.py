@@ -1,4 +1,4 @@
-"""Dashboard panels of the rights requests and of retention, registered with the dashboard."""
+"""The dashboard panel of rights requests: volumes, deadline performance, open and overdue."""
 
 from __future__ import annotations
 
