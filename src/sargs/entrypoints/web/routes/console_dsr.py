@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sargs.core.errors import InvalidInput, SargsError
+from sargs.domains.audit.service import AccessAction
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.fulfilment import SOURCE_KINDS, runs_of
 from sargs.domains.dsr.model import DsrRequest
@@ -64,6 +65,40 @@ def _scope(user: StaffUser) -> tuple[str, ...] | None:
 
 def _why(request_id: str) -> str:
     return f"handling rights request {request_id}"
+
+
+def _refused(
+    request: Request, container: Container, user: StaffUser, request_id: str, exc: SargsError
+) -> Response:
+    """The request's page again with the refusal (409 conflict, else 422); an unknown request is 404."""
+    if exc.code == "not_found":
+        raise exc
+    return _detail(
+        request,
+        container,
+        user,
+        request_id,
+        status=409 if exc.code == "conflict" else 422,
+        error=exc.message,
+    )
+
+
+def _audit_request(
+    container: Container, user: StaffUser, request: Request, request_id: str, action: AccessAction
+) -> None:
+    """Log that this staff member read, changed or exported a request's person's data."""
+    with container.sessions.begin() as session:
+        row = get_request(session=session, request_id=request_id)
+        audit(
+            session,
+            container,
+            user.principal,
+            request,
+            action,
+            subject_id=row.subject_id,
+            controllers=[row.controller],
+            reason=_why(row.id),
+        )
 
 
 def form_identity(text: str, region: str) -> Identity:
@@ -256,16 +291,7 @@ def _act(request: Request, container: Container, user: StaffUser, request_id: st
                 reason=_why(row.id),
             )
     except SargsError as exc:
-        if exc.code == "not_found":
-            raise
-        return _detail(
-            request,
-            container,
-            user,
-            request_id,
-            status=409 if exc.code == "conflict" else 422,
-            error=exc.message,
-        )
+        return _refused(request, container, user, request_id, exc)
     return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
 
 
@@ -467,28 +493,8 @@ def dsr_fulfil(
     try:
         run_fulfilment(container, request_id, _actor(user), controllers=_scope(user))
     except SargsError as exc:
-        if exc.code == "not_found":
-            raise
-        return _detail(
-            request,
-            container,
-            user,
-            request_id,
-            status=409 if exc.code == "conflict" else 422,
-            error=exc.message,
-        )
-    with container.sessions.begin() as session:
-        row = get_request(session=session, request_id=request_id)
-        audit(
-            session,
-            container,
-            user.principal,
-            request,
-            "change",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=_why(row.id),
-        )
+        return _refused(request, container, user, request_id, exc)
+    _audit_request(container, user, request, request_id, "change")
     return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
 
 
@@ -503,18 +509,7 @@ def dsr_answer(
 ) -> Response:
     """The answer document (the requester's language unless `lang`)."""
     document = response_document(container, request_id, controllers=_scope(user), language=lang)
-    with container.sessions.begin() as session:
-        row = get_request(session=session, request_id=request_id)
-        audit(
-            session,
-            container,
-            user.principal,
-            request,
-            "export",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=_why(row.id),
-        )
+    _audit_request(container, user, request, request_id, "export")
     body, media = response_bytes(container, document, format)
     disposition = "attachment" if format == "pdf" else "inline"
     return Response(
@@ -528,18 +523,7 @@ def dsr_answer(
 def dsr_export(request_id: str, request: Request, container: ContainerDep, user: Reader) -> Response:
     """The machine-readable export of an access or portability request (JSON + CSV in a zip)."""
     body = portability_bytes(container, request_id, controllers=_scope(user))
-    with container.sessions.begin() as session:
-        row = get_request(session=session, request_id=request_id)
-        audit(
-            session,
-            container,
-            user.principal,
-            request,
-            "export",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=_why(row.id),
-        )
+    _audit_request(container, user, request, request_id, "export")
     return Response(
         body,
         media_type="application/zip",
