@@ -83,6 +83,41 @@ def test_the_daily_reminder_names_each_request_once_a_day(db_url: str) -> None:
     assert "0 reminder(s)" in again.output  # type: ignore[attr-defined]
 
 
+def _queued_mail(url: str) -> list[tuple[str | None, str, str]]:
+    from sqlalchemy import create_engine, select
+
+    from sargs.domains.mail.model import MailOutbox
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(MailOutbox.to_address, MailOutbox.subject, MailOutbox.text)).all()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_the_reminder_e_mails_the_company_a_digest_without_the_requesters_data(db_url: str) -> None:
+    late, soon = seed(db_url, age_days=40), seed(db_url, age_days=26)
+    result = run(db_url, "dsr", "remind")
+    assert "2 reminder(s); 1 e-mail(s) queued" in result.output  # type: ignore[attr-defined]
+    ((to, subject, text),) = _queued_mail(db_url)
+    assert to == "lytagra@lytagra.lv"  # the retailer's contact e-mail (the policy names no DPO)
+    assert subject.startswith("Sargs: datu subjektu pieprasījumi — 1 nokavēti, 1 drīz jāatbild")
+    assert text.index(late) < text.index(soon) and "NOKAVĒTS" in text and "OVERDUE" in text
+    assert EMAIL not in text and "A B" not in text
+    assert "0 e-mail(s) queued" in run(db_url, "dsr", "remind").output  # type: ignore[attr-defined]
+
+
+def test_configured_staff_addresses_receive_the_reminder_instead(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db_url, age_days=40)
+    monkeypatch.setenv("SARGS_DSR_REMINDER_TO", "dpo@lytagra.example, desk@lytagra.example")
+    assert "1 reminder(s); 2 e-mail(s) queued" in run(db_url, "dsr", "remind").output  # type: ignore[attr-defined]
+    assert sorted(to for to, _, _ in _queued_mail(db_url)) == ["desk@lytagra.example", "dpo@lytagra.example"]
+
+
 def test_fulfil_runs_the_shop_with_progress_then_writes_the_answer(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

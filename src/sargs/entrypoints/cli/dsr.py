@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from sargs.core.errors import SargsError
 from sargs.domains.dsr.callbacks import deliver_callbacks
 from sargs.domains.dsr.fulfilment import runs_of, sql_sources
+from sargs.domains.dsr.reminders import digests, queue_digests
 from sargs.domains.dsr.service import DsrActor, get_request, list_requests, missing_of, remind, trail
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import response_bytes, response_document, run_fulfilment
@@ -101,14 +102,30 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
     ) -> None:
         """The daily reminder job: due-soon and overdue requests, each once a day (safe to rerun)."""
         c = container()
-        with c.sessions.begin() as session:
-            items = remind(session=session, now=c.clock.now(), within=parse_span(within))
+        with c.sessions.begin() as session:  # the reminders and their e-mails land together
+            now = c.clock.now()
+            items = remind(session=session, now=now, within=parse_span(within))
+            mails = digests(
+                reminders=items,
+                registry=c.registry,
+                configured=c.settings.dsr_reminder_to,
+                console_url=c.settings.public_url,
+            )
+            queued = queue_digests(session=session, digests=mails, now=now)
         for item in items:
             mark = "[red]OVERDUE[/]" if item.overdue else "due soon"
             console.print(
                 f"{item.request_id} {item.controller} {item.kind} {item.status} due {item.due_at:%Y-%m-%d %H:%M} {mark}"
             )
-        console.print(f"{len(items)} reminder(s)")
+        console.print(
+            f"{len(items)} reminder(s); {queued} e-mail(s) queued (`sargs mail send` delivers them)"
+        )
+        for d in mails:
+            if not d.to:
+                err.print(
+                    f"[yellow]no e-mail for {d.controller}:[/] set SARGS_DSR_REMINDER_TO or the company's "
+                    "dpo/contact e-mail in the policy"
+                )
 
     @app.command("fulfil")
     def dsr_fulfil(request_id: str) -> None:
