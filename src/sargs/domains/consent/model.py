@@ -24,6 +24,7 @@ class ConsentEvent(Base):
         UniqueConstraint("subject_id", "chain_seq"),
         UniqueConstraint("controller", "idempotency_key"),
         Index(None, "subject_id", "controller", "purpose", "occurred_at"),
+        Index(None, "occurred_at"),  # the dashboard's consents per month
     )
 
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
