@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from sargs.core.clock import FixedClock
+from sargs.domains.delivery import LEASE
 from sargs.domains.sms.model import SmsOutbox
-from sargs.domains.sms.outbox import LEASE, claim, deliver_due, enqueue
+from sargs.domains.sms.outbox import claim, deliver_due, enqueue
 from sargs.domains.sms.ports import PermanentSendError, TransientSendError
 from sargs.entrypoints.container import Container
 from sargs.integrations.sms.http_provider import HttpSmsSender

@@ -16,14 +16,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import FixedClock
+from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, backoff
 from sargs.domains.sms.model import SmsOutbox
 from sargs.domains.sms.outbox import (
-    LEASE,
-    MAX_ATTEMPTS,
     Claimed,
     DeliveryReport,
     Queued,
-    backoff,
     claim,
     deliver_due,
     enqueue,
@@ -470,7 +468,10 @@ def test_an_adapters_unexpected_error_is_retried_and_does_not_stop_the_batch(
     assert summary(report) == (0, 2, 0)
     for outbox_id in (first, second):
         stored = row(container, outbox_id)
-        assert (stored.status, stored.last_error) == ("queued", "unexpected ValueError: broken body")
+        assert (stored.status, stored.last_error) == (
+            "queued",
+            "unexpected ValueError",
+        )  # its text may quote the message: not kept
     for _ in range(MAX_ATTEMPTS):
         clock.advance(hours=2)
         deliver(container, ExplodingSender())

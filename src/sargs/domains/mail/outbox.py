@@ -28,16 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from sargs.core.db import table
 from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
+from sargs.domains import delivery
+from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, SEND_BUDGET
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.mail.ports import MailSender, PermanentMailError, TransientMailError
 
 log = logging.getLogger("sargs.mail.outbox")
 
-LEASE = timedelta(minutes=2)
-SEND_BUDGET = timedelta(seconds=30)
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = timedelta(seconds=15)
-BACKOFF_MAX = timedelta(hours=1)
 KINDS = ("marketing", "breach", "notice")
 INSERT = insert(table(MailOutbox))
 HEADER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,75}$")
@@ -99,11 +96,6 @@ def enqueue(
     return outbox_id
 
 
-def backoff(attempts: int) -> timedelta:
-    """15 s, 30 s, 1 min, 2 min ... capped at an hour."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-
-
 @dataclass(frozen=True)
 class ClaimedMail:
     id: str
@@ -161,31 +153,24 @@ def claim(*, session: Session, now: datetime, limit: int, lease: timedelta = LEA
 
 
 def _attempt(sender: MailSender, item: ClaimedMail, *, now: datetime, max_attempts: int) -> dict[str, object]:
-    try:
-        provider_id = sender.deliver(
+    """Hand one message to the mail server; the outcome as column values."""
+    return delivery.attempt(
+        lambda: sender.deliver(
             to=item.to,
             subject=item.subject,
             text=item.text,
             html=item.html,
             headers=item.headers,
             reference=item.id,
-        )
-    except PermanentMailError as exc:
-        return {"status": "failed", "last_error": str(exc)[:500], "to_address": None}
-    except Exception as exc:  # TransientMailError or an adapter's surprise: retry, then give up
-        reason = str(exc) if isinstance(exc, TransientMailError) else f"unexpected {type(exc).__name__}"
-        if item.attempts >= max_attempts:
-            return {
-                "status": "failed",
-                "last_error": f"gave up after {item.attempts} attempts: {reason}"[:500],
-                "to_address": None,
-            }
-        return {
-            "status": "queued",
-            "next_attempt_at": now + backoff(item.attempts),
-            "last_error": reason[:500],
-        }
-    return {"status": "sent", "sent_at": now, "provider_message_id": provider_id[:250], "to_address": None}
+        ),
+        attempts=item.attempts,
+        max_attempts=max_attempts,
+        now=now,
+        permanent=PermanentMailError,
+        transient=TransientMailError,
+        address_column="to_address",
+        provider_id_length=250,
+    )
 
 
 def deliver_due(
@@ -208,17 +193,9 @@ def deliver_due(
             break
         outcome = _attempt(sender, item, now=now(), max_attempts=max_attempts)
         with sessions.begin() as session:
-            result = session.execute(
-                update(MailOutbox)
-                .where(
-                    MailOutbox.id == item.id,
-                    MailOutbox.status == "sending",
-                    MailOutbox.attempts == item.attempts,
-                )
-                .values(**outcome)
-                .execution_options(synchronize_session=False)
-            )
-            if not getattr(result, "rowcount", 0):
+            if not delivery.record_outcome(
+                session, MailOutbox, item_id=item.id, attempts=item.attempts, values=outcome
+            ):
                 log.warning("mail outcome not recorded: its lease had run out", extra={"outbox_id": item.id})
                 continue
         status = outcome["status"]

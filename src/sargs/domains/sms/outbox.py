@@ -22,17 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.db import table
 from sargs.core.ids import new_id
+from sargs.domains import delivery
+from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, SEND_BUDGET
 from sargs.domains.sms.model import SmsOutbox
 from sargs.domains.sms.ports import PermanentSendError, SmsSender, TransientSendError
 from sargs.domains.sms.segments import analyse, fit_one_segment
 
 log = logging.getLogger("sargs.sms.outbox")
 
-LEASE = timedelta(minutes=2)
-SEND_BUDGET = timedelta(seconds=30)  # what one hand-over may take (adapters time out sooner)
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = timedelta(seconds=15)
-BACKOFF_MAX = timedelta(hours=1)
 KINDS = ("reply", "code", "notice")
 INSERT = insert(table(SmsOutbox))
 
@@ -128,11 +125,6 @@ def enqueue_many(
     return ids
 
 
-def backoff(attempts: int) -> timedelta:
-    """15 s, 30 s, 1 min, 2 min ... capped at an hour."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-
-
 @dataclass(frozen=True)
 class Claimed:
     id: str
@@ -179,15 +171,8 @@ def claim(*, session: Session, now: datetime, limit: int, lease: timedelta = LEA
 
 
 def _finish(session: Session, item: Claimed, **values: object) -> bool:
-    """Record an outcome, only if this worker's claim still holds: a worker whose lease ran out
-    and whose message was claimed again (attempts moved on) must not overwrite the new claim."""
-    result = session.execute(
-        update(SmsOutbox)
-        .where(SmsOutbox.id == item.id, SmsOutbox.status == "sending", SmsOutbox.attempts == item.attempts)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    """Record an outcome, only if this worker's claim still holds."""
+    return delivery.record_outcome(session, SmsOutbox, item_id=item.id, attempts=item.attempts, values=values)
 
 
 def _forget_code_text(session: Session, outbox_id: str) -> None:
@@ -201,26 +186,16 @@ def _forget_code_text(session: Session, outbox_id: str) -> None:
 
 def _attempt(sender: SmsSender, item: Claimed, *, now: datetime, max_attempts: int) -> dict[str, object]:
     """Hand one message to the provider; the outcome as column values."""
-    try:
-        provider_id = sender.send(to=item.to, sender=item.sender, text=item.text, reference=item.id)
-    except PermanentSendError as exc:
-        return {"status": "failed", "last_error": str(exc)[:500], "to_number": None}
-    except Exception as exc:  # TransientSendError, or an adapter's own surprise: retry, then give up
-        reason = (
-            str(exc) if isinstance(exc, TransientSendError) else f"unexpected {type(exc).__name__}: {exc}"
-        )
-        if item.attempts >= max_attempts:
-            return {
-                "status": "failed",
-                "last_error": f"gave up after {item.attempts} attempts: {reason}"[:500],
-                "to_number": None,
-            }
-        return {
-            "status": "queued",
-            "next_attempt_at": now + backoff(item.attempts),
-            "last_error": reason[:500],
-        }
-    return {"status": "sent", "sent_at": now, "provider_message_id": provider_id[:128], "to_number": None}
+    return delivery.attempt(
+        lambda: sender.send(to=item.to, sender=item.sender, text=item.text, reference=item.id),
+        attempts=item.attempts,
+        max_attempts=max_attempts,
+        now=now,
+        permanent=PermanentSendError,
+        transient=TransientSendError,
+        address_column="to_number",
+        provider_id_length=128,
+    )
 
 
 def deliver_due(

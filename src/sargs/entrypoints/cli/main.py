@@ -17,9 +17,10 @@ from rich.table import Table
 
 from sargs.core.config import Settings
 from sargs.core.errors import SargsError
+from sargs.domains.delivery import LEASE
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import Policy
-from sargs.domains.sms.outbox import LEASE, DeliveryReport, deliver_due, status_counts
+from sargs.domains.sms.outbox import DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.cli.breaches import make_breach_cli
