@@ -16,7 +16,6 @@ Matching identities (documented in README "Data sources"):
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -37,7 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, NoSuchTableError, SAWarning, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from sargs.core.db import make_engine
 from sargs.core.errors import ConfigurationError, InvalidInput, SargsError, SourceUnavailable
@@ -48,6 +47,7 @@ from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
 from sargs.domains.sources.reports import SourceAccess, SourceErasure, TableErasure, TableRows
 from sargs.domains.sources.values import MARKER_PREFIX, as_utc, json_safe, marker, shift
 from sargs.domains.subjects.identifiers import Identity, make_identity
+from sargs.integrations.sources.reflection import reflect_table, source_url
 
 Row = dict[str, Any]
 Found = dict[str, dict[Any, Row]]  # table -> primary key -> row (raw values by column name)
@@ -218,30 +218,9 @@ class SqlConnector:
             metadata = MetaData()
             tables: dict[str, Table] = {}
             for name, cols in self._columns.items():
-                schema, _, bare = name.rpartition(".")
-                try:
-                    with warnings.catch_warnings():
-                        # SQLite cannot reflect expression indexes (lower(email)); none is needed.
-                        warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
-                        tbl = Table(
-                            bare,
-                            metadata,
-                            schema=schema or None,
-                            autoload_with=conn,
-                            include_columns=cols,
-                            resolve_fks=False,
-                        )
-                except NoSuchTableError:
-                    raise SourceUnavailable(
-                        f"source {self.source.id!r} has no table {name!r}", source=self.source.id, table=name
-                    ) from None
-                missing = [c for c in cols if c not in tbl.c]
-                if missing:
-                    raise SourceUnavailable(
-                        f"table {name!r} of source {self.source.id!r} has no column {missing[0]!r}",
-                        source=self.source.id,
-                        table=name,
-                    )
+                tbl = reflect_table(
+                    conn, source_id=self.source.id, name=name, metadata=metadata, columns=cols
+                )
                 tables[name] = tbl
             self._tables = tables
             return tables
@@ -487,12 +466,7 @@ class SqlConnectorFactory:
                 f"data source {source.id!r} is of kind {source.kind!r}; only sql sources have a connector",
                 source=source.id,
             )
-        url = self.environ.get(source.url_variable)
-        if not url:
-            raise ConfigurationError(
-                f"data source {source.id!r} has no database URL: set {source.url_variable}",
-                source=source.id,
-            )
+        url = source_url(source, self.environ)
         key = (source.model_dump_json(), url)
         with self._lock:
             connector = self._cache.get(key)

@@ -11,8 +11,6 @@ People (consent withdrawn, legal holds) are matched as the DSR connector matches
 from __future__ import annotations
 
 import json
-import os
-import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,23 +21,16 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from sargs.core.db import make_engine
 from sargs.core.errors import ConfigurationError
-from sargs.domains.policy.sources import DataSource, SourceTable
+from sargs.domains.policy.sources import SourceTable
 from sargs.domains.retention.ports import TableCounts
 from sargs.domains.retention.rules import Condition, SourceRules, TableRules, children_of
+from sargs.integrations.sources.reflection import reflect_table, source_url
 from sargs.integrations.sources.sql import msisdn_forms
 
 ANON_PREFIX = "anonymised-"
 _BIG_IN = 500
 _FALSE: ColumnElement[bool] = sa.false()
 _TRUE: ColumnElement[bool] = sa.true()
-
-
-def source_url(source: DataSource, environ: Mapping[str, str] | None = None) -> str:
-    """The source's SQLAlchemy URL from its environment variable; ConfigurationError naming it if unset."""
-    url = (environ if environ is not None else os.environ).get(source.url_variable)
-    if not url:
-        raise ConfigurationError(f"source {source.id!r}: set {source.url_variable} to its database URL")
-    return url
 
 
 class SqlRetentionConnector:
@@ -58,16 +49,10 @@ class SqlRetentionConnector:
         metadata = MetaData()
         self.tables: dict[str, Table] = {}
         try:
-            with warnings.catch_warnings():
-                # Expression indexes (e.g. lower(email)) are not reflected; the tables are all we need.
-                warnings.filterwarnings("ignore", "Skipped unsupported reflection", sa.exc.SAWarning)
-                for declared in self.source.tables:
-                    schema, _, name = declared.name.rpartition(".")
-                    self.tables[declared.name] = Table(
-                        name, metadata, schema=schema or None, autoload_with=engine
-                    )
-        except sa.exc.NoSuchTableError as exc:
-            raise ConfigurationError(f"source {self.source.id!r}: table {exc.args[0]!r} not found") from None
+            for declared in self.source.tables:
+                self.tables[declared.name] = reflect_table(
+                    engine, source_id=self.source.id, name=declared.name, metadata=metadata
+                )
         except sa.exc.OperationalError:
             raise ConfigurationError(f"source {self.source.id!r}: the database cannot be reached") from None
 
