@@ -218,3 +218,40 @@ def test_a_mail_server_refusing_the_recipient_marks_the_message_failed_and_forge
     with container.read_sessions.begin() as s:
         row = s.scalars(select(MailOutbox)).one()
     assert (row.status, row.to_address) == ("failed", None) and "550" in (row.last_error or "")
+
+
+def test_mail_queued_before_an_unsubscribe_is_never_sent(
+    container: Container, db_url: str, smtp: Inbox, tmp_path: Path
+) -> None:
+    person(container, "anna@example.lv", "email-tracking")
+    assert "queued 1 e-mails" in campaign(db_url, tmp_path)
+    with container.read_sessions.begin() as s:
+        headers = s.scalars(select(MailOutbox.headers)).one()
+    [url] = re.findall(r"<(https://[^>]+)>", headers["List-Unsubscribe"])
+    r = TestClient(create_app(container)).post(
+        path_of(url),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200
+    assert "delivered 0" in cli_run(db_url, "mail", "send", "--once")
+    assert smtp.messages == []
+    with container.read_sessions.begin() as s:
+        row = s.scalars(select(MailOutbox)).one()
+        assert (row.status, row.to_address, row.last_error) == ("failed", None, "consent no longer in force")
+
+
+def test_erasing_a_person_gives_up_their_queued_mail_and_forgets_the_address(
+    container: Container, db_url: str, smtp: Inbox, tmp_path: Path
+) -> None:
+    from sargs.domains.subjects.erasure import pseudonymise_subject
+
+    anna = person(container, "anna@example.lv", "email-tracking")
+    assert "queued 1 e-mails" in campaign(db_url, tmp_path)
+    with container.sessions.begin() as s:
+        pseudonymise_subject(session=s, subject_id=anna, now=container.clock.now())
+    assert "delivered 0" in cli_run(db_url, "mail", "send", "--once")
+    with container.read_sessions.begin() as s:
+        row = s.scalars(select(MailOutbox)).one()
+        assert (row.status, row.to_address, row.last_error) == ("failed", None, "recipient erased")
+    assert smtp.messages == []

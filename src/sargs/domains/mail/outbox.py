@@ -29,6 +29,7 @@ from sargs.core.db import table
 from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
 from sargs.domains import delivery
+from sargs.domains.consent.model import ConsentState
 from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, SEND_BUDGET
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.mail.ports import MailSender, PermanentMailError, TransientMailError
@@ -119,8 +120,37 @@ class MailReport:
         return self.sent + self.retried + self.failed
 
 
+def drop_withdrawn(*, session: Session, now: datetime) -> int:
+    """Give up due marketing mail whose consent is no longer in force (withdrawn, refused, or the
+    person erased) so an unsubscribe takes effect at once, mail already queued included."""
+    in_force = (
+        select(ConsentState.subject_id)
+        .where(
+            ConsentState.subject_id == MailOutbox.subject_id,
+            ConsentState.controller == MailOutbox.controller,
+            ConsentState.purpose == MailOutbox.purpose,
+            ConsentState.status == "granted",
+        )
+        .exists()
+    )
+    result = session.execute(
+        update(MailOutbox)
+        .where(
+            MailOutbox.kind == "marketing",
+            MailOutbox.status.in_(("queued", "sending")),
+            MailOutbox.next_attempt_at <= now,
+            ~in_force,
+        )
+        .values(status="failed", to_address=None, last_error="consent no longer in force")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def claim(*, session: Session, now: datetime, limit: int, lease: timedelta = LEASE) -> list[ClaimedMail]:
-    """Lease up to `limit` due messages (queued, or `sending` whose lease ran out)."""
+    """Lease up to `limit` due messages (queued, or `sending` whose lease ran out); marketing mail
+    whose consent is no longer in force is given up first."""
+    drop_withdrawn(session=session, now=now)
     rows = session.execute(
         select(
             MailOutbox.id,

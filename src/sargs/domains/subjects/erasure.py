@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from sargs.core.errors import NotFound
 from sargs.domains.access.model import WebSession
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.portal.model import OneTimeCode
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.subjects.identifiers import Identity
@@ -134,6 +135,25 @@ def pseudonymise_subject_report(
             update(SmsOutbox)
             .where(where, SmsOutbox.to_number.is_not(None))
             .values(to_number=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    emails = [i.value for i in identities if i.kind == "email"]
+    mailed = MailOutbox.subject_id == subject_id
+    mail_where = mailed if not emails else mailed | MailOutbox.to_address.in_(emails)
+    report.outbox_cleared += _rows(
+        session.execute(
+            update(MailOutbox)
+            .where(mail_where, MailOutbox.status.in_(("queued", "sending")))
+            .values(to_address=None, status="failed", last_error="recipient erased")
+            .execution_options(synchronize_session=False)
+        )
+    )
+    report.outbox_cleared += _rows(
+        session.execute(
+            update(MailOutbox)
+            .where(mail_where, MailOutbox.to_address.is_not(None))
+            .values(to_address=None)
             .execution_options(synchronize_session=False)
         )
     )
