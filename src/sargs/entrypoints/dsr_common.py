@@ -56,7 +56,9 @@ def response_document(
     with container.read_sessions.begin() as session:
         request = get_request(session=session, request_id=request_id, controllers=controllers)
         accesses = (
-            accesses_to_subject(session=session, subject_id=request.subject_id) if request.subject_id else []
+            accesses_to_subject(session=session, subject_id=request.subject_id, controller=request.controller)
+            if request.subject_id
+            else []
         )
         ids = {a.actor_id for a in accesses if a.actor_kind == "staff" and a.actor_id}
         names = (

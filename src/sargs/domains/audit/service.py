@@ -107,10 +107,12 @@ def query_access_log(
     return AccessPage(rows, rows[-1].id if more and rows else None)
 
 
-def accesses_to_subject(*, session: Session, subject_id: str) -> list[AccessLogEntry]:
-    """Who looked at or changed this person's data, oldest first (for their access request)."""
-    return list(
-        session.scalars(
-            select(AccessLogEntry).where(AccessLogEntry.subject_id == subject_id).order_by(AccessLogEntry.id)
-        )
-    )
+def accesses_to_subject(
+    *, session: Session, subject_id: str, controller: str | None = None
+) -> list[AccessLogEntry]:
+    """Who looked at or changed this person's data, oldest first (for their access request); with
+    `controller`, only accesses to that company's data (or not tied to any one company)."""
+    stmt = select(AccessLogEntry).where(AccessLogEntry.subject_id == subject_id)
+    if controller is not None:
+        stmt = stmt.where(AccessLogEntry.controller.is_(None) | (AccessLogEntry.controller == controller))
+    return list(session.scalars(stmt.order_by(AccessLogEntry.id)))

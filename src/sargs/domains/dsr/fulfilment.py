@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.errors import Conflict, InvalidInput, SargsError
+from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.model import DsrRequest, DsrSourceRun
 from sargs.domains.dsr.service import DsrActor, close, lock_request, log_event, start_work
@@ -34,6 +35,12 @@ SOURCE_KINDS = ("access", "portability", "erasure")
 KEPT_NOTE = {
     "lv": "Daļa datu ir saglabāta, jo to glabāšanu prasa tiesību akti (skatīt sadaļu par saglabātajiem datiem).",
     "en": "Some data was kept because the law requires it (see what was kept and why).",
+}
+SHARED_NOTE = {
+    "lv": "Jūsu tālruņa numurs un e-pasts paliek reģistrā, jo ar tiem ir saistītas jūsu piekrišanas citiem "
+    "grupas uzņēmumiem; lai tos dzēstu arī tur, vērsieties pie šiem uzņēmumiem.",
+    "en": "Your phone number and e-mail stay on record because your consents to other companies of the "
+    "group are tied to them; to have them erased there too, ask those companies.",
 }
 Progress = Callable[[str, str], object]  # (source id, status: running | ok | failed | skipped)
 
@@ -326,16 +333,26 @@ def _finish(
         )
         return
     kept = sum(t.kept for r in runs for t in erasure_tables(r.result or {}))
-    removed, mentions = 0, []
+    removed, mentions, shared = 0, [], False
     if request.subject_id is not None:
-        report = pseudonymise_subject_report(session=session, subject_id=request.subject_id, now=now, key=key)
-        removed, mentions = report.identities, report.evidence_mentions
+        # Sargs' identifiers serve every company of the group: they are pseudonymised only when no
+        # other company holds this person's consents, else erasure at one company would wipe the
+        # person out of the others' records (their consents could no longer be found).
+        shared = _known_elsewhere(session, request.subject_id, request.controller)
+        if not shared:
+            report = pseudonymise_subject_report(
+                session=session, subject_id=request.subject_id, now=now, key=key
+            )
+            removed, mentions = report.identities, report.evidence_mentions
     request.identities = [f"{i.split(':', 1)[0]}:{mask(*i.split(':', 1))}" for i in request.identities]
     request.requester = {
         k: ("***" if k in ("name", "address", "contact") else v) for k, v in request.requester.items()
     }
     outcome = "partially_fulfilled" if kept else "fulfilled"
-    text = KEPT_NOTE.get(request.language, KEPT_NOTE["lv"]) if kept else ""
+    notes = [KEPT_NOTE] if kept else []
+    if shared:
+        notes.append(SHARED_NOTE)
+    text = " ".join(n.get(request.language, n["lv"]) for n in notes)
     close(
         session=session,
         request=request,
@@ -343,5 +360,18 @@ def _finish(
         text=text,
         actor=actor,
         now=now,
-        extra={"kept": kept, "sargs_identifiers_pseudonymised": removed, "ledger_mentions": mentions},
+        extra={
+            "kept": kept,
+            "sargs_identifiers_pseudonymised": removed,
+            "identifiers_kept_for_other_companies": shared,
+            "ledger_mentions": mentions,
+        },
     )
+
+
+def _known_elsewhere(session: Session, subject_id: str, controller: str) -> bool:
+    """Whether another company holds this person's consents (or refusals) in the ledger."""
+    other = select(ConsentEvent.seq).where(
+        ConsentEvent.subject_id == subject_id, ConsentEvent.controller != controller
+    )
+    return session.execute(other.limit(1)).first() is not None

@@ -153,11 +153,6 @@ def opendsr_view(request: DsrRequest) -> dict[str, Any]:
     }
 
 
-def _identities_of(session: Session, subject_id: str) -> list[str]:
-    rows = session.scalars(select(SubjectIdentity).where(SubjectIdentity.subject_id == subject_id))
-    return [f"{r.kind}:{r.value}" for r in rows]
-
-
 def file_request(
     *, session: Session, registry: PolicyRegistry, intake: Intake, actor: DsrActor, now: datetime
 ) -> DsrRequest:
@@ -189,9 +184,9 @@ def file_request(
         found = find_subject_id(session=session, identity=ident)
         if subject_id is None:
             subject_id = found
-    identities = [str(i) for i in intake.identities]
-    if subject_id is not None:
-        identities = list(dict.fromkeys(identities + _identities_of(session, subject_id)))
+    # Only what the requester gave: the person's other identifiers may be held by other companies
+    # of the group, which this company's staff must not see (R-POL-2).
+    identities = list(dict.fromkeys(str(i) for i in intake.identities))
     if not identities:
         raise InvalidInput("name at least one phone, e-mail or customer number", field="identity")
     requester = {
