@@ -8,13 +8,14 @@ import json
 from collections.abc import Callable
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sargs.domains.dsr.callbacks import SIGNATURE_HEADER, deliver_callbacks
 from sargs.domains.dsr.model import DsrCallback, DsrEvent
 from sargs.entrypoints.container import Container
-from sargs.integrations.opendsr.http import HttpCallbackPoster
+from sargs.integrations.opendsr.http import HttpCallbackPoster, RefusedDestination
 
 Auth = Callable[..., dict[str, str]]
 REASON = {"X-Access-Reason": "dsr api test"}
@@ -118,7 +119,9 @@ def test_opendsr_file_follow_and_cancel_with_signed_callbacks(
         seen.append(request)
         return httpx.Response(next(answers))
 
-    poster = HttpCallbackPoster(transport=httpx.MockTransport(handler))
+    poster = HttpCallbackPoster(
+        transport=httpx.MockTransport(handler), resolver=lambda host: ["93.184.216.34"]
+    )
     key = b"callback-key"
     first = deliver_callbacks(sessions=container.sessions, poster=poster, key=key, now=container.clock.now)
     assert (first.sent, first.retried) == (1, 1)
@@ -149,3 +152,17 @@ def test_opendsr_refuses_callbacks_to_internal_addresses_and_writes_nothing(
     assert r.json()["error"]["field"] == "status_callback_urls.1"
     assert "private" in r.json()["error"]["message"]
     assert client.get("/api/v1/opendsr/requests/ssrf-1", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "resolved", [["127.0.0.1"], ["10.0.0.5"], ["169.254.169.254"], ["93.184.216.34", "::1"], []]
+)
+def test_a_callback_host_resolving_to_an_inside_address_is_never_posted_to(resolved: list[str]) -> None:
+    seen: list[httpx.Request] = []
+    poster = HttpCallbackPoster(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200)),
+        resolver=lambda host: resolved,
+    )
+    with pytest.raises(RefusedDestination):
+        poster.post("https://169.254.169.254.nip.io/cb", b"{}", {})
+    assert seen == []

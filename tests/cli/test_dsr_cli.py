@@ -136,3 +136,13 @@ def test_fulfil_runs_the_shop_with_progress_then_writes_the_answer(
     out = tmp_path / "answer.pdf"
     answer = run(db_url, "dsr", "answer", rid, "--out", str(out), "--lang", "en")
     assert answer.exit_code == 0 and out.read_bytes().startswith(b"%PDF")  # type: ignore[attr-defined]
+
+
+def test_callbacks_are_not_signed_with_the_master_secret_and_need_their_own(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SARGS_OPENDSR_CALLBACK_SECRET", raising=False)
+    result = runner.invoke(cli, ["--database-url", db_url, *POLICIES, "dsr", "callbacks"])
+    assert result.exit_code == 1 and "SARGS_OPENDSR_CALLBACK_SECRET" in result.output
+    monkeypatch.setenv("SARGS_OPENDSR_CALLBACK_SECRET", "shared-with-receivers")
+    assert "sent 0, retried 0, failed 0" in run(db_url, "dsr", "callbacks").output  # type: ignore[attr-defined]

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # Website visitors and e-mail (issue 7). Bounce/complaint webhooks are signed with this key;
     # unsubscribe and tracking links go to public_url (or mail_link_base_url when set).
     mail_webhook_secret: str = DEFAULT_SECRET
+    # Key of the OpenDSR status callbacks' signature, shared with their receivers; never the master
+    # secret_key (which also keys CSRF tokens, links and pseudonyms). Unset: callbacks are not sent.
+    opendsr_callback_secret: str | None = None
     mail_link_base_url: str | None = None
     mail_unsubscribe_mailto: str | None = None
     web_rate_limit_per_minute: int = Field(default=120, gt=0)  # cookie choices per client address
@@ -91,6 +94,7 @@ class Settings(BaseSettings):
             "sms_provider_token",
             "sms_twilio_auth_token",
             "mail_webhook_secret",
+            "opendsr_callback_secret",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

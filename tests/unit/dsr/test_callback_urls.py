@@ -32,6 +32,10 @@ def test_public_https_urls_are_accepted(url: str) -> None:
         ("https://[::1]/cb", "loopback"),
         ("https://user:pw@processor.example/cb", "user name"),
         ("https:///cb", "host"),
+        ("https://127.1/cb", "plain public IP"),
+        ("https://2130706433/cb", "plain public IP"),
+        ("https://0x7f000001/cb", "plain public IP"),
+        ("https://0177.0.0.1/cb", "plain public IP"),
     ],
 )
 def test_local_private_or_credentialed_urls_are_refused(url: str, why: str) -> None:

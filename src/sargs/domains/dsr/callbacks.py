@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,6 +46,9 @@ def callback_url_problem(url: str, *, allowed_hosts: Sequence[str] = ()) -> str 
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
+        if re.fullmatch(r"[0-9a-fx.]+", host) and any(c.isdigit() for c in host):
+            # 127.1, 2130706433, 0x7f000001, 0177.0.0.1: numbers a resolver reads as addresses
+            return "a status callback URL needs a host name or a plain public IP address"
         return None
     if not address.is_global:
         return "a status callback URL may not point at a private, loopback or reserved address"

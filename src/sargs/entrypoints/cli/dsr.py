@@ -182,14 +182,21 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
 
     @app.command("callbacks")
     def dsr_callbacks() -> None:
-        """Deliver due OpenDSR status callbacks once (signed with SARGS_SECRET_KEY)."""
+        """Deliver due OpenDSR status callbacks once (signed with SARGS_OPENDSR_CALLBACK_SECRET)."""
         from sargs.integrations.opendsr.http import HttpCallbackPoster
 
         c = container()
+        secret = c.settings.opendsr_callback_secret
+        if not secret:
+            err.print(
+                "[bold red]error:[/] set SARGS_OPENDSR_CALLBACK_SECRET (shared with the callback receivers) "
+                "to send signed status callbacks"
+            )
+            raise typer.Exit(1)
         report = deliver_callbacks(
             sessions=c.sessions,
             poster=HttpCallbackPoster(),
-            key=c.settings.secret_key.encode(),
+            key=secret.encode(),
             now=c.clock.now,
         )
         console.print(f"sent {report.sent}, retried {report.retried}, failed {report.failed}")
