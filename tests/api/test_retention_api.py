@@ -132,3 +132,37 @@ def test_running_a_source_whose_database_is_not_configured_is_a_422_naming_the_v
     )
     assert r.status_code == 422 and r.json()["error"]["field"] == "source"
     assert "SARGS_SOURCE_SHOP_URL" in r.json()["error"]["message"]
+
+
+def test_a_dpo_scoped_to_the_retailer_manages_only_its_own_sources_holds(
+    client: TestClient, auth: Auth
+) -> None:
+    group = auth("dpo")
+    telecom_hold = client.post(
+        "/api/v1/retention/holds",
+        json={"reason": "litigation", "source": "loyalty", "table": "members"},
+        headers=group,
+    ).json()
+    person_hold = client.post(
+        "/api/v1/retention/holds", json={"reason": "court case", "identity": "msisdn:29000001"}, headers=group
+    ).json()
+    retailer = auth("dpo", controllers=["lytagra-lv"])
+    assert client.get("/api/v1/retention/holds", headers=retailer).json() == []  # neither is theirs
+    for hold in (telecom_hold, person_hold):
+        r = client.post(f"/api/v1/retention/holds/{hold['id']}/release", headers=retailer)
+        assert r.status_code == 404
+    for body in (
+        {"reason": "litigation", "source": "loyalty", "table": "members"},
+        {"reason": "court case", "identity": "msisdn:29000002"},
+    ):
+        assert client.post("/api/v1/retention/holds", json=body, headers=retailer).status_code == 403
+    own = client.post(
+        "/api/v1/retention/holds",
+        json={"reason": "tax audit", "source": "shop", "table": "orders"},
+        headers=retailer,
+    )
+    assert own.status_code == 201
+    assert [h["id"] for h in client.get("/api/v1/retention/holds", headers=retailer).json()] == [
+        own.json()["id"]
+    ]
+    assert len(client.get("/api/v1/retention/holds", headers=group).json()) == 3  # both still in force

@@ -29,7 +29,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sargs.core.errors import Conflict, InvalidInput, NotFound
+from sargs.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sargs.core.ids import new_id
 from sargs.domains.consent.model import ConsentState
 from sargs.domains.policy.registry import PolicyRegistry
@@ -111,8 +111,16 @@ def add_hold(
     source_id: str | None = None,
     table: str | None = None,
     until: datetime | None = None,
+    sources: set[str] | None = None,
 ) -> HoldView:
-    """Place a legal hold on a person (by identity) or on a declared table; nothing held is purged."""
+    """Place a legal hold on a person (by identity) or on a declared table; nothing held is purged.
+
+    `sources`: the sources the caller may manage (None: all). A hold on a person holds them in every
+    company's sources, so only a group-wide caller may place one."""
+    if sources is not None and (identity is not None or (source_id or "") not in sources):
+        raise PermissionDenied(
+            "a legal hold on a person, or on another company's source, needs a group-wide DPO or admin"
+        )
     reason = reason.strip()
     if len(reason) < 4 or len(reason) > 500:
         raise InvalidInput("say why the data is held (4 to 500 characters)", field="reason")
@@ -137,21 +145,31 @@ def add_hold(
     return _view(row)
 
 
-def list_holds(*, session: Session, now: datetime, include_released: bool = False) -> list[HoldView]:
-    """Holds in force (or all of them), newest first; people's identities masked."""
+def _hold_in_scope(row: RetentionHold, sources: set[str] | None) -> bool:
+    """Holds a caller who may manage `sources` (None: all) sees and changes: table holds on those."""
+    return sources is None or (row.scope == "table" and row.source_id in sources)
+
+
+def list_holds(
+    *, session: Session, now: datetime, include_released: bool = False, sources: set[str] | None = None
+) -> list[HoldView]:
+    """Holds in force (or all of them) on `sources` (None: all), newest first; identities masked."""
     stmt = select(RetentionHold).order_by(RetentionHold.created_at.desc())
     rows = session.scalars(stmt).all()
     return [
         _view(r)
         for r in rows
-        if include_released or (r.released_at is None and (r.until is None or r.until > now))
+        if _hold_in_scope(r, sources)
+        and (include_released or (r.released_at is None and (r.until is None or r.until > now)))
     ]
 
 
-def release_hold(*, session: Session, hold_id: str, released_by: str, now: datetime) -> HoldView:
+def release_hold(
+    *, session: Session, hold_id: str, released_by: str, now: datetime, sources: set[str] | None = None
+) -> HoldView:
     """End a hold; rows it kept are purged by the next run if their rules say so."""
     row = session.get(RetentionHold, hold_id)
-    if row is None:
+    if row is None or not _hold_in_scope(row, sources):
         raise NotFound(f"no legal hold {hold_id!r}")
     if row.released_at is not None:
         raise Conflict(f"hold {hold_id!r} was already released")

@@ -49,6 +49,14 @@ def visible_sources(container: Container | PolicyRegistry, principal: Principal)
     return pairs
 
 
+def hold_sources(container: Container | PolicyRegistry, principal: Principal) -> set[str] | None:
+    """The sources whose legal holds this caller manages; None for a group-wide caller (all, and
+    holds on people, which reach every company's sources)."""
+    if principal.controllers is None:
+        return None
+    return {source for _, source in visible_sources(container, principal)}
+
+
 class TableCountsRead(BaseModel):
     table: str
     action: str
@@ -271,7 +279,12 @@ def retention_holds(
 ) -> list[HoldRead]:
     """Legal holds in force (or all of them); people's identities masked."""
     with container.read_sessions.begin() as session:
-        holds = list_holds(session=session, now=container.clock.now(), include_released=include_released)
+        holds = list_holds(
+            session=session,
+            now=container.clock.now(),
+            include_released=include_released,
+            sources=hold_sources(container, principal),
+        )
     return [HoldRead.of(h) for h in holds]
 
 
@@ -299,6 +312,7 @@ def retention_hold_add(
             source_id=body.source,
             table=body.table,
             until=body.until,
+            sources=hold_sources(container, principal),
         )
         audit(session, container, principal, request, "change")
     return HoldRead.of(view)
@@ -315,7 +329,11 @@ def retention_hold_release(
     """End a hold; the next run purges what it kept if the rules say so."""
     with container.sessions.begin() as session:
         view = release_hold(
-            session=session, hold_id=hold_id[:32], released_by=_actor(principal), now=container.clock.now()
+            session=session,
+            hold_id=hold_id[:32],
+            released_by=_actor(principal),
+            now=container.clock.now(),
+            sources=hold_sources(container, principal),
         )
         audit(session, container, principal, request, "change")
     return HoldRead.of(view)

@@ -21,7 +21,7 @@ from sargs.domains.retention.service import (
 )
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
-from sargs.entrypoints.api.routers.retention import RUN_ROW_LIMIT, visible_sources
+from sargs.entrypoints.api.routers.retention import RUN_ROW_LIMIT, hold_sources, visible_sources
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web import panel_retention  # noqa: F401  (registers the dashboard panel)
 from sargs.entrypoints.web.render import render
@@ -51,7 +51,7 @@ def _page(
         ]
         runs = [r for r in list_runs(session=session, limit=20) if (r.policy_id, r.source_id) in allowed]
         log = [e for e in destruction_log(session=session, limit=50) if (e.policy_id, e.source_id) in allowed]
-        holds = list_holds(session=session, now=now)
+        holds = list_holds(session=session, now=now, sources=hold_sources(container, user.principal))
     sources = [
         (p.id, s.id, [t.name for t in s.tables]) for p, s in retained_sources(registry=container.registry)
     ]
@@ -144,6 +144,7 @@ def retention_hold_add(
                 source_id=source or None,
                 table=table or None,
                 until=ends,
+                sources=hold_sources(container, user.principal),
             )
             audit(session, container, user.principal, request, "change")
     except SargsError as exc:
@@ -167,6 +168,7 @@ def retention_hold_release(
                 hold_id=hold,
                 released_by=f"staff:{user.principal.id}",
                 now=container.clock.now(),
+                sources=hold_sources(container, user.principal),
             )
             audit(session, container, user.principal, request, "change")
     except SargsError as exc:
