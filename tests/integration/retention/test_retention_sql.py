@@ -451,6 +451,11 @@ def test_the_destruction_log_holds_no_personal_data_and_the_overview_sums_it(
         overview = retention_overview(session=session, now=NOW)
     assert overview.removed_per_rule == {"service-ten-years": 2}
     assert overview.runs[0].status == "finished" and overview.open_runs == 0
+    with container.read_sessions.begin() as session:  # as a viewer of the telecom only
+        other = retention_overview(session=session, now=NOW, sources={("lmt-group", "loyalty")})
+        own = retention_overview(session=session, now=NOW, sources={("lytagra-group", "shop")})
+    assert (other.removed_per_rule, other.runs, other.open_runs) == ({}, [], 0)
+    assert own.removed_per_rule == {"service-ten-years": 2} and len(own.runs) == 1
 
 
 def test_the_plan_names_a_source_it_cannot_reach_instead_of_failing(

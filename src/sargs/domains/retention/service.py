@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -761,23 +761,31 @@ class RetentionOverview:
 
 
 def retention_overview(
-    *, session: Session, now: datetime, days: int = 365, runs: int = 10
+    *,
+    session: Session,
+    now: datetime,
+    days: int = 365,
+    runs: int = 10,
+    sources: set[tuple[str, str]] | None = None,
 ) -> RetentionOverview:
-    """Recent runs and the rows removed per rule in the last `days` days."""
+    """Recent runs and the rows removed per rule in the last `days` days, of the (policy, source)
+    pairs in `sources` (None: all)."""
     since = now - timedelta(days=days)
     per_rule: dict[str, int] = {}
-    stmt = (
-        select(DestructionLogEntry.rules, func.sum(DestructionLogEntry.rows))
-        .where(DestructionLogEntry.status == "done", DestructionLogEntry.at >= since)
-        .group_by(DestructionLogEntry.rules)
+    pairs = list(sources) if sources is not None else None
+    log_stmt = select(DestructionLogEntry.rules, func.sum(DestructionLogEntry.rows)).where(
+        DestructionLogEntry.status == "done", DestructionLogEntry.at >= since
     )
-    for rules, total in session.execute(stmt):
+    open_stmt = select(func.count()).select_from(RetentionRun).where(RetentionRun.status.in_(UNFINISHED))
+    runs_stmt = select(RetentionRun).order_by(RetentionRun.started_at.desc()).limit(runs)
+    if pairs is not None:
+        log_stmt = log_stmt.where(
+            tuple_(DestructionLogEntry.policy_id, DestructionLogEntry.source_id).in_(pairs)
+        )
+        open_stmt = open_stmt.where(tuple_(RetentionRun.policy_id, RetentionRun.source_id).in_(pairs))
+        runs_stmt = runs_stmt.where(tuple_(RetentionRun.policy_id, RetentionRun.source_id).in_(pairs))
+    for rules, total in session.execute(log_stmt.group_by(DestructionLogEntry.rules)):
         for rule in str(rules).split(","):
             per_rule[rule] = per_rule.get(rule, 0) + int(total or 0)
-    open_runs = int(
-        session.scalar(
-            select(func.count()).select_from(RetentionRun).where(RetentionRun.status.in_(UNFINISHED))
-        )
-        or 0
-    )
-    return RetentionOverview(list_runs(session=session, limit=runs), per_rule, open_runs)
+    open_runs = int(session.scalar(open_stmt) or 0)
+    return RetentionOverview(list(session.scalars(runs_stmt)), per_rule, open_runs)

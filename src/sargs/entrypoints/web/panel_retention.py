@@ -12,9 +12,9 @@ from sargs.entrypoints.web.dashboard import Panel, PanelContext, register_panel
 
 def retention_panel(ctx: PanelContext) -> dict[str, Any]:
     """Rows removed per rule (last 365 days) as a bar chart, the latest runs and unfinished ones."""
-    overview = retention_overview(session=ctx.session, now=ctx.now)
     allowed = visible_sources(ctx.registry, ctx.scope)
-    runs = [r for r in overview.runs if (r.policy_id, r.source_id) in allowed][:5]
+    overview = retention_overview(session=ctx.session, now=ctx.now, sources=allowed)
+    runs = overview.runs[:5]
     rules = sorted(overview.removed_per_rule, key=lambda r: -overview.removed_per_rule[r])
     removed = bar_chart(
         id="chart-retention-rules",
