@@ -238,3 +238,20 @@ def test_a_held_request_resumes_when_its_content_is_complete_and_any_request_can
         assert r.status_code == 303
         html = browser.get(f"/console/dsr/{rid}/answer?format=html&lang=en").text
         assert "manifestly unfounded" in html and "Data State Inspectorate" in html
+
+
+def test_no_extension_without_a_way_to_tell_the_requester_and_nothing_changes(
+    container: Container, staff_member: Staff
+) -> None:
+    form = {"days": "20", "reason": "five systems to search", "notice": "We need 20 more days."}
+    with TestClient(create_app(container)) as browser:
+        console_login(browser, *staff_member("dpo"))
+        rid = file_in_console(
+            browser, channel="post", identities="customer:C-77", contact="Rīga, Brīvības iela 1"
+        )
+        r = browser.post(f"/console/dsr/{rid}/extend?lang=en", data={**form, "csrf": console_csrf(browser)})
+    assert r.status_code == 422 and "no e-mail or phone on file" in r.text
+    with container.sessions.begin() as session:
+        row = session.get(DsrRequest, rid)
+        assert row is not None and row.due_at == row.first_due_at and row.extension is None
+        assert session.scalars(select(MailOutbox)).all() == []

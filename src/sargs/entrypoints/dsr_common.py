@@ -6,14 +6,19 @@ from __future__ import annotations
 import hashlib
 import os
 
+from sqlalchemy.orm import Session
+
+from sargs.core.errors import InvalidInput
 from sargs.domains.audit.service import accesses_to_subject
 from sargs.domains.documents.model import Document
 from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
+from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.response import build_response
 from sargs.domains.dsr.service import DsrActor, get_request, log_event
 from sargs.domains.mail import outbox as mail_outbox
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
+from sargs.domains.subjects.identifiers import normalise_email
 from sargs.entrypoints.container import Container
 
 
@@ -101,38 +106,55 @@ def portability_bytes(
 NOTICE_SUBJECT = {"lv": "Jūsu datu subjekta pieprasījums", "en": "Your data-subject request"}
 
 
-def notify_requester(container: Container, request_id: str, text: str, *, what: str) -> str | None:
-    """Tell the requester (`what`: on_hold or extended) by e-mail, else by SMS, through the outboxes;
-    the trail records that and how (never the address). None when no address is on file."""
-    with container.sessions.begin() as session:
-        request = get_request(session=session, request_id=request_id)
-        addresses = [i.split(":", 1) for i in request.identities if ":" in i]
-        contact = str(request.requester.get("contact") or "")
-        email = next((v for k, v in addresses if k == "email"), None) or (contact if "@" in contact else None)
-        phone = next((v for k, v in addresses if k == "msisdn"), None)
-        name = container.registry.controller(request.controller).short_name
-        body = f"{name}: {text}"
-        channel = "email" if email else ("sms" if phone else None)
-        if channel == "sms" and phone:
-            container.code_sender.send_sms(phone, body, session=session)
-        elif channel == "email" and email:  # queued with the trail row: nothing lost on a crash
-            mail_outbox.enqueue(
-                session=session,
-                to=email,
-                subject=NOTICE_SUBJECT.get(request.language, NOTICE_SUBJECT["lv"]),
-                text=body,
-                kind="notice",
-                now=container.clock.now(),
-                subject_id=request.subject_id,
-                controller=request.controller,
+def _contact_email(request: DsrRequest) -> str | None:
+    """The requester's e-mail: an e-mail identity, else a contact that is a valid address."""
+    for item in request.identities:
+        kind, _, value = item.partition(":")
+        if kind == "email" and value:
+            return value
+    contact = str(request.requester.get("contact") or "").strip()
+    try:
+        return normalise_email(contact) if "@" in contact else None
+    except InvalidInput:
+        return None
+
+
+def notify_requester(
+    container: Container, session: Session, request: DsrRequest, text: str, *, what: str, required: bool
+) -> str | None:
+    """Tell the requester (`what`: on_hold or extended) by e-mail, else by SMS, queued in the outboxes
+    in the caller's transaction with a trail row saying how (never the address). With no e-mail or
+    phone on file: None, or InvalidInput when `required` (the change must not land untold)."""
+    email = _contact_email(request)
+    phone = next((i.split(":", 1)[1] for i in request.identities if i.startswith("msisdn:")), None)
+    channel = "email" if email else ("sms" if phone else None)
+    if channel is None:
+        if required:
+            raise InvalidInput(
+                "the requester has no e-mail or phone on file to be told; add a contact to the request first",
+                field="notice",
             )
-        if channel:
-            log_event(
-                session=session,
-                request=request,
-                actor=DsrActor("system", None),
-                action="requester_notified",
-                now=container.clock.now(),
-                data={"channel": channel, "about": what},
-            )
+        return None
+    body = f"{container.registry.controller(request.controller).short_name}: {text}"
+    if channel == "sms" and phone:
+        container.code_sender.send_sms(phone, body, session=session)
+    elif email:
+        mail_outbox.enqueue(
+            session=session,
+            to=email,
+            subject=NOTICE_SUBJECT.get(request.language, NOTICE_SUBJECT["lv"]),
+            text=body,
+            kind="notice",
+            now=container.clock.now(),
+            subject_id=request.subject_id,
+            controller=request.controller,
+        )
+    log_event(
+        session=session,
+        request=request,
+        actor=DsrActor("system", None),
+        action="requester_notified",
+        now=container.clock.now(),
+        data={"channel": channel, "about": what},
+    )
     return channel

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, SargsError
 from sargs.domains.audit.service import AccessAction
@@ -347,17 +348,13 @@ def dsr_hold(
     request_id: str, request: Request, container: ContainerDep, user: Intaker, csrf: Csrf, message: Text
 ) -> Response:
     check_csrf(request, container, STAFF_COOKIE, csrf)
-    response = _act(
-        request,
-        container,
-        user,
-        request_id,
-        lambda s, r: hold(
-            session=s, request=r, message=message, actor=_actor(user), now=container.clock.now()
-        ),
-    )
-    if response.status_code == 303:  # the message goes to the requester (e-mail, else SMS)
-        notify_requester(container, request_id, message.strip(), what="on_hold")
+
+    def action(session: Session, row: DsrRequest) -> None:
+        hold(session=session, request=row, message=message, actor=_actor(user), now=container.clock.now())
+        # the message goes to the requester (e-mail, else SMS; always shown in the portal) with the hold
+        notify_requester(container, session, row, message.strip(), what="on_hold", required=False)
+
+    response = _act(request, container, user, request_id, action)
     return response
 
 
@@ -439,24 +436,22 @@ def dsr_extend(
     notice: Text,
 ) -> Response:
     check_csrf(request, container, STAFF_COOKIE, csrf)
-    response = _act(
-        request,
-        container,
-        user,
-        request_id,
-        lambda s, r: extend_deadline(
-            session=s,
+
+    def action(session: Session, row: DsrRequest) -> None:
+        extend_deadline(
+            session=session,
             registry=container.registry,
-            request=r,
+            request=row,
             days=days,
             reason=reason,
             notice=notice,
             actor=_actor(user),
             now=container.clock.now(),
-        ),
-    )
-    if response.status_code == 303:  # the requester is told before the first deadline
-        notify_requester(container, request_id, notice.strip(), what="extended")
+        )
+        # the requester is told before the first deadline: no extension without the notice queued
+        notify_requester(container, session, row, notice.strip(), what="extended", required=True)
+
+    response = _act(request, container, user, request_id, action)
     return response
 
 
