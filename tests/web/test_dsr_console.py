@@ -75,7 +75,7 @@ def test_representative_of_a_nonprofit_needs_its_registration_number(
 def test_an_e_signed_request_keeps_the_files_hash_not_the_file(
     container: Container, staff_member: Staff
 ) -> None:
-    signed = b"%PDF-1.7 signed request"
+    signed = b"%PDF-1.7 signed request" + b"\x01" * (3 * 1024 * 1024)  # over the 1 MiB of other routes
     with TestClient(create_app(container)) as browser:
         console_login(browser, *staff_member("operator", controllers=[C]))
         rid = file_in_console(browser, channel="email")
@@ -91,6 +91,10 @@ def test_an_e_signed_request_keeps_the_files_hash_not_the_file(
         assert row is not None and row.verification is not None
         assert row.verification["evidence"]["sha256"] == hashlib.sha256(signed).hexdigest()
         assert row.verification["evidence"]["file_name"] == "pieprasijums.edoc"
+    with TestClient(create_app(container)) as browser:  # the same body anywhere else is too large
+        console_login(browser, *staff_member("operator", controllers=[C]))
+        r = browser.post(f"/console/dsr/{rid}/hold", data={"csrf": "x", "message": "x" * (3 * 1024 * 1024)})
+        assert r.status_code == 413
 
 
 def test_overdue_and_due_soon_views_and_the_auditor_only_reads(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -172,30 +173,42 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# Routes that take a file upload, with their own limit (the route checks the file itself too).
+UPLOADS: tuple[tuple[re.Pattern[str], int], ...] = (
+    (re.compile(r"^/console/dsr/[0-9a-f]{32}/verify$"), 21 * 1024 * 1024),  # a signed file of 20 MiB
+)
+
+
 class BodySizeLimit:
-    """413 `too_large` for request bodies over `max_bytes`, announced or streamed."""
+    """413 `too_large` for request bodies over `max_bytes` (or an upload route's own limit),
+    announced or streamed."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int = MAX_BODY) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    def refusal(self) -> Refusal:
-        return Refusal(413, "too_large", f"the request body is larger than {self.max_bytes} bytes")
+    def limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in UPLOADS if pattern.match(path)), self.max_bytes)
+
+    @staticmethod
+    def refusal(limit: int) -> Refusal:
+        return Refusal(413, "too_large", f"the request body is larger than {limit} bytes")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(str(scope.get("path", "")))
         length = _header(scope, b"content-length")
-        if length is not None and length.strip().isdigit() and int(length) > self.max_bytes:
-            await self.refusal().answer(scope, send)
+        if length is not None and length.strip().isdigit() and int(length) > limit:
+            await self.refusal(limit).answer(scope, send)
             return
         seen = 0
 
         def count(chunk: bytes) -> Refusal | None:
             nonlocal seen
             seen += len(chunk)
-            return self.refusal() if seen > self.max_bytes else None
+            return self.refusal(limit) if seen > limit else None
 
         await run_inspected(self.app, scope, receive, send, count)
 

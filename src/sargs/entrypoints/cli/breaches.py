@@ -284,7 +284,7 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
             err.print(f"[yellow]source skipped:[/] {problem}", highlight=False)
         console.print(
             f"queued {report.sms} SMS and {report.email} e-mails; {report.already} already told, "
-            f"{report.unreachable} unreachable, {report.email_unavailable} wait for an e-mail outbox"
+            f"{report.unreachable} unreachable (`sargs sms send` and `sargs mail send` deliver them)"
         )
 
     @app.command("export")

@@ -256,6 +256,7 @@ def _detail(
             "source_kind": row.kind in SOURCE_KINDS,
             "overdue": row.closed_at is None and row.due_at < now,
             "now": now,
+            "max_extension": container.registry.policy_for(row.controller).deadlines.dsr_extension_days,
         }
         audit(
             session,
