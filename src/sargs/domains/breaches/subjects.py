@@ -163,13 +163,16 @@ def _queue(
         if r.channel == "email" and r.address and mail is None:
             report.email_unavailable += 1  # not recorded: a later run with an e-mail outbox tells them
             continue
-        reachable = r.channel in ("sms", "email") and bool(r.address)
+        if r.channel not in ("sms", "email") or not r.address:
+            # not recorded: once the person has a phone or e-mail, a later run tells them
+            report.unreachable += 1
+            continue
         planned.append(
             {
                 "breach_id": breach_id,
                 "person_key": r.key,
-                "channel": r.channel if reachable else "none",
-                "outbox_id": new_id() if reachable and r.channel == "sms" else None,
+                "channel": r.channel,
+                "outbox_id": new_id() if r.channel == "sms" else None,
                 "queued_at": now,
             }
         )
