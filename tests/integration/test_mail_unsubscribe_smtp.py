@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -255,3 +256,23 @@ def test_erasing_a_person_gives_up_their_queued_mail_and_forgets_the_address(
         row = s.scalars(select(MailOutbox)).one()
         assert (row.status, row.to_address, row.last_error) == ("failed", None, "recipient erased")
     assert smtp.messages == []
+
+
+def test_an_old_link_still_unsubscribes_but_no_longer_subscribes_again(
+    container: Container, db_url: str, smtp: Inbox, tmp_path: Path
+) -> None:
+    anna = person(container, "anna@example.lv", "email-tracking")
+    campaign(db_url, tmp_path)
+    with container.sessions.begin() as s:
+        row = s.scalars(select(MailOutbox)).one()
+        row.created_at = container.clock.now() - timedelta(days=31)  # a forwarded, month-old e-mail
+        headers = row.headers
+    [url] = re.findall(r"<(https://[^>]+)>", headers["List-Unsubscribe"])
+    client = TestClient(create_app(container))
+    page = client.get(path_of(url) + "?lang=en")
+    done = client.post(path_of(url) + "/manage", data={"action": "unsubscribe", "csrf": csrf_of(page.text)})
+    assert 'data-subscribed="no"' in done.text
+    back = client.post(path_of(url) + "/manage", data={"action": "subscribe", "csrf": csrf_of(done.text)})
+    assert "too old to subscribe again" in back.text and 'data-subscribed="no"' in back.text
+    with container.read_sessions.begin() as s:
+        assert [e.action for e in history(session=s, subject_id=anna)] == ["grant", "withdraw"]

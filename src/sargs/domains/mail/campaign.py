@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sargs.core.db import table
-from sargs.core.errors import InvalidInput
+from sargs.core.errors import InvalidInput, PermissionDenied
 from sargs.core.ids import new_id
 from sargs.domains.consent.audiences import iter_audience
 from sargs.domains.consent.model import ConsentState
 from sargs.domains.consent.service import Actor, ConsentOutcome, check_consent, record_consent
 from sargs.domains.mail.links import LinkPayload, sign
+from sargs.domains.mail.model import MailOutbox
 from sargs.domains.mail.outbox import enqueue
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.subjects.model import Subject
@@ -212,6 +213,10 @@ def _purpose_of(registry: PolicyRegistry, link: LinkPayload) -> str:
     return link.purpose
 
 
+# How long after a message its link may still grant the consent again (withdrawing never expires).
+RESUBSCRIBE_WINDOW = timedelta(days=30)
+
+
 def set_subscription(
     *, session: Session, registry: PolicyRegistry, link: LinkPayload, subscribe: bool, now: datetime
 ) -> ConsentOutcome | None:
@@ -220,6 +225,12 @@ def set_subscription(
     Nothing is written when the consent is already as asked (a repeated one-click POST). The
     subject's row is locked first, so concurrent POSTs of one link write one withdrawal."""
     purpose = _purpose_of(registry, link)
+    if subscribe:  # a forwarded or old e-mail must not let someone else grant consent in their name
+        sent = session.scalar(select(MailOutbox.created_at).where(MailOutbox.id == link.message_id))
+        if sent is None or now - sent > RESUBSCRIBE_WINDOW:
+            raise PermissionDenied(
+                "this link is too old to subscribe again; sign in to the portal to give the consent"
+            )
     lock_subject(session=session, subject_id=link.subject_id)
     state = check_consent(
         session=session, subject_id=link.subject_id, controller=link.controller, purpose=purpose

@@ -335,6 +335,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsub_done": "Done: you are unsubscribed.",
         "resub_done": "Done: you are subscribed again.",
         "resub_refused": "This subscription cannot be given again here.",
+        "resub_expired": "This link is too old to subscribe again. Sign in to the portal to give the consent.",
         "unsub_bad_link": "This link is not valid. Use the link in the e-mail as it was sent.",
         # --- dashboard: rights requests panel ---
         "panel_requests": "Rights requests",
@@ -718,6 +719,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "unsub_done": "Paveikts: jūs esat atteicies.",
         "resub_done": "Paveikts: jūs esat atkal pierakstījies.",
         "resub_refused": "Šo abonementu šeit nevar atjaunot.",
+        "resub_expired": "Šī saite ir par vecu, lai pierakstītos atkal. Piekrišanu varat dot, piesakoties portālā.",
         "unsub_bad_link": "Saite nav derīga. Izmantojiet saiti no e-pasta tādu, kāda tā tika nosūtīta.",
         # --- dashboard: rights requests panel ---
         "panel_requests": "Datu subjektu pieprasījumi",

@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Red
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sargs.core.errors import InvalidInput, SargsError
+from sargs.core.errors import InvalidInput, PermissionDenied, SargsError
 from sargs.domains.mail.campaign import set_subscription, subscription
 from sargs.domains.mail.links import LinkPayload, link_key, verify
 from sargs.domains.web.tracking import record_interaction
@@ -200,14 +200,17 @@ async def manage_subscription(token: str, request: Request, container: Container
     t = translator(language_of(request, container.settings.default_language))
 
     def work() -> str:
-        with container.sessions.begin() as session:
-            outcome = set_subscription(
-                session=session,
-                registry=container.registry,
-                link=link,
-                subscribe=action == "subscribe",
-                now=container.clock.now(),
-            )
+        try:
+            with container.sessions.begin() as session:
+                outcome = set_subscription(
+                    session=session,
+                    registry=container.registry,
+                    link=link,
+                    subscribe=action == "subscribe",
+                    now=container.clock.now(),
+                )
+        except PermissionDenied:
+            return t["resub_expired"]
         if outcome is not None and outcome.rejection is not None:
             return t["resub_refused"]
         return t["resub_done"] if action == "subscribe" else t["unsub_done"]
