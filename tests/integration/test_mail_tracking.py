@@ -107,9 +107,14 @@ def test_opens_and_clicks_are_recorded_under_tracking_consent(
     assert r.status_code == 302
     target = urlsplit(r.headers["location"])
     assert f"{target.scheme}://{target.netloc}{target.path}" == OFFER
-    click_token = parse_qs(target.query)["sargs_t"][0]
-    r = client.post("/api/v1/mail/conversions", json={"token": click_token, "action": "order"})
+    click_id = parse_qs(target.query)["sargs_t"][0]
+    # the landing page gets an opaque per-click id, not the signed token naming person and message
+    assert re.fullmatch(r"[0-9a-f]{32}", click_id) and click_id != anna and click_id not in click
+    r = client.post("/api/v1/mail/conversions", json={"token": click_id, "action": "order"})
     assert r.json() == {"recorded": True}
+    assert recorded(container, anna) == ["open", "click", "conversion"]
+    consent(container, anna, "withdraw")  # a conversion reported after withdrawal is not recorded
+    assert client.post("/api/v1/mail/conversions", json={"token": click_id}).json() == {"recorded": False}
     assert recorded(container, anna) == ["open", "click", "conversion"]
 
 
@@ -125,8 +130,9 @@ def test_after_withdrawal_nothing_is_recorded_but_the_link_still_leads_to_the_of
     assert client.get(pixel).status_code == 200
     r = client.get(click, follow_redirects=False)
     assert r.status_code == 302 and r.headers["location"] == OFFER  # no click token: nothing to link
-    token = click.rsplit("/", 1)[1]
-    assert client.post("/api/v1/mail/conversions", json={"token": token}).json() == {"recorded": False}
+    token = click.rsplit("/", 1)[1]  # the signed token is no conversion reference
+    assert client.post("/api/v1/mail/conversions", json={"token": token}).status_code == 422
+    assert client.post("/api/v1/mail/conversions", json={"token": "0" * 32}).status_code == 404
     assert recorded(container, anna) == []
 
 

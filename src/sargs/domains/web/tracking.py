@@ -93,8 +93,9 @@ def record_interaction(
     kind: str,
     now: datetime,
     detail: dict[str, Any] | None = None,
-) -> bool:
-    """Record an open, click or conversion if, and only if, tracking consent is in force now."""
+) -> str | None:
+    """Record an open, click or conversion if, and only if, tracking consent is in force now;
+    returns the event's id (a random id: a click's id is what the landing page gets), else None."""
     if kind not in ("open", "click", "conversion"):
         raise InvalidInput("kind must be open, click or conversion", field="kind")
     try:
@@ -102,10 +103,10 @@ def record_interaction(
             session=session, registry=registry, controller=payload.controller, subject_id=payload.subject_id
         )
     except InvalidInput:  # a controller no longer loaded: nothing to record against
-        return False
+        return None
     if not allowed:
-        return False
-    _event(
+        return None
+    return _event(
         session,
         message_id=payload.message_id,
         subject_id=payload.subject_id,
@@ -115,7 +116,21 @@ def record_interaction(
         url=payload.url if kind != "open" else None,
         detail=detail,
     )
-    return True
+
+
+def click_of(*, session: Session, click_id: str) -> LinkPayload | None:
+    """The link behind a recorded click, found by the click's random id (what a shop reports a
+    conversion with); None for an unknown id."""
+    row = session.execute(
+        select(EmailEvent.message_id, EmailEvent.subject_id, EmailEvent.controller, EmailEvent.url).where(
+            EmailEvent.id == click_id, EmailEvent.kind == "click"
+        )
+    ).first()
+    if row is None or row.subject_id is None:
+        return None
+    return LinkPayload(
+        kind="c", subject_id=row.subject_id, message_id=row.message_id, controller=row.controller, url=row.url
+    )
 
 
 def record_failure(

@@ -56,7 +56,7 @@ def _key(container: Container) -> bytes:
     return link_key(container.settings.secret_key)
 
 
-def _track(container: Container, link: LinkPayload, kind: str) -> bool:
+def _track(container: Container, link: LinkPayload, kind: str) -> str | None:
     with container.sessions.begin() as session:
         return record_interaction(
             session=session, registry=container.registry, payload=link, kind=kind, now=container.clock.now()
@@ -85,8 +85,10 @@ async def click(token: str, container: ContainerDep) -> Response:
     link = verify(_key(container), token, kind="c")
     if link is None or not link.url or urlsplit(link.url).scheme not in ("http", "https"):
         return PlainTextResponse("not found", status_code=404, headers=NO_STORE)
-    recorded = await run_in_threadpool(_track, container, link, "click")
-    target = _with_click_token(link.url, token) if recorded else link.url
+    # The landing page gets the click's random id (for reporting a conversion), never the signed
+    # token, which names the person and the message: it cannot link visits across e-mails.
+    click_id = await run_in_threadpool(_track, container, link, "click")
+    target = _with_click_token(link.url, click_id) if click_id else link.url
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
 

@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sargs.core.config import DEFAULT_SECRET
 from sargs.core.errors import InvalidInput, NotFound, PermissionDenied
 from sargs.domains.access.sessions import resolve_session
-from sargs.domains.mail.links import link_key, verify
 from sargs.domains.sms.signatures import matches, sign_json
 from sargs.domains.web.cookies import banner, record_choice
-from sargs.domains.web.tracking import record_failure, record_interaction
+from sargs.domains.web.tracking import click_of, record_failure, record_interaction
 from sargs.entrypoints.api.deps import ContainerDep
 from sargs.entrypoints.api.ratelimit import RateLimiter
 from sargs.entrypoints.api.schemas import ErrorRead, error_responses
@@ -255,7 +254,9 @@ async def mail_event(request: Request, container: ContainerDep) -> JSONResponse:
 class ConversionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(min_length=10, max_length=4096)
+    token: str = Field(
+        pattern=r"^[0-9a-f]{32}$", description="The `sargs_t` value the tracked click brought to the page."
+    )
     action: Literal["purchase", "order", "signup", "other"] = "purchase"
 
 
@@ -271,10 +272,10 @@ class ConversionRead(BaseModel):
 def conversion(body: ConversionCreate, request: Request, container: ContainerDep) -> ConversionRead:
     """A purchase or order after a tracked click; recorded only if tracking consent is in force."""
     limiter(request, "conversions", container.settings.web_rate_limit_per_minute).hit(client_key(request))
-    link = verify(link_key(container.settings.secret_key), body.token, kind="c")
-    if link is None:
-        raise NotFound("no such click")
     with container.sessions.begin() as session:
+        link = click_of(session=session, click_id=body.token)
+        if link is None:
+            raise NotFound("no such click")
         recorded = record_interaction(
             session=session,
             registry=container.registry,
@@ -283,4 +284,4 @@ def conversion(body: ConversionCreate, request: Request, container: ContainerDep
             now=container.clock.now(),
             detail={"action": body.action},
         )
-    return ConversionRead(recorded=recorded)
+    return ConversionRead(recorded=recorded is not None)
