@@ -96,3 +96,29 @@ def test_staff_see_only_the_identifiers_the_requester_gave(
         row = s.get(DsrRequest, rid)
         assert row is not None and row.identities == ["msisdn:+37129123456"]  # what the console shows
     assert "held.by.telecom" not in client.get(f"/api/v1/dsr/requests/{rid}", headers=operator).text
+
+
+def test_fulfilment_is_in_the_access_log_even_when_a_source_fails_part_way(
+    client: TestClient, auth: Auth, container: Container
+) -> None:
+    from sqlalchemy import select
+
+    from sargs.domains.audit.model import AccessLogEntry
+
+    _telecom_client(client, auth, container)  # no shop database configured: the source fails
+    dpo = auth("dpo", ["lytagra-lv"])
+    rid = _file(client, dpo, "erasure")
+    client.post(
+        f"/api/v1/dsr/requests/{rid}/verify",
+        json={"method": "certified_copy", "evidence": {"certified_by": "notary"}},
+        headers=dpo,
+    )
+    done = client.post(f"/api/v1/dsr/requests/{rid}/fulfil", headers=dpo)
+    assert done.status_code == 200 and done.json()["status"] == "in_progress", done.text
+    with container.read_sessions.begin() as s:
+        logged = s.scalars(
+            select(AccessLogEntry.route).where(
+                AccessLogEntry.action == "change", AccessLogEntry.controller == "lytagra-lv"
+            )
+        ).all()
+    assert any("fulfil" in route for route in logged), logged

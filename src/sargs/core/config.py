@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     # OpenDSR status callbacks go only to https URLs on public hosts; when this lists hosts
     # (SARGS_OPENDSR_CALLBACK_HOSTS=a.example,b.example), only to those.
     opendsr_callback_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # Staff addresses the daily `sargs dsr remind` e-mails (SARGS_DSR_REMINDER_TO=a@x.lv,b@x.lv);
-    # unset: each company's DPO, else its contact e-mail from the policy.
+    # Staff addresses the daily `sargs dsr remind` e-mails (SARGS_DSR_REMINDER_TO=a@x.lv,lmt:b@lmt.lv:
+    # a bare address hears of every company, `company:address` of that company only); for a company
+    # with none: its DPO, else its contact e-mail from the policy.
     dsr_reminder_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
 

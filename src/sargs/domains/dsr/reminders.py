@@ -39,9 +39,15 @@ class Digest:
 
 
 def recipients(controller: Controller, configured: Sequence[str]) -> tuple[str, ...]:
-    """Who hears of a company's due requests: the configured staff, else its DPO, else its contact."""
-    if configured:
-        return tuple(configured)
+    """Who hears of a company's due requests: the configured staff (an entry `company:address` is
+    for that company only; a bare address for every company), else its DPO, else its contact."""
+    mine = []
+    for entry in configured:
+        company, sep, address = entry.rpartition(":")
+        if not sep or company == controller.id:
+            mine.append(address)
+    if mine:
+        return tuple(mine)
     for contact in (controller.dpo, controller.contact):
         if contact is not None and contact.email:
             return (contact.email,)

@@ -280,12 +280,24 @@ def fulfil_request(
     now = container.clock.now()
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id, controllers=principal.controllers)
-        kind = row.kind
+        kind, subject_id, controller = row.kind, row.subject_id, row.controller
     if kind in ("access", "portability", "erasure") and (body is None or body.outcome != "refused"):
+        # Fulfilment commits source by source: the access is logged before it starts, so a crash
+        # part-way can never leave changes nobody logged.
+        with container.sessions.begin() as session:
+            audit(
+                session,
+                container,
+                principal,
+                request,
+                "change",
+                subject_id=subject_id,
+                controllers=[controller],
+            )
         run_fulfilment(container, request_id, _actor(principal), controllers=principal.controllers)
     else:
         decision = body or DecisionIn()
-        with container.sessions.begin() as session:
+        with container.sessions.begin() as session:  # the decision and its log row land together
             row = lock_request(session=session, request_id=request_id, controllers=principal.controllers)
             record_decision(
                 session=session,
@@ -296,17 +308,17 @@ def fulfil_request(
                 actor=_actor(principal),
                 now=now,
             )
+            audit(
+                session,
+                container,
+                principal,
+                request,
+                "change",
+                subject_id=subject_id,
+                controllers=[controller],
+            )
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id)
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "change",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-        )
         return _detail(session, row, container.clock.now())
 
 
