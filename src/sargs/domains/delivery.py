@@ -8,12 +8,16 @@ worker whose lease ran out cannot overwrite a newer claim.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("sargs.delivery")
 
 LEASE = timedelta(minutes=2)
 SEND_BUDGET = timedelta(seconds=30)  # what one hand-over may take (adapters time out sooner)
@@ -76,3 +80,77 @@ def record_outcome(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass
+class DeliveryReport:
+    """What one batch did: sent, to be retried, failed (with `outbox id: reason` each)."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+class Claim(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+
+C = TypeVar("C", bound=Claim)
+
+
+def deliver_batch(
+    *,
+    sessions: sessionmaker[Session],
+    model: Any,
+    claim: Callable[[Session, datetime], Sequence[C]],
+    attempt: Callable[[C, datetime], dict[str, object]],
+    now: Callable[[], datetime],
+    lease: timedelta,
+    send_budget: timedelta | None = None,
+    settled: Callable[[Session, C, str], None] | None = None,
+    what: str,
+) -> DeliveryReport:
+    """Claim one batch of due messages, hand each over (`attempt`), record each outcome.
+
+    A message is only handed over while at least `send_budget` (longer than the adapter's timeout;
+    default 30 s, or a quarter of a shorter lease) of the batch's lease is left; the rest stay
+    claimed and are picked up again when the lease ends, so a slow provider cannot make two workers
+    send the same message. `settled(session, item, status)` runs with each recorded outcome.
+    """
+    report = DeliveryReport()
+    with sessions.begin() as session:
+        started = now()
+        batch = claim(session, started)
+    budget = send_budget if send_budget is not None else min(SEND_BUDGET, lease / 4)
+    deadline = started + lease - budget
+    for item in batch:
+        if now() >= deadline:
+            break
+        outcome = attempt(item, now())
+        status = str(outcome["status"])
+        with sessions.begin() as session:
+            if not record_outcome(session, model, item_id=item.id, attempts=item.attempts, values=outcome):
+                log.warning(
+                    f"{what} outcome not recorded: its lease had run out", extra={"outbox_id": item.id}
+                )
+                continue
+            if settled is not None:
+                settled(session, item, status)
+        if status == "sent":
+            report.sent += 1
+        elif status == "queued":
+            report.retried += 1
+        else:
+            report.failed += 1
+            report.errors.append(f"{item.id}: {outcome['last_error']}")
+            log.warning(f"{what} not delivered", extra={"outbox_id": item.id})
+    return report

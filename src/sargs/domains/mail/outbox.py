@@ -16,10 +16,9 @@ message is sent or given up.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
@@ -30,11 +29,9 @@ from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
 from sargs.domains import delivery
 from sargs.domains.consent.model import ConsentState
-from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, SEND_BUDGET
+from sargs.domains.delivery import LEASE, MAX_ATTEMPTS
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.mail.ports import MailSender, PermanentMailError, TransientMailError
-
-log = logging.getLogger("sargs.mail.outbox")
 
 KINDS = ("marketing", "breach", "notice")
 INSERT = insert(table(MailOutbox))
@@ -108,16 +105,7 @@ class ClaimedMail:
     attempts: int
 
 
-@dataclass
-class MailReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.failed
+MailReport = delivery.DeliveryReport
 
 
 def drop_withdrawn(*, session: Session, now: datetime) -> int:
@@ -213,31 +201,15 @@ def deliver_due(
     max_attempts: int = MAX_ATTEMPTS,
 ) -> MailReport:
     """Claim one batch of due messages, hand each to `sender`, record each outcome."""
-    report = MailReport()
-    with sessions.begin() as session:
-        started = now()
-        batch = claim(session=session, now=started, limit=limit, lease=lease)
-    deadline = started + lease - min(SEND_BUDGET, lease / 4)
-    for item in batch:
-        if now() >= deadline:
-            break
-        outcome = _attempt(sender, item, now=now(), max_attempts=max_attempts)
-        with sessions.begin() as session:
-            if not delivery.record_outcome(
-                session, MailOutbox, item_id=item.id, attempts=item.attempts, values=outcome
-            ):
-                log.warning("mail outcome not recorded: its lease had run out", extra={"outbox_id": item.id})
-                continue
-        status = outcome["status"]
-        if status == "sent":
-            report.sent += 1
-        elif status == "queued":
-            report.retried += 1
-        else:
-            report.failed += 1
-            report.errors.append(f"{item.id}: {outcome['last_error']}")
-            log.warning("mail not delivered", extra={"outbox_id": item.id})
-    return report
+    return delivery.deliver_batch(
+        sessions=sessions,
+        model=MailOutbox,
+        claim=lambda session, at: claim(session=session, now=at, limit=limit, lease=lease),
+        attempt=lambda item, at: _attempt(sender, item, now=at, max_attempts=max_attempts),
+        now=now,
+        lease=lease,
+        what="mail",
+    )
 
 
 def status_counts(*, session: Session) -> dict[str, int]:

@@ -12,9 +12,8 @@ code's text with it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
@@ -23,12 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sargs.core.db import table
 from sargs.core.ids import new_id
 from sargs.domains import delivery
-from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, SEND_BUDGET
+from sargs.domains.delivery import LEASE, MAX_ATTEMPTS, DeliveryReport
 from sargs.domains.sms.model import SmsOutbox
 from sargs.domains.sms.ports import PermanentSendError, SmsSender, TransientSendError
 from sargs.domains.sms.segments import analyse, fit_one_segment
-
-log = logging.getLogger("sargs.sms.outbox")
 
 KINDS = ("reply", "code", "notice")
 INSERT = insert(table(SmsOutbox))
@@ -134,18 +131,6 @@ class Claimed:
     attempts: int
 
 
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.failed
-
-
 def claim(*, session: Session, now: datetime, limit: int, lease: timedelta = LEASE) -> list[Claimed]:
     """Lease up to `limit` due messages (queued, or `sending` whose lease ran out).
 
@@ -208,38 +193,24 @@ def deliver_due(
     max_attempts: int = MAX_ATTEMPTS,
     send_budget: timedelta | None = None,
 ) -> DeliveryReport:
-    """Claim one batch of due messages, hand each to `sender`, record each outcome.
+    """Claim one batch of due messages, hand each to `sender`, record each outcome (see
+    `delivery.deliver_batch` for the send budget); a code's text is forgotten once settled."""
 
-    A message is only handed over while at least `send_budget` (longer than the adapter's
-    timeout; default 30 s, or a quarter of a shorter lease) of the batch's lease is left; the rest stay claimed and are picked up again when
-    the lease ends, so a slow provider cannot make two workers send the same message.
-    """
-    report = DeliveryReport()
-    with sessions.begin() as session:
-        started = now()
-        batch = claim(session=session, now=started, limit=limit, lease=lease)
-    budget = send_budget if send_budget is not None else min(SEND_BUDGET, lease / 4)
-    deadline = started + lease - budget
-    for item in batch:
-        if now() >= deadline:
-            break
-        outcome = _attempt(sender, item, now=now(), max_attempts=max_attempts)
-        status = outcome["status"]
-        with sessions.begin() as session:
-            if not _finish(session, item, **outcome):
-                log.warning("SMS outcome not recorded: its lease had run out", extra={"outbox_id": item.id})
-                continue
-            if status != "queued":
-                _forget_code_text(session, item.id)
-        if status == "sent":
-            report.sent += 1
-        elif status == "queued":
-            report.retried += 1
-        else:
-            report.failed += 1
-            report.errors.append(f"{item.id}: {outcome['last_error']}")
-            log.warning("SMS not delivered", extra={"outbox_id": item.id, "error": outcome["last_error"]})
-    return report
+    def settled(session: Session, item: Claimed, status: str) -> None:
+        if status != "queued":
+            _forget_code_text(session, item.id)
+
+    return delivery.deliver_batch(
+        sessions=sessions,
+        model=SmsOutbox,
+        claim=lambda session, at: claim(session=session, now=at, limit=limit, lease=lease),
+        attempt=lambda item, at: _attempt(sender, item, now=at, max_attempts=max_attempts),
+        now=now,
+        lease=lease,
+        send_budget=send_budget,
+        settled=settled,
+        what="SMS",
+    )
 
 
 def status_counts(*, session: Session) -> dict[str, int]:
