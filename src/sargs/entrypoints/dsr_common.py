@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import os
 
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput
-from sargs.domains.audit.service import accesses_to_subject
+from sargs.domains.access.principal import Principal
+from sargs.domains.audit.service import AccessAction, accesses_to_subject
 from sargs.domains.documents.model import Document
 from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
 from sargs.domains.dsr.model import DsrRequest
@@ -19,6 +21,7 @@ from sargs.domains.mail import outbox as mail_outbox
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.identifiers import normalise_email
+from sargs.entrypoints.api.deps import audit
 from sargs.entrypoints.container import Container
 
 
@@ -158,3 +161,26 @@ def notify_requester(
         data={"channel": channel, "about": what},
     )
     return channel
+
+
+def audit_request(
+    session: Session,
+    container: Container,
+    principal: Principal,
+    request: Request,
+    action: AccessAction,
+    row: DsrRequest,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Log an access to a rights request's person, as an access to the request's company's data."""
+    audit(
+        session,
+        container,
+        principal,
+        request,
+        action,
+        subject_id=row.subject_id,
+        controllers=[row.controller],
+        reason=reason,
+    )

@@ -35,7 +35,7 @@ from sargs.entrypoints.api.deps import (
     stated_reason,
 )
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
-from sargs.entrypoints.dsr_common import response_bytes, response_document, run_fulfilment
+from sargs.entrypoints.dsr_common import audit_request, response_bytes, response_document, run_fulfilment
 
 router = APIRouter(tags=["rights requests"], responses=AUTHENTICATED_ERRORS)
 
@@ -149,15 +149,7 @@ def create_request(
         row = file_request(
             session=session, registry=container.registry, intake=intake, actor=_actor(principal), now=now
         )
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "change",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-        )
+        audit_request(session, container, principal, request, "change", row)
         return RequestRead.of(row, now)
 
 
@@ -218,16 +210,7 @@ def read_request(
     now = container.clock.now()
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id, controllers=principal.controllers)
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "read",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=why,
-        )
+        audit_request(session, container, principal, request, "read", row, reason=why)
         return _detail(session, row, now)
 
 
@@ -251,15 +234,7 @@ def verify(
             actor=_actor(principal),
             now=now,
         )
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "change",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-        )
+        audit_request(session, container, principal, request, "change", row)
         return RequestRead.of(row, now)
 
 
@@ -339,16 +314,7 @@ def response_document_route(
     document = response_document(container, request_id, controllers=principal.controllers, language=lang)
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id)
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "export",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=why,
-        )
+        audit_request(session, container, principal, request, "export", row, reason=why)
     body, media = response_bytes(container, document, format)
     return Response(
         body,

@@ -19,6 +19,7 @@ from sargs.domains.subjects.identifiers import Identity, make_identity
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
+from sargs.entrypoints.dsr_common import audit_request
 
 router = APIRouter(tags=["OpenDSR"], responses=AUTHENTICATED_ERRORS)
 Intaker = Annotated[Principal, Depends(Permit("dsr.intake"))]
@@ -169,13 +170,5 @@ def opendsr_cancel(
             actor=DsrActor(principal.kind, principal.id),
             now=container.clock.now(),
         )
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "change",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-        )
+        audit_request(session, container, principal, request, "change", row)
         return OpenDsrStatus(**opendsr_view(row))

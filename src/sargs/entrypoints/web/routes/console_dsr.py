@@ -38,6 +38,7 @@ from sargs.domains.subjects.identifiers import Identity, parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import (
+    audit_request,
     notify_requester,
     portability_bytes,
     response_bytes,
@@ -84,22 +85,14 @@ def _refused(
     )
 
 
-def _audit_request(
+def _log_access(
     container: Container, user: StaffUser, request: Request, request_id: str, action: AccessAction
 ) -> None:
-    """Log that this staff member read, changed or exported a request's person's data."""
+    """Log, in a transaction of its own, that this staff member read, changed or exported a
+    request's person's data."""
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id)
-        audit(
-            session,
-            container,
-            user.principal,
-            request,
-            action,
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=_why(row.id),
-        )
+        audit_request(session, container, user.principal, request, action, row, reason=_why(row.id))
 
 
 def form_identity(text: str, region: str) -> Identity:
@@ -258,16 +251,7 @@ def _detail(
             "now": now,
             "max_extension": container.registry.policy_for(row.controller).deadlines.dsr_extension_days,
         }
-        audit(
-            session,
-            container,
-            user.principal,
-            request,
-            "read",
-            subject_id=row.subject_id,
-            controllers=[row.controller],
-            reason=_why(row.id),
-        )
+        audit_request(session, container, user.principal, request, "read", row, reason=_why(row.id))
     return _page(request, container, "console/dsr_detail.html", user, status=status, **ctx, **extra)
 
 
@@ -282,16 +266,7 @@ def _act(request: Request, container: Container, user: StaffUser, request_id: st
         with container.sessions.begin() as session:
             row = lock_request(session=session, request_id=request_id, controllers=_scope(user))
             action(session, row)
-            audit(
-                session,
-                container,
-                user.principal,
-                request,
-                "change",
-                subject_id=row.subject_id,
-                controllers=[row.controller],
-                reason=_why(row.id),
-            )
+            audit_request(session, container, user.principal, request, "change", row, reason=_why(row.id))
     except SargsError as exc:
         return _refused(request, container, user, request_id, exc)
     return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
@@ -490,7 +465,7 @@ def dsr_fulfil(
         run_fulfilment(container, request_id, _actor(user), controllers=_scope(user))
     except SargsError as exc:
         return _refused(request, container, user, request_id, exc)
-    _audit_request(container, user, request, request_id, "change")
+    _log_access(container, user, request, request_id, "change")
     return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
 
 
@@ -505,7 +480,7 @@ def dsr_answer(
 ) -> Response:
     """The answer document (the requester's language unless `lang`)."""
     document = response_document(container, request_id, controllers=_scope(user), language=lang)
-    _audit_request(container, user, request, request_id, "export")
+    _log_access(container, user, request, request_id, "export")
     body, media = response_bytes(container, document, format)
     disposition = "attachment" if format == "pdf" else "inline"
     return Response(
@@ -519,7 +494,7 @@ def dsr_answer(
 def dsr_export(request_id: str, request: Request, container: ContainerDep, user: Reader) -> Response:
     """The machine-readable export of an access or portability request (JSON + CSV in a zip)."""
     body = portability_bytes(container, request_id, controllers=_scope(user))
-    _audit_request(container, user, request, request_id, "export")
+    _log_access(container, user, request, request_id, "export")
     return Response(
         body,
         media_type="application/zip",
