@@ -5,6 +5,7 @@ from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.breaches.model import Breach, BreachChange, BreachNotification, BreachSubjectNotice
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
+from sargs.domains.jobs.model import WorkerJob, WorkerTask
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.model import PolicyVersion
 from sargs.domains.policy.notice_model import PolicyNotice
@@ -49,4 +50,6 @@ __all__ = [
     "SubjectIdentity",
     "WebAccessLog",
     "WebSession",
+    "WorkerJob",
+    "WorkerTask",
 ]

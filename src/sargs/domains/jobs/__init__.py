@@ -1,0 +1,1 @@
+"""Periodic jobs and background tasks run by `sargs worker`."""
