@@ -13,6 +13,7 @@ from sargs.domains.subjects.service import add_identity, find_subject_id
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
+from tests.helpers import fulfil_via_worker
 from tests.integration.sources.conftest import source_url as source_url
 
 PHONE = "msisdn:+37129123456"
@@ -71,7 +72,7 @@ def test_erasure_at_the_retailer_keeps_the_identifiers_the_telecoms_consents_han
         headers=dpo,
     )
     assert verified.status_code == 200, verified.text
-    done = client.post(f"/api/v1/dsr/requests/{rid}/fulfil", headers=dpo)
+    done = fulfil_via_worker(client, container, rid, dpo)
     assert done.status_code == 200, done.text
     assert done.json()["status"] in ("fulfilled", "partially_fulfilled"), done.text  # the shop was erased
     check = client.get(
@@ -113,7 +114,7 @@ def test_fulfilment_is_in_the_access_log_even_when_a_source_fails_part_way(
         json={"method": "certified_copy", "evidence": {"certified_by": "notary"}},
         headers=dpo,
     )
-    done = client.post(f"/api/v1/dsr/requests/{rid}/fulfil", headers=dpo)
+    done = fulfil_via_worker(client, container, rid, dpo)
     assert done.status_code == 200 and done.json()["status"] == "in_progress", done.text
     with container.read_sessions.begin() as s:
         logged = s.scalars(

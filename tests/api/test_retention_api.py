@@ -16,6 +16,7 @@ from sargs.domains.retention.rules import SourceRules
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.sql_retention import SqlRetentionConnector
 from tests.conftest import NOW
+from tests.helpers import run_tasks
 from tests.retention_sources import loyalty_tables
 
 Auth = Callable[..., dict[str, str]]
@@ -42,7 +43,7 @@ def loyalty(container: Container, tmp_path: Path) -> Iterator[sa.Engine]:
 
 
 def test_a_dpo_plans_runs_and_reads_the_log_of_the_loyalty_source(
-    client: TestClient, auth: Auth, loyalty: sa.Engine
+    client: TestClient, auth: Auth, container: Container, loyalty: sa.Engine
 ) -> None:
     headers = auth("dpo")
     plans = client.get("/api/v1/retention/plan", params={"policy": "lmt-group"}, headers=headers).json()
@@ -54,13 +55,27 @@ def test_a_dpo_plans_runs_and_reads_the_log_of_the_loyalty_source(
         json={"policy": "lmt-group", "source": "loyalty", "batch_size": 2},
         headers=headers,
     )
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "finished" and r.json()["rows_removed"] == 6
-    assert r.json()["started_by"].startswith("token:")
-    log = client.get("/api/v1/retention/log", params={"run": r.json()["id"]}, headers=headers).json()
-    assert sum(e["rows"] for e in log) == 6 and {e["rules"][0] for e in log} == {"loyalty-two-years"}
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "queued" and r.headers["Location"] == r.json()["status_url"]
+    again = client.post(
+        "/api/v1/retention/runs",
+        json={"policy": "lmt-group", "source": "loyalty", "batch_size": 2},
+        headers=headers,
+    )
+    assert again.status_code == 202 and again.json()["id"] == r.json()["id"]  # a retry queues nothing twice
+    assert run_tasks(container) == 1
+    task = client.get(r.headers["Location"], headers=headers).json()
+    assert task["status"] == "done" and task["result"]["rows_removed"] == 6, task
+    assert {t: c["removed"] for t, c in task["progress"]["tables"].items()} == {
+        "transactions": 3,
+        "members": 3,
+    }
+    run_id = task["result"]["run_id"]
     runs = client.get("/api/v1/retention/runs", headers=headers).json()
-    assert runs[0]["id"] == r.json()["id"]
+    assert runs[0]["id"] == run_id and runs[0]["status"] == "finished"
+    assert runs[0]["started_by"].startswith("token:")
+    log = client.get("/api/v1/retention/log", params={"run": run_id}, headers=headers).json()
+    assert sum(e["rows"] for e in log) == 6 and {e["rules"][0] for e in log} == {"loyalty-two-years"}
 
 
 def test_a_busy_source_answers_409_and_unknown_sources_422(

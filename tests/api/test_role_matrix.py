@@ -143,6 +143,24 @@ def seed_dsr(container: Container) -> dict[str, str]:
             now=container.clock.now(),
         )
     file("access", channel="api", external_id="seed-opendsr")
+    from sargs.domains.jobs import tasks
+
+    with container.sessions.begin() as session:  # background tasks whose status URLs are read
+        tasks.enqueue(
+            session=session,
+            kind="dsr_fulfil",
+            target=out["dsr_id"],
+            created_by="test",
+            now=container.clock.now(),
+        )
+        out["retention_task"] = tasks.enqueue(
+            session=session,
+            kind="retention_run",
+            target="sargs/sargs",
+            params={"policy": "sargs", "source": "sargs"},
+            created_by="test",
+            now=container.clock.now(),
+        )[0].id
     return out
 
 
@@ -209,6 +227,11 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "/api/v1/retention/runs",
             {"json": {"policy": "sargs", "source": "sargs"}},
         ),
+        "GET /api/v1/retention/tasks/{task_id}": (
+            "GET",
+            f"/api/v1/retention/tasks/{seeded['retention_task']}",
+            {},
+        ),
         "GET /api/v1/retention/log": ("GET", "/api/v1/retention/log", {}),
         "GET /api/v1/retention/holds": ("GET", "/api/v1/retention/holds", {}),
         "POST /api/v1/retention/holds": (
@@ -245,6 +268,11 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "POST",
             f"/api/v1/dsr/requests/{seeded['decision_id']}/fulfil",
             {"json": {"outcome": "fulfilled"}},
+        ),
+        "GET /api/v1/dsr/requests/{request_id}/fulfilment": (
+            "GET",
+            f"/api/v1/dsr/requests/{seeded['dsr_id']}/fulfilment",
+            {},
         ),
         "GET /api/v1/dsr/requests/{request_id}/response": (
             "GET",
@@ -357,6 +385,11 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
         "GET /console/audit": ("GET", "/console/audit", {}),
         # --- retention ---
         "GET /console/retention": ("GET", "/console/retention", {}),
+        "GET /console/retention/tasks/{task_id}": (
+            "GET",
+            f"/console/retention/tasks/{seeded['retention_task']}",
+            {},
+        ),
         "POST /console/retention/run": (
             "POST",
             "/console/retention/run",
@@ -416,6 +449,7 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
             f"/console/dsr/{seeded['dsr_id']}/extend",
             {"data": {"days": "10", "reason": "many systems", "notice": "we need ten more days"}},
         ),
+        "GET /console/dsr/{request_id}/progress": ("GET", f"/console/dsr/{seeded['dsr_id']}/progress", {}),
         "POST /console/dsr/{request_id}/fulfil": (
             "POST",
             f"/console/dsr/{seeded['decision_id']}/fulfil",

@@ -17,6 +17,7 @@ from sargs.domains.retention.rules import SourceRules
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.sql_retention import SqlRetentionConnector
 from tests.conftest import NOW
+from tests.helpers import run_tasks
 from tests.retention_sources import Shop, loyalty_tables
 from tests.web_helpers import console_csrf, console_login
 
@@ -65,7 +66,11 @@ def test_a_dpo_sees_both_plans_runs_one_and_reads_the_destruction_log(
             follow_redirects=False,
         )
         assert r.status_code == 303
+        queued = browser.get(r.headers["location"])
+        assert 'data-task-status="queued"' in queued.text and "/console/retention/tasks/" in queued.text
+        assert run_tasks(container) == 1
         after = browser.get(r.headers["location"])
+        assert 'data-task-status="done"' in after.text
         assert "finished" in after.text and "loyalty-two-years" in after.text
         with sources["loyalty"].connect() as conn:
             assert conn.execute(sa.text("select id from members")).scalars().all() == [3]

@@ -23,6 +23,7 @@ from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.conftest import FakeCodeSender
+from tests.helpers import run_tasks
 from tests.integration.sources.conftest import source_url as source_url
 from tests.web_helpers import console_login, csrf_of, portal_sign_in
 
@@ -121,6 +122,14 @@ def test_portal_erasure_verified_in_the_console_erases_the_shop_keeps_ten_year_o
             f"/console/dsr/{request_id}/fulfil", data={"csrf": csrf_of(detail.text)}, follow_redirects=False
         )
         assert r.status_code == 303, r.text
+        # Queued for the worker: the page polls the task's progress per source.
+        queued = dpo.get(r.headers["location"].replace("#task", "") + "&lang=en")
+        assert 'data-task-status="queued"' in queued.text
+        assert f'hx-get="/console/dsr/{request_id}/progress"' in queued.text
+        assert run_tasks(container) == 1
+        progress = dpo.get(f"/console/dsr/{request_id}/progress?lang=en", headers={"HX-Request": "true"})
+        assert 'data-task-status="done"' in progress.text and progress.headers["HX-Refresh"] == "true"
+        assert 'data-source="shop" data-state="ok"' in progress.text and "hx-get" not in progress.text
         detail = dpo.get(f"/console/dsr/{request_id}?lang=en")
         assert 'data-status="partially_fulfilled"' in detail.text
         assert 'data-source="shop" data-status="ok"' in detail.text
@@ -194,6 +203,7 @@ def test_the_person_downloads_their_portability_export_and_nobody_else_can(
                 f"/console/dsr/{rid}/fulfil", data={"csrf": csrf_of(page.text)}, follow_redirects=False
             )
             assert r.status_code == 303
+            assert run_tasks(container) == 1
         listing = person.get("/portal/requests?lang=en").text
         assert f"/portal/requests/{rid}/export" in listing
         export = person.get(f"/portal/requests/{rid}/export")

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     # with none: its DPO, else its contact e-mail from the policy.
     dsr_reminder_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
+    # The worker (issue 14). `sargs worker` runs every periodic job; a job's schedule is an interval
+    # ("30s", "5m", "1h"), a crontab line in worker_timezone ("0 7 * * *") or "off", e.g.
+    # SARGS_WORKER_SCHEDULE='{"dsr_remind": "30 6 * * 1-5", "retention": "off"}'. Jobs not named
+    # keep their defaults (`sargs worker --list` shows them).
+    worker_schedule: dict[str, str] = Field(default_factory=dict)
+    worker_timezone: str = "Europe/Riga"
+    # A job or task whose worker stops answering is taken over after this long (it heartbeats).
+    worker_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
+    worker_task_poll_seconds: float = Field(default=1.0, gt=0, le=60)  # how often queued tasks are looked for
+    worker_threads: int = Field(default=4, ge=1, le=32)  # periodic jobs run side by side
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
     @classmethod

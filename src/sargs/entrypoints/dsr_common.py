@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from datetime import datetime
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -13,10 +15,19 @@ from sargs.core.errors import InvalidInput
 from sargs.domains.access.principal import Principal
 from sargs.domains.audit.service import AccessAction, accesses_to_subject
 from sargs.domains.documents.model import Document
-from sargs.domains.dsr.fulfilment import FulfilmentResult, Progress, fulfil, runs_of, stored_accesses
+from sargs.domains.dsr.fulfilment import (
+    FulfilmentResult,
+    Progress,
+    accept_for_fulfilment,
+    fulfil,
+    runs_of,
+    stored_accesses,
+)
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.response import build_response
 from sargs.domains.dsr.service import DsrActor, get_request, log_event
+from sargs.domains.jobs import tasks
+from sargs.domains.jobs.model import WorkerTask
 from sargs.domains.mail import outbox as mail_outbox
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
@@ -37,6 +48,7 @@ def run_fulfilment(
     *,
     controllers: tuple[str, ...] | None = None,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FulfilmentResult:
     """Fulfil an access, portability or erasure request now (each source its own transaction)."""
     return fulfil(
@@ -49,8 +61,42 @@ def run_fulfilment(
         worker=f"{os.getpid()}:{actor.kind}:{actor.id}",
         controllers=controllers,
         progress=progress,
+        should_stop=should_stop,
         pseudonym_key=hashlib.sha256(b"sargs-erasure:" + container.settings.secret_key.encode()).digest(),
     )
+
+
+def queue_fulfilment(
+    session: Session,
+    *,
+    request_id: str,
+    actor: DsrActor,
+    now: datetime,
+    controllers: tuple[str, ...] | None = None,
+) -> WorkerTask | None:
+    """Check that the request can be fulfilled now, move it to in progress and queue the worker's
+    task, in the caller's transaction (None: the request is already closed). A second call while
+    the task is queued or running returns the same task."""
+    if (
+        accept_for_fulfilment(
+            session=session, request_id=request_id, actor=actor, now=now, controllers=controllers
+        )
+        is None
+    ):
+        return None
+    task, _ = tasks.enqueue(
+        session=session,
+        kind="dsr_fulfil",
+        target=request_id,
+        params={
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "controllers": list(controllers) if controllers is not None else None,
+        },
+        created_by=f"{actor.kind}:{actor.id}",
+        now=now,
+    )
+    return task
 
 
 def response_document(

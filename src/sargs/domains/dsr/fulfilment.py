@@ -173,6 +173,28 @@ def _begin(
     return request, sources
 
 
+def accept_for_fulfilment(
+    *,
+    session: Session,
+    request_id: str,
+    actor: DsrActor,
+    now: datetime,
+    controllers: tuple[str, ...] | None = None,
+) -> DsrRequest | None:
+    """Check, while the caller waits, that the data sources can fulfil the request now, and move it
+    to in progress; a worker then runs it. None: the request is already closed (nothing to run)."""
+    request = lock_request(session=session, request_id=request_id, controllers=controllers)
+    if request.status in wf.FINAL:
+        return None
+    if request.kind not in SOURCE_KINDS:
+        raise InvalidInput(
+            f"a {request.kind} request is answered with a recorded decision, not by the data sources",
+            field="kind",
+        )
+    start_work(session=session, request=request, actor=actor, now=now)
+    return request
+
+
 def _still_ours(session: Session, request_id: str, worker: str, now: datetime) -> bool:
     request = session.scalar(select(DsrRequest).where(DsrRequest.id == request_id).with_for_update())
     return (
@@ -196,10 +218,12 @@ def fulfil(
     controllers: tuple[str, ...] | None = None,
     progress: Progress | None = None,
     pseudonym_key: bytes | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FulfilmentResult:
     """Run an access, portability or erasure request against every SQL source of its controller,
     one source at a time (each its own transaction here and in the source), skipping sources already
-    done; close the request when all succeeded."""
+    done; close the request when all succeeded. When `should_stop` says so between two sources, the
+    lease is given back and the result is "in_progress": the next run continues."""
     with sessions.begin() as session:
         begun = _begin(
             session=session,
@@ -266,6 +290,13 @@ def fulfil(
             )
         if progress:
             progress(source.id, status)
+        if should_stop is not None and should_stop() and len(result.sources) < len(sources):
+            with sessions.begin() as session:
+                request = lock_request(session=session, request_id=request_id)
+                if request.lease_owner == worker:
+                    request.lease_owner = None
+                    request.lease_until = None
+            return result
     with sessions.begin() as session:
         request = lock_request(session=session, request_id=request_id)
         runs = runs_of(session=session, request_id=request_id)

@@ -476,8 +476,19 @@ def run_retention(
     batch_size: int = 1000,
     max_rows: int | None = None,
     progress: Callable[[Progress], object] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunReport:
-    """Purge one source's expired rows (or resume its unfinished run); see the module docstring."""
+    """Purge one source's expired rows (or resume its unfinished run); see the module docstring.
+    When `should_stop` says so after a batch, the run pauses there and the next run resumes it."""
+    if should_stop is not None:
+        report_to = progress
+
+        def progress(step: Progress) -> None:  # after every settled batch: a safe place to pause
+            if report_to is not None:
+                report_to(step)
+            if should_stop():
+                raise _Stop
+
     if not 1 <= batch_size <= 100_000:
         raise InvalidInput("batch size must be between 1 and 100000", field="batch_size")
     if max_rows is not None and max_rows < 1:

@@ -106,3 +106,45 @@ class RejectionRead(BaseModel):
     @classmethod
     def of(cls, r: ConsentRejection) -> RejectionRead:
         return cls.model_validate(r, from_attributes=True)
+
+
+# --- background tasks (sargs worker runs them; issue 14) -----------------------------------------
+
+
+class TaskRead(BaseModel):
+    """Long work queued for the worker: poll `status_url` until `status` is done or failed."""
+
+    id: str
+    kind: str
+    status: str  # queued | running | done | failed
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    progress: dict[str, Any]  # fulfilment: {sources: {id: state}, done, total}; retention: {tables: ...}
+    result: dict[str, Any]
+    error: str | None
+    status_url: str
+
+    @classmethod
+    def of(cls, task: Any, status_url: str) -> TaskRead:
+        return cls(
+            id=task.id,
+            kind=task.kind,
+            status=task.status,
+            created_at=task.created_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            attempts=task.attempts,
+            progress=dict(task.progress or {}),
+            result=dict(task.result or {}),
+            error=task.error,
+            status_url=status_url,
+        )
+
+
+def accepted(task: TaskRead) -> Any:
+    """202 Accepted with the task, its status URL in `Location`."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(task.model_dump(mode="json"), status_code=202, headers={"Location": task.status_url})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -104,6 +103,9 @@ def make_cli(
     app.add_typer(make_mail_cli(container), name="mail")
     app.add_typer(make_weblog_cli(container), name="weblog")
     app.add_typer(retention_cli(container), name="retention")
+    from sargs.entrypoints.cli.worker import add_worker_command
+
+    add_worker_command(app, container, sms_sender)
 
     # --- policy -------------------------------------------------------------------------------
 
@@ -539,28 +541,21 @@ def make_cli(
         ):
             console.print(line, soft_wrap=True, highlight=False)
         if serve_after:
-            console.print(f"\nserving on {base} (Ctrl+C to stop); SMS replies and codes are printed here")
-            stop = threading.Event()
-            printer = sms_sender(s)
-            threading.Thread(target=_deliver_until, args=(c, printer, stop), daemon=True).start()
+            console.print(
+                f"\nserving on {base} (Ctrl+C to stop), with a worker: SMS replies, codes and e-mail are "
+                "printed here; fulfilment and retention runs go to the worker"
+            )
+            from sargs.entrypoints.cli.worker import worker_ports
+            from sargs.entrypoints.worker.runner import Worker
+
+            worker = Worker(c, worker_ports(s, sms_sender))
+            worker.start()
             try:
                 uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
             finally:
-                stop.set()
+                worker.shutdown()
 
     return app
-
-
-def _deliver_until(c: Container, sender: SmsSender, stop: threading.Event, interval: float = 1.0) -> None:
-    """The demo's built-in `sargs sms send`: deliver the outbox until `stop` is set."""
-    while not stop.is_set():
-        try:
-            report = deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now)
-        except Exception as exc:  # keep the demo serving; say what went wrong
-            err.print(f"[yellow]SMS delivery:[/] {type(exc).__name__}: {exc}")
-            report = DeliveryReport()
-        if not report.handled:
-            stop.wait(interval)
 
 
 def demo_curls(

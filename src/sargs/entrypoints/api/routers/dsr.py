@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from sargs.core.errors import InvalidInput
-from sargs.domains.dsr.fulfilment import runs_of
+from sargs.core.errors import InvalidInput, NotFound
+from sargs.domains.dsr.fulfilment import SOURCE_KINDS, runs_of
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import (
     DsrActor,
@@ -24,6 +24,7 @@ from sargs.domains.dsr.service import (
     trail,
     verify_identity,
 )
+from sargs.domains.jobs import tasks
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import (
@@ -34,8 +35,8 @@ from sargs.entrypoints.api.deps import (
     require_controller,
     stated_reason,
 )
-from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
-from sargs.entrypoints.dsr_common import audit_request, response_bytes, response_document, run_fulfilment
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, TaskRead, accepted, error_responses
+from sargs.entrypoints.dsr_common import audit_request, queue_fulfilment, response_bytes, response_document
 
 router = APIRouter(tags=["rights requests"], responses=AUTHENTICATED_ERRORS)
 
@@ -241,7 +242,11 @@ def verify(
 @router.post(
     "/dsr/requests/{request_id}/fulfil",
     response_model=RequestDetail,
-    responses=error_responses(400, 404, 409, 413),
+    status_code=200,
+    responses={
+        202: {"model": TaskRead, "description": "Queued for the worker; poll the `Location` URL."},
+        **error_responses(400, 404, 409, 413),
+    },
 )
 def fulfil_request(
     request_id: str,
@@ -249,27 +254,36 @@ def fulfil_request(
     container: ContainerDep,
     principal: Decider,
     body: DecisionIn | None = None,
-) -> RequestDetail:
-    """Access, portability, erasure: run every data source (failed ones are retried alone on the
-    next call). Other kinds: record the decision (`outcome`, `text`)."""
+) -> Any:
+    """Access, portability, erasure: queue the run over every data source for the worker and answer
+    202 with the task (failed sources are retried alone by the next call). Other kinds: record the
+    decision (`outcome`, `text`) and answer 200 with the request."""
     now = container.clock.now()
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id, controllers=principal.controllers)
         kind, subject_id, controller = row.kind, row.subject_id, row.controller
-    if kind in ("access", "portability", "erasure") and (body is None or body.outcome != "refused"):
-        # Fulfilment commits source by source: the access is logged before it starts, so a crash
-        # part-way can never leave changes nobody logged.
+    if kind in SOURCE_KINDS and (body is None or body.outcome != "refused"):
+        # The request moves to in progress, the access is logged and the task is queued together:
+        # a 202 means the worker will run it, and a change nobody logged cannot happen.
         with container.sessions.begin() as session:
-            audit(
+            task = queue_fulfilment(
                 session,
-                container,
-                principal,
-                request,
-                "change",
-                subject_id=subject_id,
-                controllers=[controller],
+                request_id=request_id,
+                actor=_actor(principal),
+                now=now,
+                controllers=principal.controllers,
             )
-        run_fulfilment(container, request_id, _actor(principal), controllers=principal.controllers)
+            if task is not None:
+                audit(
+                    session,
+                    container,
+                    principal,
+                    request,
+                    "change",
+                    subject_id=subject_id,
+                    controllers=[controller],
+                )
+                return accepted(TaskRead.of(task, fulfilment_url(request_id)))
     else:
         decision = body or DecisionIn()
         with container.sessions.begin() as session:  # the decision and its log row land together
@@ -295,6 +309,21 @@ def fulfil_request(
     with container.sessions.begin() as session:
         row = get_request(session=session, request_id=request_id)
         return _detail(session, row, container.clock.now())
+
+
+def fulfilment_url(request_id: str) -> str:
+    return f"/api/v1/dsr/requests/{request_id}/fulfilment"
+
+
+@router.get("/dsr/requests/{request_id}/fulfilment", response_model=TaskRead, responses=error_responses(404))
+def fulfilment_status(request_id: str, container: ContainerDep, principal: Reader) -> TaskRead:
+    """The request's latest fulfilment task: its progress per source while it runs, then its result."""
+    with container.read_sessions.begin() as session:
+        get_request(session=session, request_id=request_id, controllers=principal.controllers)
+        task = tasks.latest_task(session=session, kind="dsr_fulfil", target=request_id)
+        if task is None:
+            raise NotFound("this request has no fulfilment queued", field="request_id")
+        return TaskRead.of(task, fulfilment_url(request_id))
 
 
 @router.get("/dsr/requests/{request_id}/response", responses=error_responses(404))

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from sargs.core.errors import ConfigurationError, InvalidInput, PermissionDenied
+from sargs.core.errors import ConfigurationError, InvalidInput, NotFound, PermissionDenied
 from sargs.domains.access.principal import Principal
+from sargs.domains.jobs import tasks
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.retention.admission import check_runnable
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import DestructionLogEntry, RetentionRun
 from sargs.domains.retention.service import (
@@ -23,11 +25,10 @@ from sargs.domains.retention.service import (
     plan,
     release_hold,
     retained_sources,
-    run_retention,
 )
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit
-from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
+from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, TaskRead, accepted, error_responses
 from sargs.entrypoints.container import Container
 
 router = APIRouter(tags=["retention"], responses=AUTHENTICATED_ERRORS)
@@ -231,31 +232,63 @@ def retention_runs(
         ]
 
 
-@router.post("/retention/runs", response_model=RunRead, responses=error_responses(400, 403, 409, 413, 422))
-def retention_run(body: RunCreate, request: Request, container: ContainerDep, principal: Manager) -> RunRead:
-    """Purge one source's expired rows (at most `max_rows`; resumes the source's unfinished run). 409 if busy."""
+@router.post(
+    "/retention/runs",
+    status_code=202,
+    response_model=TaskRead,
+    responses=error_responses(400, 403, 409, 413, 422),
+)
+def retention_run(body: RunCreate, request: Request, container: ContainerDep, principal: Manager) -> Any:
+    """Queue a purge of one source's expired rows for the worker (at most `max_rows`; it resumes the
+    source's unfinished run) and answer 202 with the task; a second call while it is queued or
+    running answers with the same task."""
     if (body.policy, body.source) not in visible_sources(container, principal):
         retained_sources(registry=container.registry, policy_id=body.policy, source_id=body.source)
         raise PermissionDenied(f"this credential may not purge {body.policy}/{body.source}")
-    try:
-        report = run_retention(
-            sessions=container.sessions,
-            registry=container.registry,
-            connectors=container.retention_connectors,
-            clock=container.clock.now,
-            policy_id=body.policy,
-            source_id=body.source,
-            started_by=_actor(principal),
-            batch_size=body.batch_size,
-            max_rows=body.max_rows,
+    now = container.clock.now()
+    with container.sessions.begin() as session:  # the task and its access-log row land together
+        try:
+            check_runnable(
+                session=session,
+                registry=container.registry,
+                connectors=container.retention_connectors,
+                policy_id=body.policy,
+                source_id=body.source,
+                now=now,
+            )
+        except ConfigurationError as exc:  # the source's URL is not set or it cannot be reached
+            raise InvalidInput(exc.message, field="source") from None
+        task, _ = tasks.enqueue(
+            session=session,
+            kind="retention_run",
+            target=f"{body.policy}/{body.source}",
+            params={
+                "policy": body.policy,
+                "source": body.source,
+                "batch_size": body.batch_size,
+                "max_rows": body.max_rows,
+                "started_by": _actor(principal),
+            },
+            created_by=_actor(principal),
+            now=now,
         )
-    except ConfigurationError as exc:  # the source's URL is not set or it cannot be reached
-        raise InvalidInput(exc.message, field="source") from None
-    with container.sessions.begin() as session:
         audit(session, container, principal, request, "change")
-        run = session.get(RetentionRun, report.id)
-        assert run is not None
-        return RunRead.of(run)
+        return accepted(TaskRead.of(task, task_url(task.id)))
+
+
+def task_url(task_id: str) -> str:
+    return f"/api/v1/retention/tasks/{task_id}"
+
+
+@router.get("/retention/tasks/{task_id}", response_model=TaskRead, responses=error_responses(404))
+def retention_task(task_id: str, container: ContainerDep, principal: Manager) -> TaskRead:
+    """A queued retention run: its progress per table while it runs, then its result (`run_id`)."""
+    with container.read_sessions.begin() as session:
+        task = tasks.get_task(session=session, task_id=task_id)
+        policy, source = str(task.params.get("policy")), str(task.params.get("source"))
+        if task.kind != "retention_run" or (policy, source) not in visible_sources(container, principal):
+            raise NotFound("no such task", field="task_id")
+        return TaskRead.of(task, task_url(task.id))
 
 
 @router.get("/retention/log", response_model=list[LogRead])

@@ -33,6 +33,7 @@ from sargs.domains.dsr.service import (
     trail,
     verify_identity,
 )
+from sargs.domains.jobs.tasks import OPEN, latest_task
 from sargs.domains.portal.service import read_identity
 from sargs.domains.subjects.identifiers import Identity, parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
@@ -41,9 +42,9 @@ from sargs.entrypoints.dsr_common import (
     audit_request,
     notify_requester,
     portability_bytes,
+    queue_fulfilment,
     response_bytes,
     response_document,
-    run_fulfilment,
 )
 from sargs.entrypoints.web.render import render
 from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
@@ -244,6 +245,7 @@ def _detail(
             "missing": missing_of(row),
             "events": trail(session=session, request_id=row.id),
             "runs": runs_of(session=session, request_id=row.id),
+            "task": latest_task(session=session, kind="dsr_fulfil", target=row.id),
             "methods": wf.CHANNEL_METHODS.get(row.channel, ()),
             "final": row.status in wf.FINAL,
             "source_kind": row.kind in SOURCE_KINDS,
@@ -461,12 +463,44 @@ def dsr_fulfil(
                 now=container.clock.now(),
             ),
         )
-    try:
-        run_fulfilment(container, request_id, _actor(user), controllers=_scope(user))
+    try:  # in progress, logged and queued together; the worker runs the sources
+        with container.sessions.begin() as session:
+            task = queue_fulfilment(
+                session,
+                request_id=request_id,
+                actor=_actor(user),
+                now=container.clock.now(),
+                controllers=_scope(user),
+            )
+            if task is not None:
+                row = get_request(session=session, request_id=request_id)
+                audit_request(session, container, user.principal, request, "change", row, reason=_why(row.id))
     except SargsError as exc:
         return _refused(request, container, user, request_id, exc)
-    _log_access(container, user, request, request_id, "change")
-    return RedirectResponse(f"/console/dsr/{request_id}?done=1", status_code=303)
+    return RedirectResponse(f"/console/dsr/{request_id}?queued=1#task", status_code=303)
+
+
+@router.get("/dsr/{request_id}/progress")
+def dsr_progress(request_id: str, request: Request, container: ContainerDep, user: Reader) -> HTMLResponse:
+    """The fulfilment task's progress (the detail page polls it while the worker runs the sources;
+    source names and states only, so no access is logged). A finished task reloads the page."""
+    with container.read_sessions.begin() as session:
+        row = get_request(session=session, request_id=request_id, controllers=_scope(user))
+        task = latest_task(session=session, kind="dsr_fulfil", target=row.id)
+        if task is not None:
+            session.expunge(task)
+    response = _page(
+        request,
+        container,
+        "console/_task.html",
+        user,
+        task=task,
+        poll=request.url.path,
+        now=container.clock.now(),
+    )
+    if task is not None and task.status not in OPEN and request.headers.get("HX-Request"):
+        response.headers["HX-Refresh"] = "true"  # show the runs, the answer and the trail as they now are
+    return response
 
 
 @router.get("/dsr/{request_id}/answer")

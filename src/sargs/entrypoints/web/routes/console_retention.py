@@ -8,7 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from sargs.core.errors import InvalidInput, SargsError
+from sargs.core.errors import InvalidInput, NotFound, SargsError
+from sargs.domains.jobs import tasks
+from sargs.domains.jobs.model import WorkerTask
+from sargs.domains.retention.admission import check_runnable
 from sargs.domains.retention.service import (
     add_hold,
     destruction_log,
@@ -17,7 +20,6 @@ from sargs.domains.retention.service import (
     plan,
     release_hold,
     retained_sources,
-    run_retention,
 )
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
@@ -52,6 +54,17 @@ def _page(
         runs = [r for r in list_runs(session=session, limit=20) if (r.policy_id, r.source_id) in allowed]
         log = [e for e in destruction_log(session=session, limit=50) if (e.policy_id, e.source_id) in allowed]
         holds = list_holds(session=session, now=now, sources=hold_sources(container, user.principal))
+        open_runs = tasks.open_tasks(
+            session=session, kind="retention_run", targets=[f"{p}/{s}" for p, s in sorted(allowed)]
+        )
+        shown = request.query_params.get("task")
+        task = session.get(WorkerTask, shown) if shown else None
+        if (
+            task is None
+            or task.kind != "retention_run"
+            or task.target not in {f"{p}/{s}" for p, s in allowed}
+        ):
+            task = next(iter(open_runs.values()), None)
     sources = [
         (p.id, s.id, [t.name for t in s.tables]) for p, s in retained_sources(registry=container.registry)
     ]
@@ -65,6 +78,9 @@ def _page(
         runs=runs,
         log=log,
         holds=holds,
+        task=task,
+        poll=f"/console/retention/tasks/{task.id}" if task else "",
+        now=now,
         sources=[s for s in sources if (s[0], s[1]) in allowed],
         me=user.principal,
         **extra,
@@ -91,23 +107,61 @@ def retention_run(
     try:
         if (policy, source) not in visible_sources(container, user.principal):
             raise InvalidInput(f"no source {policy}/{source} you may purge", field="source")
-        report = run_retention(
-            sessions=container.sessions,
-            registry=container.registry,
-            connectors=container.retention_connectors,
-            clock=container.clock.now,
-            policy_id=policy,
-            source_id=source,
-            started_by=f"staff:{user.principal.id}",
-            max_rows=RUN_ROW_LIMIT,
-        )
-        with container.sessions.begin() as session:
+        with container.sessions.begin() as session:  # queued and logged together; the worker runs it
+            check_runnable(
+                session=session,
+                registry=container.registry,
+                connectors=container.retention_connectors,
+                policy_id=policy,
+                source_id=source,
+                now=container.clock.now(),
+            )
+            task, _ = tasks.enqueue(
+                session=session,
+                kind="retention_run",
+                target=f"{policy}/{source}",
+                params={
+                    "policy": policy,
+                    "source": source,
+                    "max_rows": RUN_ROW_LIMIT,
+                    "started_by": f"staff:{user.principal.id}",
+                },
+                created_by=f"staff:{user.principal.id}",
+                now=container.clock.now(),
+            )
             audit(session, container, user.principal, request, "change")
     except SargsError as exc:
         return _page(
             request, container, user, status=409 if exc.code == "conflict" else 422, error=exc.message
         )
-    return RedirectResponse(f"/console/retention?ran={report.id}#runs", status_code=303)
+    return RedirectResponse(f"/console/retention?task={task.id}#task", status_code=303)
+
+
+@router.get("/retention/tasks/{task_id}")
+def retention_task(
+    task_id: str, request: Request, container: ContainerDep, user: RetentionManager
+) -> HTMLResponse:
+    """A queued retention run's progress per table (the page polls it); a finished one reloads the page."""
+    with container.read_sessions.begin() as session:
+        task = tasks.get_task(session=session, task_id=task_id)
+    if task.kind != "retention_run" or (
+        str(task.params.get("policy")),
+        str(task.params.get("source")),
+    ) not in visible_sources(container, user.principal):
+        raise NotFound("no such task", field="task_id")
+    response = render(
+        request,
+        container,
+        "console/_task.html",
+        cookie=STAFF_COOKIE,
+        task=task,
+        poll=request.url.path,
+        now=container.clock.now(),
+        me=user.principal,
+    )
+    if task.status not in tasks.OPEN and request.headers.get("HX-Request"):
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 @router.post("/retention/holds")
