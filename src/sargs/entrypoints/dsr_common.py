@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from sargs.domains.access.principal import Principal
 from sargs.domains.audit.service import AccessAction, accesses_to_subject
 from sargs.domains.documents.model import Document
 from sargs.domains.dsr.fulfilment import (
+    LEASE,
     FulfilmentResult,
     Progress,
     accept_for_fulfilment,
@@ -49,6 +50,7 @@ def run_fulfilment(
     controllers: tuple[str, ...] | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    lease: timedelta = LEASE,
 ) -> FulfilmentResult:
     """Fulfil an access, portability or erasure request now (each source its own transaction)."""
     return fulfil(
@@ -62,6 +64,7 @@ def run_fulfilment(
         controllers=controllers,
         progress=progress,
         should_stop=should_stop,
+        lease=lease,
         pseudonym_key=hashlib.sha256(b"sargs-erasure:" + container.settings.secret_key.encode()).digest(),
     )
 

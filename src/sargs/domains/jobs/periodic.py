@@ -28,16 +28,21 @@ class Slot:
     due: datetime
 
 
-def ensure_jobs(*, session: Session, due: dict[str, datetime]) -> None:
-    """Create missing job rows (first due at the given time); bring a row due later forward, so a
-    schedule made more frequent takes effect at once."""
-    rows = {j.name: j for j in session.scalars(select(WorkerJob).where(WorkerJob.name.in_(list(due))))}
-    for name, first in due.items():
+def ensure_jobs(
+    *, session: Session, first_due: dict[str, datetime], latest_due: dict[str, datetime] | None = None
+) -> None:
+    """Create missing job rows, first due at `first_due`. A row due later than its `latest_due` (the
+    next slot of its schedule now) had a slower schedule: it is brought forward, so a schedule made
+    more frequent takes effect at once."""
+    names = list(first_due)
+    rows = {j.name: j for j in session.scalars(select(WorkerJob).where(WorkerJob.name.in_(names)))}
+    for name, first in first_due.items():
         row = rows.get(name)
+        latest = (latest_due or {}).get(name)
         if row is None:
             session.add(WorkerJob(name=name, next_run_at=first, runs=0, failures=0))
-        elif row.next_run_at > first and row.lease_owner is None:
-            row.next_run_at = first
+        elif latest is not None and row.next_run_at > latest and row.lease_owner is None:
+            row.next_run_at = latest
 
 
 def claim(*, session: Session, name: str, owner: str, now: datetime, lease: timedelta) -> Slot | None:

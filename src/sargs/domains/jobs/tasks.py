@@ -98,7 +98,9 @@ def claim_next(
     *, session: Session, owner: str, now: datetime, lease: timedelta, kinds: Iterable[str] = KINDS
 ) -> WorkerTask | None:
     """Take the oldest queued task, or a running one whose worker's lease ran out (it resumes)."""
-    free = (WorkerTask.status == "queued") | (
+    # queued (and not deferred until later), or running on a worker whose lease ran out
+    waiting = WorkerTask.lease_until.is_(None) | (WorkerTask.lease_until < now)
+    free = ((WorkerTask.status == "queued") & waiting) | (
         (WorkerTask.status == "running") & (WorkerTask.lease_until < now)
     )
     candidates = session.scalars(
@@ -183,6 +185,18 @@ def requeue(*, session: Session, task_id: str, owner: str, progress: dict[str, A
         update(WorkerTask)
         .where(WorkerTask.id == task_id, WorkerTask.lease_owner == owner)
         .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1  # type: ignore[attr-defined]
+
+
+def defer(*, session: Session, task_id: str, owner: str, until: datetime) -> bool:
+    """Put a task back to wait until `until` (what it needs is busy, e.g. a source another run holds);
+    the deferral does not count as an attempt."""
+    done = session.execute(
+        update(WorkerTask)
+        .where(WorkerTask.id == task_id, WorkerTask.lease_owner == owner)
+        .values(status="queued", lease_owner=None, lease_until=until, attempts=WorkerTask.attempts - 1)
         .execution_options(synchronize_session=False)
     )
     return done.rowcount == 1  # type: ignore[attr-defined]

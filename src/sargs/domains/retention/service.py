@@ -372,10 +372,12 @@ def _lease_key(policy_id: str, source_id: str) -> str:
     return f"{policy_id}/{source_id}"
 
 
-def _take_lease(session: Session, *, key: str, run_id: str, owner: str, now: datetime) -> None:
+def _take_lease(
+    session: Session, *, key: str, run_id: str, owner: str, now: datetime, lease: timedelta = LEASE
+) -> None:
     row = session.get(RetentionLease, key, with_for_update=True)
     if row is None:
-        session.add(RetentionLease(source_key=key, run_id=run_id, owner=owner, expires_at=now + LEASE))
+        session.add(RetentionLease(source_key=key, run_id=run_id, owner=owner, expires_at=now + lease))
         try:
             session.flush()
         except IntegrityError:
@@ -385,15 +387,15 @@ def _take_lease(session: Session, *, key: str, run_id: str, owner: str, now: dat
         raise Conflict(
             f"retention run {row.run_id} is working on {key} (lease until {row.expires_at:%H:%M:%S} UTC)"
         )
-    row.run_id, row.owner, row.expires_at = run_id, owner, now + LEASE
+    row.run_id, row.owner, row.expires_at = run_id, owner, now + lease
     session.flush()
 
 
-def _renew_lease(session: Session, *, key: str, owner: str, now: datetime) -> None:
+def _renew_lease(session: Session, *, key: str, owner: str, now: datetime, lease: timedelta = LEASE) -> None:
     result = session.execute(
         update(RetentionLease)
         .where(RetentionLease.source_key == key, RetentionLease.owner == owner)
-        .values(expires_at=now + LEASE)
+        .values(expires_at=now + lease)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(f"the lease on {key} was taken over by another run; stopping")
@@ -477,6 +479,7 @@ def run_retention(
     max_rows: int | None = None,
     progress: Callable[[Progress], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    lease: timedelta = LEASE,
 ) -> RunReport:
     """Purge one source's expired rows (or resume its unfinished run); see the module docstring.
     When `should_stop` says so after a batch, the run pauses there and the next run resumes it."""
@@ -516,15 +519,28 @@ def run_retention(
             batch_size=batch_size,
             max_rows=max_rows,
         )
-        _take_lease(session, key=key, run_id=run.id, owner=owner, now=now)
+        _take_lease(session, key=key, run_id=run.id, owner=owner, now=now, lease=lease)
         run_id, as_of = run.id, run.as_of
     status, error = "finished", None
     try:
         if pair is None:
-            _run_internal(sessions, registry, clock, run_id, key, owner, batch_size, max_rows, progress)
+            _run_internal(
+                sessions, registry, clock, run_id, key, owner, batch_size, max_rows, progress, lease=lease
+            )
         else:
             _run_source(
-                sessions, connectors, clock, pair, run_id, as_of, key, owner, batch_size, max_rows, progress
+                sessions,
+                connectors,
+                clock,
+                pair,
+                run_id,
+                as_of,
+                key,
+                owner,
+                batch_size,
+                max_rows,
+                progress,
+                lease=lease,
             )
     except _Stop:
         status = "paused"
@@ -574,6 +590,7 @@ def _run_source(
     batch_size: int,
     max_rows: int | None,
     progress: Callable[[Progress], object] | None,
+    lease: timedelta = LEASE,
 ) -> None:
     policy, source = pair
     with sessions.begin() as session:
@@ -613,7 +630,7 @@ def _run_source(
                     break
                 first, last = keys[0], keys[-1]
                 with sessions.begin() as session:
-                    _renew_lease(session, key=key, owner=owner, now=clock())
+                    _renew_lease(session, key=key, owner=owner, now=clock(), lease=lease)
                     entry = DestructionLogEntry(
                         run_id=run_id,
                         policy_id=policy.id,
@@ -699,6 +716,7 @@ def _run_internal(
     batch_size: int,
     max_rows: int | None,
     progress: Callable[[Progress], object] | None,
+    lease: timedelta = LEASE,
 ) -> None:
     removed_now = 0
     for store in internal_stores(registry):
@@ -713,7 +731,7 @@ def _run_internal(
                     raise _Stop
                 limit = min(limit, max_rows - removed_now)
             with sessions.begin() as session:
-                _renew_lease(session, key=key, owner=owner, now=clock())
+                _renew_lease(session, key=key, owner=owner, now=clock(), lease=lease)
                 n = store.purge_expired(session, before, limit)
                 if n:
                     session.add(

@@ -84,7 +84,9 @@ class Worker:
         now = self.container.clock.now()
         with self.container.sessions.begin() as session:
             periodic.ensure_jobs(
-                session=session, due={n: s.first_due(now) for n, (s, _) in self.jobs.items()}
+                session=session,
+                first_due={n: s.first_due(now) for n, (s, _) in self.jobs.items()},
+                latest_due={n: s.next_after(now) for n, (s, _) in self.jobs.items()},
             )
 
     @contextmanager
@@ -175,7 +177,7 @@ class Worker:
                     return ran
                 if task is None:
                     return ran
-                run_task(TaskRun(c, task, self.owner, self.stop))
+                run_task(TaskRun(c, task, self.owner, self.stop, self.lease))
                 ran += 1
         return ran
 

@@ -10,9 +10,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sargs.core.errors import SargsError
+from sargs.core.errors import Conflict, SargsError
 from sargs.domains.dsr.fulfilment import sql_sources
 from sargs.domains.dsr.service import DsrActor, get_request
 from sargs.domains.jobs import tasks as queue
@@ -34,6 +35,7 @@ class TaskRun:
     task: WorkerTask
     owner: str
     stop: threading.Event
+    lease: timedelta = timedelta(seconds=60)  # the worker's; runs hold their own leases twice as long
 
     def save_progress(self, progress: dict[str, Any]) -> None:
         with self.container.sessions.begin() as session:
@@ -73,6 +75,7 @@ def fulfil_request(run: TaskRun) -> Outcome:
         controllers=tuple(controllers) if controllers is not None else None,
         progress=step,
         should_stop=run.stop.is_set,
+        lease=run.lease * 2,
     )
     if result.status == "in_progress" and run.stop.is_set() and len(result.sources) < len(states):
         raise Stopped(progress)
@@ -107,6 +110,7 @@ def retention_run(run: TaskRun) -> Outcome:
         max_rows=params.get("max_rows"),
         progress=step,
         should_stop=run.stop.is_set,
+        lease=run.lease * 2,
     )
     if report.status == "paused" and run.stop.is_set():
         raise Stopped(progress)
@@ -130,6 +134,12 @@ def run_task(run: TaskRun) -> str:
             queue.requeue(session=session, task_id=task.id, owner=run.owner, progress=stopped.progress)
         log.info("task %s (%s) handed back: the worker is stopping", task.id, task.kind)
         return "requeued"
+    except Conflict as exc:  # the source or request is held by another run: try again later
+        until = c.clock.now() + run.lease
+        with c.sessions.begin() as session:
+            queue.defer(session=session, task_id=task.id, owner=run.owner, until=until)
+        log.info("task %s (%s) deferred: %s", task.id, task.kind, exc.code)
+        return "deferred"
     except SargsError as exc:
         with c.sessions.begin() as session:
             queue.complete(
