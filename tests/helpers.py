@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,8 @@ PG_URL = os.environ.get("SARGS_TEST_DATABASE_URL")
 requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set SARGS_TEST_DATABASE_URL")
 
 
-def run_tasks(container: object) -> int:
-    """Run every queued background task as `sargs worker` does; how many ran."""
+def tasks_only_worker(container: object) -> Any:
+    """A worker that runs background tasks and no periodic job (nothing it could send)."""
     from sargs.entrypoints.worker.jobs import WorkerPorts
     from sargs.entrypoints.worker.runner import Worker
 
@@ -19,7 +20,12 @@ def run_tasks(container: object) -> int:
         raise AssertionError("a background task tried to send something")
 
     ports = WorkerPorts(sms=unwired, mail=unwired, callbacks=unwired)  # type: ignore[arg-type]
-    return Worker(container, ports, only=set()).drain_tasks()  # type: ignore[arg-type]
+    return Worker(container, ports, only=set())  # type: ignore[arg-type]
+
+
+def run_tasks(container: object) -> int:
+    """Run every queued background task as `sargs worker` does; how many ran."""
+    return int(tasks_only_worker(container).drain_tasks())
 
 
 def fulfil_via_worker(client: object, container: object, request_id: str, headers: dict[str, str]) -> object:

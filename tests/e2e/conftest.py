@@ -57,8 +57,13 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        # A worker beside the server, as `make demo` runs one: it runs the queued fulfilments.
+        from tests.helpers import tasks_only_worker
+
+        self.worker = tasks_only_worker(container)
 
     def __enter__(self) -> LiveServer:
+        self.worker.start()
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
@@ -70,6 +75,7 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.worker.shutdown(grace=5)
 
 
 @pytest.fixture

@@ -93,7 +93,15 @@ def test_erasure_request_from_portal_to_answer_pdf_in_a_real_browser(
     page.goto(f"{base}/console/dsr?lang=en")
     page.get_by_role("link", name="Erase my data").click()
     page.get_by_role("button", name="Fulfil").click()
+    # The worker runs it in the background; the page shows the task and polls its progress, then
+    # reloads when it is done.
+    page.locator("#task[data-task-status]").wait_for()
+    shoot(page, "console-request-fulfilment-queued")
     page.locator('#dsr-status[data-status="partially_fulfilled"]').wait_for()
+    assert (
+        page.locator('#task[data-task-status="done"] li[data-source="shop"]').get_attribute("data-state")
+        == "ok"
+    )
     assert page.locator('tr[data-source="shop"]').get_attribute("data-status") == "ok"
     shoot(page, "console-request-fulfilled")
     with page.expect_download() as download:

@@ -22,6 +22,7 @@ from sargs.domains.dsr.fulfilment import (
     accept_for_fulfilment,
     fulfil,
     runs_of,
+    sql_sources,
     stored_accesses,
 )
 from sargs.domains.dsr.model import DsrRequest
@@ -30,6 +31,7 @@ from sargs.domains.dsr.service import DsrActor, get_request, log_event
 from sargs.domains.jobs import tasks
 from sargs.domains.jobs.model import WorkerTask
 from sargs.domains.mail import outbox as mail_outbox
+from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
 from sargs.domains.subjects.identifiers import normalise_email
@@ -71,6 +73,7 @@ def run_fulfilment(
 
 def queue_fulfilment(
     session: Session,
+    registry: PolicyRegistry,
     *,
     request_id: str,
     actor: DsrActor,
@@ -80,13 +83,12 @@ def queue_fulfilment(
     """Check that the request can be fulfilled now, move it to in progress and queue the worker's
     task, in the caller's transaction (None: the request is already closed). A second call while
     the task is queued or running returns the same task."""
-    if (
-        accept_for_fulfilment(
-            session=session, request_id=request_id, actor=actor, now=now, controllers=controllers
-        )
-        is None
-    ):
+    request = accept_for_fulfilment(
+        session=session, request_id=request_id, actor=actor, now=now, controllers=controllers
+    )
+    if request is None:
         return None
+    sources = [s.id for s in sql_sources(registry, request.controller)]
     task, _ = tasks.enqueue(
         session=session,
         kind="dsr_fulfil",
@@ -98,6 +100,7 @@ def queue_fulfilment(
         },
         created_by=f"{actor.kind}:{actor.id}",
         now=now,
+        progress={"sources": dict.fromkeys(sources, "pending"), "done": 0, "total": len(sources)},
     )
     return task
 

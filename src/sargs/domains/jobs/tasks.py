@@ -33,6 +33,7 @@ def enqueue(
     params: dict[str, Any] | None = None,
     created_by: str,
     now: datetime,
+    progress: dict[str, Any] | None = None,
 ) -> tuple[WorkerTask, bool]:
     """Queue a task, or return the one already queued or running for the same target (a retried
     request queues nothing twice). True when a new task was queued."""
@@ -55,7 +56,7 @@ def enqueue(
         created_at=now,
         created_by=created_by[:120],
         attempts=0,
-        progress={},
+        progress=dict(progress or {}),
         result={},
     )
     session.add(task)

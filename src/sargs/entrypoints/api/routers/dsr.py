@@ -268,6 +268,7 @@ def fulfil_request(
         with container.sessions.begin() as session:
             task = queue_fulfilment(
                 session,
+                container.registry,
                 request_id=request_id,
                 actor=_actor(principal),
                 now=now,

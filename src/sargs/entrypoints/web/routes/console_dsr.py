@@ -467,6 +467,7 @@ def dsr_fulfil(
         with container.sessions.begin() as session:
             task = queue_fulfilment(
                 session,
+                container.registry,
                 request_id=request_id,
                 actor=_actor(user),
                 now=container.clock.now(),
