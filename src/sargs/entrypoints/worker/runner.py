@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from sargs.core.errors import SargsError
@@ -213,8 +214,10 @@ class Worker:
         )
         now = datetime.now(UTC)
         for name, (schedule, _) in self.jobs.items():
-            # First fire at once: a slot missed while no worker ran is due now.
-            scheduler.add_job(self.attempt, schedule.trigger, args=[name], id=name, next_run_time=now)
+            # Fired on the schedule's own slots (the same in every worker), and once now: a slot
+            # missed while no worker ran is due at once.
+            scheduler.add_job(self.attempt, schedule.trigger, args=[name], id=name)
+            scheduler.add_job(self.attempt, DateTrigger(now), args=[name], id=f"{name}:catch-up")
         scheduler.add_job(
             self.drain_tasks,
             IntervalTrigger(seconds=s.worker_task_poll_seconds),
