@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # with none: its DPO, else its contact e-mail from the policy.
     dsr_reminder_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
+    # Metrics and health (issue 14)
+    # GET /metrics answers `Authorization: Bearer <metrics_token>` only; unset, it is open in demo
+    # mode and 404 otherwise. At least 16 characters.
+    metrics_token: str | None = Field(default=None, min_length=16)
+    access_log: bool = True  # one `sargs.access` log line per request: route template, status, duration
+    # Keep a proxy's X-Request-ID (8-128 characters of A-Z a-z 0-9 . _ : -) instead of making a new one.
+    trust_request_id: bool = True
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
     @classmethod
@@ -96,6 +103,7 @@ class Settings(BaseSettings):
             "sms_twilio_auth_token",
             "mail_webhook_secret",
             "opendsr_callback_secret",
+            "metrics_token",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:
