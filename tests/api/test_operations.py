@@ -344,3 +344,48 @@ def test_the_access_log_can_be_turned_off(
         assert client.get("/api/v1/health").status_code == 200
         assert "x-request-id" in client.get("/api/v1/health").headers
     assert not [line for line in log_lines() if line["logger"] == "sargs.access"]
+
+
+MULTIPROCESS_SCRIPT = """
+import sys
+from fastapi.testclient import TestClient
+from sargs.bootstrap import build, create_app, example_policy_paths
+from sargs.core.config import Settings
+
+container = build(Settings(database_url=sys.argv[1], demo=True, policy_files=example_policy_paths()))
+with TestClient(create_app(container)) as client:
+    for _ in range(int(sys.argv[2])):
+        assert client.get("/livez").status_code == 200
+    if sys.argv[3] == "scrape":
+        print(client.get("/metrics").text)
+container.close()
+"""
+
+
+def test_multiprocess_mode_adds_up_the_requests_of_every_process(db_url: str, tmp_path: Any) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set, one process's /metrics counts every process's requests."""
+    import os
+    import subprocess
+    import sys
+
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+
+    def run(requests: int, mode: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", MULTIPROCESS_SCRIPT, db_url, str(requests), mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    run(3, "count")
+    run(4, "count")
+    found = samples(run(2, "scrape"))
+    livez = ("sargs_http_requests_total", (("method", "GET"), ("route", "/livez"), ("status", "2xx")))
+    assert found[livez] == 9
+    assert found[("sargs_metrics_database_up", ())] == 1
