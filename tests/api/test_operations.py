@@ -389,3 +389,19 @@ def test_multiprocess_mode_adds_up_the_requests_of_every_process(db_url: str, tm
     livez = ("sargs_http_requests_total", (("method", "GET"), ("route", "/livez"), ("status", "2xx")))
     assert found[livez] == 9
     assert found[("sargs_metrics_database_up", ())] == 1
+
+
+def test_a_line_logged_inside_a_sync_endpoint_carries_the_request_id(
+    container: Container, log_lines: Callable[[], list[dict[str, Any]]]
+) -> None:
+    app = create_app(container)
+
+    @app.get("/test-only/log")
+    def logs() -> dict[str, str]:  # runs in a worker thread
+        logging.getLogger("sargs.test").warning("inside the endpoint")
+        return {}
+
+    with TestClient(app) as client:
+        rid = client.get("/test-only/log", headers={"X-Request-ID": "thread-id-0042"}).headers["x-request-id"]
+    inside = [line for line in log_lines() if line["message"] == "inside the endpoint"]
+    assert rid == "thread-id-0042" and [line["request_id"] for line in inside] == [rid]
