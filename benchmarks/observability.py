@@ -103,7 +103,37 @@ def main() -> None:
                 f"GET {path:<15} without observer {without:8.0f} req/s | with {with_:8.0f} req/s | "
                 f"cost {cost_us:5.1f} µs per request ({(1 - with_ / without) * 100:4.1f} %)"
             )
+        bare_app_cost(args.requests * 5, args.rounds)
     sys.stdout.flush()
+
+
+def bare_app_cost(count: int, rounds: int) -> None:
+    """The observer alone: around an ASGI app that answers 200 at once (access line at INFO)."""
+    from fastapi import FastAPI
+
+    from sargs.entrypoints.api.metrics import HttpMetrics
+    from sargs.entrypoints.api.middleware import RouteTemplates
+
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    templates = RouteTemplates(FastAPI())
+    variants = {
+        "bare": bare,
+        "observed": RequestObserver(bare, templates=templates, metrics=HttpMetrics()),
+        "observed, no access log": RequestObserver(
+            bare, templates=templates, metrics=HttpMetrics(), log_access=False
+        ),
+    }
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, app in variants.items():
+            seconds = asyncio.run(drive(app, "/bench/item-1", count))
+            best[name] = min(best.get(name, seconds), seconds)
+    base = best["bare"]
+    for name in ("observed", "observed, no access log"):
+        print(f"observer alone ({name}): {(best[name] - base) / count * 1e6:5.1f} µs per request")
 
 
 if __name__ == "__main__":
