@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
     worker_task_poll_seconds: float = Field(default=1.0, gt=0, le=60)  # how often queued tasks are looked for
     worker_threads: int = Field(default=4, ge=1, le=32)  # periodic jobs run side by side
+    # Metrics and health (issue 14)
+    # GET /metrics answers `Authorization: Bearer <metrics_token>` only; unset, it is open in demo
+    # mode and 404 otherwise. At least 16 characters.
+    metrics_token: str | None = Field(default=None, min_length=16)
+    access_log: bool = True  # one `sargs.access` log line per request: route template, status, duration
+    # Keep a proxy's X-Request-ID (8-128 characters of A-Z a-z 0-9 . _ : -) instead of making a new one.
+    trust_request_id: bool = True
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
     @classmethod
@@ -106,6 +113,7 @@ class Settings(BaseSettings):
             "sms_twilio_auth_token",
             "mail_webhook_secret",
             "opendsr_callback_secret",
+            "metrics_token",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

@@ -2,6 +2,9 @@
 
 Masking happens when a record is created, so every handler (ours, pytest's, a server's)
 sees the masked text; code should still log `Identity.masked()` rather than raw values.
+
+The id of the HTTP request being served (`request_id`, set by the API's middleware) is added to
+every record logged while it runs, by `RequestIdFilter` on our handler.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -20,11 +24,31 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?:(?<=%2B)|(?<=%2b)|(?<![\w.]))\+?\d(?:[ +\-]?\d){7,16}(?!\w)")
 _STANDARD = set(vars(logging.makeLogRecord({})))
 
+# The id of the request this task or thread is serving (threads of a sync endpoint inherit it).
+request_id: ContextVar[str | None] = ContextVar("sargs_request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to records logged while a request is served (unless the caller set one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id.get()
+        if rid is not None and not hasattr(record, "request_id"):
+            record.request_id = rid
+        return True
+
+
+# What every match of _PHONE contains; far cheaper to look for (most log text has no such run).
+_PHONE_HINT = re.compile(r"\d(?:[ +\-]?\d){7}")
+
 
 def mask_text(text: str) -> str:
     """Replace e-mail addresses and phone-number-like digit runs."""
-    text = _EMAIL.sub(lambda m: m.group(0)[:1] + "***@***", text)
-    return _PHONE.sub(lambda m: m.group(0)[:4] + "***", text)
+    if "@" in text or "%40" in text:  # the e-mail pattern is slow to rule out: only when it may match
+        text = _EMAIL.sub(lambda m: m.group(0)[:1] + "***@***", text)
+    if _PHONE_HINT.search(text):
+        text = _PHONE.sub(lambda m: m.group(0)[:4] + "***", text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -75,6 +99,7 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> log
         logger.removeHandler(old)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     handler._sargs = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level.upper())

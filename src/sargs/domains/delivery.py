@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("sargs.delivery")
@@ -154,3 +154,20 @@ def deliver_batch(
             report.errors.append(f"{item.id}: {outcome['last_error']}")
             log.warning(f"{what} not delivered", extra={"outbox_id": item.id})
     return report
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Messages waiting in one outbox (queued or being sent) and the age of the oldest."""
+
+    waiting: int
+    oldest_age_seconds: float  # 0 when nothing waits
+
+
+def backlog(session: Session, model: Any, *, now: datetime) -> Backlog:
+    """Count the outbox's queued and sending messages; the oldest one's age by its created_at."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(model.created_at)).where(model.status.in_(("queued", "sending")))
+    ).one()
+    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return Backlog(waiting=int(count), oldest_age_seconds=age)

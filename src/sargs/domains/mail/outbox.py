@@ -216,3 +216,8 @@ def status_counts(*, session: Session) -> dict[str, int]:
     """How many messages are in each state."""
     rows = session.execute(select(MailOutbox.status, func.count()).group_by(MailOutbox.status)).all()
     return {status: count for status, count in rows}
+
+
+def backlog(*, session: Session, now: datetime) -> delivery.Backlog:
+    """Messages waiting to be sent and the age of the oldest (for /metrics)."""
+    return delivery.backlog(session, MailOutbox, now=now)

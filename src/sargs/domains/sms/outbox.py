@@ -217,3 +217,8 @@ def status_counts(*, session: Session) -> dict[str, int]:
     """How many messages are in each state."""
     rows = session.execute(select(SmsOutbox.status, func.count()).group_by(SmsOutbox.status)).all()
     return {status: count for status, count in rows}
+
+
+def backlog(*, session: Session, now: datetime) -> delivery.Backlog:
+    """Messages waiting to be sent and the age of the oldest (for /metrics)."""
+    return delivery.backlog(session, SmsOutbox, now=now)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import sargs
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
+from sargs.entrypoints.api.metrics import Metrics
 from sargs.entrypoints.api.middleware import install_middleware
 from sargs.entrypoints.api.routers import (
     audiences,
@@ -16,6 +17,7 @@ from sargs.entrypoints.api.routers import (
     dsr,
     health,
     opendsr,
+    operations,
     retention,
     ropa,
     sms,
@@ -35,8 +37,15 @@ def create_api(container: Container) -> FastAPI:
     )
     app.state.container = container
     app.state.token_cache = TokenCache()
+    app.state.metrics = Metrics(container)
     install_error_handlers(app)
-    install_middleware(app)
+    install_middleware(
+        app,
+        metrics=app.state.metrics.http,
+        log_access=container.settings.access_log,
+        trust_request_id=container.settings.trust_request_id,
+    )
+    app.include_router(operations.router)
     for router in (
         health.router,
         consents.router,

@@ -84,7 +84,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_unavailable(request: Request, exc: Exception) -> Response:
         """The database is down, restarting, or too busy: fail fast, say so, let the caller retry.
         The request's transaction was rolled back, so nothing was half-written."""
-        log.warning("database unavailable", extra={"error": type(exc).__name__, "route": request.url.path})
+        # No path: it may name a person (`/subjects/customer:C-1001/...`); the request id joins this
+        # line to its access-log line, which names the route template.
+        log.warning("database unavailable", extra={"error": type(exc).__name__})
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if not request.url.path.startswith("/api/"):
             return HTMLResponse(UNAVAILABLE_HTML, status_code=503, headers=headers)

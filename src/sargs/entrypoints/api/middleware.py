@@ -8,6 +8,11 @@
   chunked body streams in; a big body is never buffered.
 - `RejectNulBytes`: 422 for a NUL character anywhere in the path, the query or a form or JSON
   body. No field of Sargs takes one, and PostgreSQL cannot store one in text.
+- `RequestObserver` (outermost): a request id for every request (a proxy's sane `X-Request-ID`,
+  else a new one) in the response and in every log line written meanwhile; the request counted
+  in /metrics; one access-log line (`sargs.access`). Both name the route *template*
+  (`/api/v1/subjects/{identity}/consents`), never the path asked for, so no phone number, e-mail
+  address, token or other identity in a path reaches a log or a metric label.
 
 Pure ASGI rather than Starlette's BaseHTTPMiddleware: response messages pass through one by one,
 so a streamed audience export keeps streaming, and the request body is inspected chunk by chunk
@@ -18,15 +23,22 @@ from __future__ import annotations
 
 import html
 import json
+import logging
+import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sargs.core.logging import request_id
 from sargs.entrypoints.api.errors import error_body
+from sargs.entrypoints.api.metrics import UNMATCHED, HttpMetrics
 
 MAX_BODY = 1024 * 1024
 API_PREFIX = "/api/"
@@ -295,12 +307,155 @@ class RejectNulBytes:
         )
 
 
-def install_middleware(app: FastAPI) -> None:
-    """Security headers outermost (so refusals carry them too), then the size limit, then NUL."""
+# --- request id, metrics, access log ----------------------------------------------------------
+
+access_log = logging.getLogger("sargs.access")
+REQUEST_ID_HEADER = b"x-request-id"
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+# Probes and scrapes come every few seconds: their access lines are DEBUG, not INFO.
+QUIET_ROUTES = frozenset({"/livez", "/readyz", "/metrics", "/api/v1/health"})
+
+
+def new_request_id() -> str:
+    """32 random hex characters."""
+    return os.urandom(16).hex()
+
+
+class RouteTemplates:
+    """The route template that answered a request (`/api/v1/dsr/{request_id}`), from the route the
+    router put in the ASGI scope, with the prefixes of the routers it was included under."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._by_route: dict[int, str] | None = None
+        self._mounts: tuple[str, ...] = ()
+
+    def _walk(self, routes: Sequence[Any], prefix: str, by_route: dict[int, str], mounts: list[str]) -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)  # FastAPI >= 0.16x nests included routers
+            if included is not None:
+                self._walk(included.routes, prefix + route.include_context.prefix, by_route, mounts)
+            elif isinstance(route, Mount):
+                mounts.append(prefix + route.path)
+            else:
+                path = getattr(route, "path_format", None) or getattr(route, "path", None)
+                if isinstance(path, str):
+                    by_route[id(route)] = prefix + path
+
+    def _build(self) -> dict[int, str]:
+        by_route: dict[int, str] = {}
+        mounts: list[str] = []
+        self._walk(self.app.routes, "", by_route, mounts)
+        self._mounts = tuple(sorted(mounts, key=len, reverse=True))
+        self._by_route = by_route
+        return by_route
+
+    def of(self, scope: Scope) -> str:
+        """The template of the route that answered, `UNMATCHED` when none did."""
+        by_route = self._by_route if self._by_route is not None else self._build()
+        route = scope.get("route")
+        if route is not None:
+            template = by_route.get(id(route)) or getattr(route, "path_format", None)
+            return template if isinstance(template, str) else UNMATCHED
+        path: str = scope.get("path", "")
+        for mount in self._mounts:
+            if path.startswith(mount + "/"):
+                return mount + "/{path}"
+        return UNMATCHED
+
+
+class RequestObserver:
+    """Request id, metrics and access log for every HTTP request (see the module docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        templates: RouteTemplates,
+        metrics: HttpMetrics | None = None,
+        log_access: bool = True,
+        trust_request_id: bool = True,
+    ) -> None:
+        self.app = app
+        self.templates = templates
+        self.metrics = metrics
+        self.log_access = log_access
+        self.trust_request_id = trust_request_id
+
+    def request_id_of(self, scope: Scope) -> str:
+        if self.trust_request_id:
+            for key, value in scope.get("headers", ()):
+                if key == REQUEST_ID_HEADER:
+                    given = value.decode("latin-1")
+                    if SANE_REQUEST_ID.fullmatch(given):
+                        return str(given)
+                    break
+        return new_request_id()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = self.request_id_of(scope)
+        encoded = rid.encode()
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500  # if the app fails before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, encoded)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = self.templates.of(scope)
+            method: str = scope.get("method", "GET")
+            if self.metrics is not None:
+                self.metrics.observe(route=route, method=method, status=status, seconds=seconds)
+            if self.log_access:
+                level = logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO
+                if access_log.isEnabledFor(level):
+                    access_log.log(
+                        level,
+                        f"{method} {route} {status} {seconds * 1000:.1f} ms",
+                        extra={
+                            "method": method,
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 2),
+                        },
+                    )
+            request_id.reset(token)
+
+
+def install_middleware(
+    app: FastAPI,
+    *,
+    metrics: HttpMetrics | None = None,
+    log_access: bool = True,
+    trust_request_id: bool = True,
+    observe: bool = True,
+) -> None:
+    """The request observer outermost (it times and logs refusals too), then security headers (so
+    refusals carry them), then the size limit, then NUL."""
     docs = tuple(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
     app.add_middleware(RejectNulBytes)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY)
     app.add_middleware(SecurityHeaders, docs_paths=docs)
+    if observe:
+        app.add_middleware(
+            RequestObserver,
+            templates=RouteTemplates(app),
+            metrics=metrics,
+            log_access=log_access,
+            trust_request_id=trust_request_id,
+        )
 
 
 __all__ = [
@@ -308,6 +463,8 @@ __all__ = [
     "BodySizeLimit",
     "JsonNulScanner",
     "RejectNulBytes",
+    "RequestObserver",
+    "RouteTemplates",
     "SecurityHeaders",
     "install_middleware",
 ]
