@@ -88,3 +88,83 @@ def test_demo_serves_and_answers_every_curl_line_it_prints(tmp_path: Path) -> No
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+class DemoProcess:
+    """`sargs demo` in a real process, its output collected line by line as it comes."""
+
+    def __init__(self, tmp_path: Path, extra_env: dict[str, str]) -> None:
+        import threading
+
+        self.port = free_port()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "500", **extra_env}
+        env.pop("SARGS_DATABASE_URL", None)
+        cmd = [sys.executable, "-m", "sargs", "demo", "--subjects", "60", "--port", str(self.port)]
+        self.proc = subprocess.Popen(
+            [*cmd, "--dir", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in list(self.lines) if pattern in line), None)
+            if found is not None:
+                return found
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            time.sleep(0.1)
+        raise AssertionError(f"no {pattern!r} in the demo's output:\n" + "\n".join(self.lines))
+
+    def value(self, label: str) -> str:
+        return self.wait_for(label).split(label, 1)[1].split()[0]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def test_the_demo_runs_a_worker_that_sends_replies_and_runs_queued_work(tmp_path: Path) -> None:
+    demo = DemoProcess(tmp_path, {"SARGS_WORKER_SCHEDULE": '{"sms_send": "1s"}'})
+    try:
+        demo.wait_for("serving on")
+        base = f"http://127.0.0.1:{demo.port}"
+        admin = {"Authorization": f"Bearer {demo.value('admin token:')}"}
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        # An SMS keyword: the reply is queued with the consent and the demo's worker delivers it.
+        sms = next(line for line in demo.lines if line.startswith("curl ") and "/sms/inbound" in line)
+        done = subprocess.run(["bash", "-c", sms], capture_output=True, text=True, timeout=30)
+        assert '"outcome":"granted"' in done.stdout, done.stdout
+        demo.wait_for("SMS to +371")
+        # Long work goes to the worker: a retention run answers 202 and its status URL shows it done.
+        queued = httpx.post(
+            f"{base}/api/v1/retention/runs", json={"policy": "lmt-group", "source": "loyalty"}, headers=admin
+        )
+        assert queued.status_code == 202, queued.text
+        deadline = time.monotonic() + 60
+        while (task := httpx.get(base + queued.headers["Location"], headers=admin).json())[
+            "status"
+        ] != "done":
+            assert task["status"] in ("queued", "running"), task
+            assert time.monotonic() < deadline, task
+            time.sleep(0.3)
+        assert task["result"]["status"] == "finished" and task["progress"]["tables"], task
+    finally:
+        demo.stop()
