@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # with none: its DPO, else its contact e-mail from the policy.
     dsr_reminder_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
+    # Shared state across processes (issue 14). With a Redis URL (redis://[:password@]host:6379/0),
+    # rate limits are counted in Redis, so every `sargs serve` process shares them; without one,
+    # each process counts its own. Portal code requests and console sign-ins per client address:
+    # refused while Redis is unreachable; the visitor endpoints' limits are then not applied.
+    redis_url: str | None = None
+    signin_rate_limit_per_minute: int = Field(default=10, gt=0)
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
     @classmethod
@@ -96,6 +102,7 @@ class Settings(BaseSettings):
             "sms_twilio_auth_token",
             "mail_webhook_secret",
             "opendsr_callback_secret",
+            "redis_url",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:
