@@ -102,7 +102,7 @@ class RateLimits:
             return None
         if self._warned:
             self._warned = False
-            log.warning("rate limit storage reachable again", extra={"storage": self.description})
+            log.info("rate limit storage reachable again", extra={"storage": self.description})
         return bool(admitted)
 
     def reset(self) -> None:
