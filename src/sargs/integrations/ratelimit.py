@@ -66,11 +66,6 @@ class RateLimits:
         self._down_until = 0.0
         self._warned = False
 
-    @property
-    def shared(self) -> bool:
-        """Whether the counts are shared with other processes (Redis)."""
-        return not isinstance(self.storage, MemoryStorage)
-
     def limiter(self, name: str, *, limit: int, per: float = 60.0, fail_open: bool = True) -> RateLimiter:
         """At most `limit` hits per `per` seconds per client key, under `name`."""
         ident = f"{name}:{limit}/{per}:{'open' if fail_open else 'closed'}"
@@ -104,10 +99,6 @@ class RateLimits:
             self._warned = False
             log.info("rate limit storage reachable again", extra={"storage": self.description})
         return bool(admitted)
-
-    def reset(self) -> None:
-        """Forget every count (tests)."""
-        self.storage.reset()
 
     def close(self) -> None:
         """Let go of the storage's connections (Redis); memory counts stay."""
