@@ -25,6 +25,8 @@ from sargs.entrypoints.container import Container
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from sargs.integrations.ratelimit import RateLimits
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -82,6 +84,15 @@ def retention_connectors() -> RetentionConnectorFactory:
     return SqlRetentionConnector.from_env
 
 
+def rate_limits(settings: Settings) -> RateLimits:
+    """Rate limits in Redis, shared by every process, when SARGS_REDIS_URL is set; else per process."""
+    from sargs.integrations.ratelimit import memory_rate_limits, redis_rate_limits
+
+    if settings.redis_url:
+        return redis_rate_limits(settings.redis_url, key=settings.secret_key.encode())
+    return memory_rate_limits()
+
+
 def build(
     settings: Settings | None = None,
     *,
@@ -107,6 +118,7 @@ def build(
         code_sender=code_sender(settings, clock),
         sources=source_connectors(settings),
         retention_connectors=retention_connectors(),
+        rate_limits=rate_limits(settings),
     )
     if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):
         engine.dispose()

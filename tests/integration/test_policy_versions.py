@@ -29,6 +29,20 @@ def test_republishing_the_same_content_is_a_no_op(
         assert publish(session=s, policy=example_policies[0], now=NOW) is False  # published at start
 
 
+def test_two_processes_publishing_the_same_version_at_once_both_start(
+    container: Container, example_policies: list[Policy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second one's insert conflicts with the first one's row; it checks that row instead."""
+    with container.sessions.begin() as s:
+        real_get = s.get
+        calls = iter([None])
+        monkeypatch.setattr(s, "get", lambda *a, **k: next(calls, None) or real_get(*a, **k))
+        assert publish(session=s, policy=example_policies[0], now=NOW) is False
+        with pytest.raises(PolicyError, match="immutable"):
+            calls = iter([None])
+            publish(session=s, policy=reworded(example_policies[0]), now=NOW)
+
+
 def test_changing_a_published_version_is_refused(
     container: Container, example_policies: list[Policy]
 ) -> None:

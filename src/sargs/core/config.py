@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     access_log: bool = True  # one `sargs.access` log line per request: route template, status, duration
     # Keep a proxy's X-Request-ID (8-128 characters of A-Z a-z 0-9 . _ : -) instead of making a new one.
     trust_request_id: bool = True
+    # Shared state across processes (issue 14). With a Redis URL (redis://[:password@]host:6379/0),
+    # rate limits are counted in Redis, so every `sargs serve` process shares them; without one,
+    # each process counts its own. Portal code requests and console sign-ins per client address:
+    # refused while Redis is unreachable; the visitor endpoints' limits are then not applied.
+    redis_url: str | None = None
+    signin_rate_limit_per_minute: int = Field(default=10, gt=0)
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
     @classmethod
@@ -114,6 +120,7 @@ class Settings(BaseSettings):
             "mail_webhook_secret",
             "opendsr_callback_secret",
             "metrics_token",
+            "redis_url",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

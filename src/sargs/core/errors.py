@@ -74,6 +74,10 @@ class RateLimited(SargsError):
     code = "rate_limited"
 
 
+class RateLimitUnavailable(RateLimited):
+    """A limit that fails closed could not be checked (its shared storage is unreachable)."""
+
+
 class ConfigurationError(SargsError):
     """Settings are unusable (e.g. a default secret outside demo mode)."""
 

@@ -17,6 +17,7 @@ from sargs.domains.retention.ports import RetentionConnector, RetentionConnector
 from sargs.domains.retention.rules import SourceRules
 from sargs.domains.sms.service import SmsDirectory
 from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
+from sargs.integrations.ratelimit import RateLimits, memory_rate_limits
 
 
 class UnwiredCodeSender:
@@ -50,6 +51,7 @@ class Container:
     code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
     sources: ConnectorFactory = no_sources
     retention_connectors: RetentionConnectorFactory = no_retention_sources
+    rate_limits: RateLimits = field(default_factory=memory_rate_limits)  # bootstrap wires Redis if set
     sms: SmsDirectory = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +59,7 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.rate_limits.close()
         close_sources = getattr(self.sources, "close", None)
         if close_sources is not None:
             close_sources()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, NotFound, PolicyError
@@ -78,27 +79,34 @@ class PolicyRegistry:
 
 
 def publish(*, session: Session, policy: Policy, now: datetime) -> bool:
-    """Record this version as published; True if new. Changing a published version is a PolicyError."""
+    """Record this version as published; True if new. Changing a published version is a PolicyError.
+    Processes starting together may publish the same version at once: the second one's insert
+    conflicts, and it then checks the row the first one wrote."""
     digest = content_hash(policy)
     existing = session.get(PolicyVersion, (policy.id, policy.version))
-    if existing is not None:
-        if existing.content_sha256 != digest:
-            raise PolicyError(
-                f"policy {policy.id!r} version {policy.version!r} is already published with other content; "
-                "a published version is immutable: give the changed policy a new `policy.version`"
-            )
-        return False
-    session.add(
-        PolicyVersion(
-            policy_id=policy.id,
-            version=policy.version,
-            content_sha256=digest,
-            published_at=now,
-            document=policy.model_dump(mode="json"),
+    if existing is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    PolicyVersion(
+                        policy_id=policy.id,
+                        version=policy.version,
+                        content_sha256=digest,
+                        published_at=now,
+                        document=policy.model_dump(mode="json"),
+                    )
+                )
+            return True
+        except IntegrityError:
+            existing = session.get(PolicyVersion, (policy.id, policy.version), populate_existing=True)
+            if existing is None:
+                raise
+    if existing.content_sha256 != digest:
+        raise PolicyError(
+            f"policy {policy.id!r} version {policy.version!r} is already published with other content; "
+            "a published version is immutable: give the changed policy a new `policy.version`"
         )
-    )
-    session.flush()
-    return True
+    return False
 
 
 def published_version(*, session: Session, policy_id: str, version: str) -> PolicyVersion:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import NotFound, PermissionDenied, ReasonRequired, Unauthenticated
@@ -21,7 +22,18 @@ from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal, authenticate_token
 from sargs.entrypoints.container import Container
 
-TOKEN_CACHE_SECONDS = 30.0
+# A verified token is trusted this long without asking the database again, so a token revoked in
+# any process (the CLI, another server) is refused everywhere within TOKEN_CACHE_SECONDS. One
+# token query per token per second per process is the price (see benchmarks/token_cache.py).
+TOKEN_CACHE_SECONDS = 1.0
+TOKEN_CACHE_MAX = 10_000
+
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="sargs_<id>_<secret>",
+    description="An API token from `sargs token create`, sent as `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
 
 
 def get_container(request: Request) -> Container:
@@ -33,9 +45,10 @@ ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 class TokenCache:
-    """Remembers verified tokens briefly, so a hot check endpoint needs no token query.
+    """Remembers verified tokens briefly, so a hot check endpoint needs few token queries.
 
-    A revoked token stops working within TOKEN_CACHE_SECONDS.
+    An entry lives TOKEN_CACHE_SECONDS from the moment its database read began, so a revocation
+    committed after that read is seen by the next read at most TOKEN_CACHE_SECONDS later.
     """
 
     def __init__(self, ttl: float = TOKEN_CACHE_SECONDS) -> None:
@@ -45,34 +58,44 @@ class TokenCache:
 
     def get(self, key: str) -> Principal | None:
         item = self._items.get(key)
-        if item is None or item[0] < time.monotonic():
+        if item is None or item[0] <= time.monotonic():
             return None
         return item[1]
 
-    def put(self, key: str, principal: Principal) -> None:
+    def put(self, key: str, principal: Principal, *, read_at: float | None = None) -> None:
+        """Cache `principal`, read from the database at monotonic time `read_at` (default: now)."""
+        expires = (time.monotonic() if read_at is None else read_at) + self.ttl
         with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[key] = (time.monotonic() + self.ttl, principal)
+            if len(self._items) >= TOKEN_CACHE_MAX:
+                now = time.monotonic()
+                self._items = {k: v for k, v in self._items.items() if v[0] > now}
+                if len(self._items) >= TOKEN_CACHE_MAX:  # all live: drop the oldest half
+                    keep = sorted(self._items.items(), key=lambda kv: kv[1][0])[TOKEN_CACHE_MAX // 2 :]
+                    self._items = dict(keep)
+            self._items[key] = (expires, principal)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
 
 
-def get_principal(request: Request, container: ContainerDep) -> Principal:
+def get_principal(
+    request: Request,
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
     """The authenticated caller (Bearer token)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret:
+    secret = credentials.credentials.strip() if credentials is not None else ""
+    if not secret:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
     cache: TokenCache = request.app.state.token_cache
     key = hashlib.sha256(secret.encode()).hexdigest()
     principal = cache.get(key)
     if principal is None:
+        read_at = time.monotonic()
         with container.read_sessions.begin() as session:
-            principal = authenticate_token(session=session, secret=secret.strip(), now=container.clock.now())
-        cache.put(key, principal)
+            principal = authenticate_token(session=session, secret=secret, now=container.clock.now())
+        cache.put(key, principal, read_at=read_at)
     request.state.principal = principal
     return principal
 

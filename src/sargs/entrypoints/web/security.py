@@ -108,6 +108,15 @@ def new_pre_seed(request: Request) -> str:
     return seed
 
 
+def limit_signins(request: Request, container: Container, name: str) -> None:
+    """Sign-in attempts per client address (portal code requests, console passwords), on top of the
+    per-identity and per-account limits kept in the database. Counted across processes when Redis
+    is set; it fails closed: while Redis is unreachable, RateLimitUnavailable (a RateLimited)."""
+    key = request.client.host if request.client else "unknown"
+    limit = container.settings.signin_rate_limit_per_minute
+    container.rate_limits.limiter(name, limit=limit, per=60.0, fail_open=False).hit(key)
+
+
 def check_csrf(request: Request, container: Container, cookie: str, token: str | None) -> None:
     seed = csrf_seed(request, cookie)
     # Bytes, not str: compare_digest refuses (TypeError) a str holding non-ASCII characters.

@@ -29,9 +29,9 @@ from sargs.domains.sms.signatures import matches, sign_json
 from sargs.domains.web.cookies import banner, record_choice
 from sargs.domains.web.tracking import click_of, record_failure, record_interaction
 from sargs.entrypoints.api.deps import ContainerDep
-from sargs.entrypoints.api.ratelimit import RateLimiter
 from sargs.entrypoints.api.schemas import ErrorRead, error_responses
 from sargs.entrypoints.container import Container
+from sargs.integrations.ratelimit import RateLimiter
 
 router = APIRouter(tags=["web"])
 MAX_BODY = 16 * 1024
@@ -42,13 +42,10 @@ PORTAL_COOKIE = "sargs_portal"  # the portal's session cookie (sent when Sargs a
 
 
 def limiter(request: Request, name: str, limit: int) -> RateLimiter:
-    """One limiter per app and endpoint (kept on app.state)."""
-    limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "web_limiters", None)
-    if limiters is None:
-        limiters = request.app.state.web_limiters = {}
-    if name not in limiters:
-        limiters[name] = RateLimiter(limit=limit, window=60.0)
-    return limiters[name]
+    """The endpoint's per-address limit, per minute, shared by every process when Redis is set.
+    It fails open: with Redis unreachable the banner and choices still work (a warning is logged)."""
+    container: Container = request.app.state.container
+    return container.rate_limits.limiter(name, limit=limit, per=60.0, fail_open=True)
 
 
 def client_key(request: Request) -> str:

@@ -8,7 +8,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sargs.core.errors import InvalidInput, NotFound, ReasonRequired, SargsError, Unauthenticated
+from sargs.core.errors import (
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    RateLimitUnavailable,
+    ReasonRequired,
+    SargsError,
+    Unauthenticated,
+)
 from sargs.domains.access.permissions import GRANTABLE_ROLES
 from sargs.domains.access.scope import visible_controllers
 from sargs.domains.access.sessions import end_session, open_session
@@ -38,6 +46,7 @@ from sargs.entrypoints.web.security import (
     StaffPermit,
     StaffUser,
     check_csrf,
+    limit_signins,
     set_cookie,
 )
 
@@ -87,6 +96,11 @@ def login(
 ) -> Response:
     """Password sign-in; failures are counted (and lock the account) even though they fail."""
     check_csrf(request, container, STAFF_COOKIE, csrf)
+    try:
+        limit_signins(request, container, "console-signin")
+    except RateLimited as exc:
+        status = 503 if isinstance(exc, RateLimitUnavailable) else 429
+        return page(request, container, "console/login.html", status=status, rate_limited=True, email=email)
     now = container.clock.now()
     opened = None
     with container.sessions.begin() as session:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sargs.core.errors import InvalidInput, NotFound, RateLimited
+from sargs.core.errors import InvalidInput, NotFound, RateLimited, RateLimitUnavailable
 from sargs.domains.access.scope import subject_controllers
 from sargs.domains.access.sessions import end_session, open_session
 from sargs.domains.audit.service import AccessAction, Accessor, log_access
@@ -45,6 +45,7 @@ from sargs.entrypoints.web.security import (
     SubjectDep,
     SubjectUser,
     check_csrf,
+    limit_signins,
     set_cookie,
 )
 
@@ -111,6 +112,7 @@ def signin(
     """Send a code. The answer is the same whether or not the phone or e-mail is known."""
     check_csrf(request, container, PORTAL_COOKIE, csrf)
     try:
+        limit_signins(request, container, "portal-signin")
         ident = _read_identity(container, identity)
         with container.sessions.begin() as session:
             challenge = start_sign_in(
@@ -125,8 +127,9 @@ def signin(
         return page(
             request, container, "portal/signin.html", status=422, error=exc.message, identity=identity
         )
-    except RateLimited:
-        return page(request, container, "portal/signin.html", status=429, rate_limited=True)
+    except RateLimited as exc:
+        status = 503 if isinstance(exc, RateLimitUnavailable) else 429
+        return page(request, container, "portal/signin.html", status=status, rate_limited=True)
     return page(request, container, "portal/code.html", challenge=challenge, action="/portal/verify")
 
 

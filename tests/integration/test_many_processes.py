@@ -1,0 +1,152 @@
+"""Two real `sargs serve` processes on one database (PostgreSQL when SARGS_TEST_DATABASE_URL says
+so) share their rate limits through Redis (SARGS_TEST_REDIS_URL) and refuse a token revoked by
+another process within a second. The servers start once for the module (a start costs seconds)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from sargs.bootstrap import example_policy_paths
+from sargs.core.db import Base
+from sargs.domains.tokens.service import create_token, revoke_token
+from sargs.entrypoints.api.deps import TOKEN_CACHE_SECONDS
+from tests.conftest import PG_URL
+from tests.processes import Processes, free_port, sargs, sargs_env, start_processes
+
+REDIS_URL = os.environ.get("SARGS_TEST_REDIS_URL")
+LIMIT = 3  # SARGS_WEB_RATE_LIMIT_PER_MINUTE: cookie choices per address per minute
+SECRET = "many-processes-test-secret-key-0123456789"
+
+
+def flush_sargs_keys(url: str) -> None:
+    """Delete this test database's Sargs keys (sargs:*), and nothing else."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match="sargs:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@dataclass
+class Servers:
+    urls: list[str]
+    env: dict[str, str]
+    procs: Processes
+    db_url: str
+
+
+@pytest.fixture(scope="module")
+def module_db(_template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One clean database for the module's servers (as conftest's db_url, but started once)."""
+    if PG_URL:
+        yield PG_URL
+        engine = create_engine(PG_URL)
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path_factory.mktemp("many-processes") / "sargs.db"
+    shutil.copy(_template_db, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def servers(module_db: str) -> Iterator[Servers]:
+    """Two `sargs serve` processes on one database, sharing Redis when SARGS_TEST_REDIS_URL is set."""
+    ports = [free_port(), free_port()]
+    settings = {
+        "database_url": module_db,
+        "policy_files": ",".join(str(p) for p in example_policy_paths()),
+        "secret_key": SECRET,
+        "sms_webhook_secret": SECRET,
+        "web_rate_limit_per_minute": str(LIMIT),
+    }
+    if REDIS_URL:
+        settings["redis_url"] = REDIS_URL
+        flush_sargs_keys(REDIS_URL)
+    env = sargs_env(**settings)
+    try:
+        with start_processes([sargs("serve", "--port", str(p)) for p in ports], env) as procs:
+            urls = [f"http://127.0.0.1:{p}" for p in ports]
+            procs.wait_http([f"{u}/api/v1/health" for u in urls])
+            yield Servers(urls, env, procs, module_db)
+    finally:
+        if REDIS_URL:
+            flush_sargs_keys(REDIS_URL)
+
+
+def make_token(db_url: str, role: str) -> str:
+    engine = create_engine(db_url)
+    try:
+        with Session(engine) as session, session.begin():
+            return create_token(session=session, name=f"test {role}", role=role, now=datetime.now(UTC)).secret
+    finally:
+        engine.dispose()
+
+
+def revoke(db_url: str, token_id: str) -> None:
+    """Revoke as `sargs token revoke` does, from a third process (this one)."""
+    engine = create_engine(db_url)
+    try:
+        with Session(engine) as session, session.begin():
+            revoke_token(session=session, token_id=token_id, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def choice(i: int) -> dict[str, object]:
+    return {"visitor_id": f"visitor-many-processes-{i:04d}", "controller": "lmt", "accepted": ["analytics"]}
+
+
+def test_a_rate_limit_holds_across_two_servers(servers: Servers) -> None:
+    if not REDIS_URL:
+        pytest.skip(
+            "set SARGS_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/1) to share rate limits through Redis"
+        )
+    statuses = [
+        httpx.post(
+            f"{servers.urls[i % 2]}/api/v1/web/cookie-consents", json=choice(i), timeout=10
+        ).status_code
+        for i in range(2 * LIMIT)
+    ]
+    assert sorted(statuses) == [201] * LIMIT + [429] * LIMIT, statuses
+    assert statuses[:LIMIT] == [201] * LIMIT  # the first LIMIT, alternating between the servers
+
+
+def test_a_token_revoked_in_another_process_is_refused_by_both_servers_within_a_second(
+    servers: Servers,
+) -> None:
+    secret = make_token(servers.db_url, "admin")
+    token_id = secret.removeprefix("sargs_").partition("_")[0]
+    headers = {"Authorization": f"Bearer {secret}"}
+    for url in servers.urls:  # both processes now hold the token in their cache
+        assert httpx.get(f"{url}/api/v1/audit", headers=headers, timeout=10).status_code == 200
+    revoke(servers.db_url, token_id)
+    revoked_at = time.monotonic()
+    refused_after: dict[str, float] = {}
+    while len(refused_after) < len(servers.urls) and time.monotonic() - revoked_at < 3:
+        for url in servers.urls:
+            if url in refused_after:
+                continue
+            asked_at = time.monotonic()
+            if httpx.get(f"{url}/api/v1/audit", headers=headers, timeout=10).status_code == 401:
+                refused_after[url] = asked_at - revoked_at
+        time.sleep(0.02)
+    assert set(refused_after) == set(servers.urls), refused_after
+    # A request begun TOKEN_CACHE_SECONDS after the revocation is refused (polling adds ~20 ms).
+    assert max(refused_after.values()) <= TOKEN_CACHE_SECONDS + 0.1, refused_after
