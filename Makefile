@@ -5,7 +5,7 @@ PYTHON ?= python3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # uv pip compile options for `make lock`; `make lock LOCK_ARGS=--upgrade` moves every pin to its newest release
 LOCK_ARGS ?=
-UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_ARGS)
+UV_COMPILE = $(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_ARGS)
 
 .PHONY: demo test test-pg check lint typecheck imports bench reliability wheel-check lock clean
 
