@@ -46,8 +46,8 @@ bench: $(BIN)/sargs           ## performance figures (SQLite and PostgreSQL)
 reliability: $(BIN)/sargs     ## crash, concurrency, outage and hostile-input drills (SQLite and PostgreSQL)
 	$(BIN)/python benchmarks/reliability.py
 
-wheel-check: $(BIN)/sargs     ## build the wheel, install it alone in a clean virtualenv, run the demo and policy check
-	.ci/wheel-check
+wheel-check:                  ## build the wheel, install it alone in a clean virtualenv, run the demo and policy check
+	PYTHON=$(PYTHON) .ci/wheel-check
 
 lock: $(BIN)/sargs            ## regenerate requirements.lock (runtime) and requirements-dev.lock (with [dev]) with uv
 	$(BIN)/pip install -q uv

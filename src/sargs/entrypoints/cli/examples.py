@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-console = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -36,7 +35,7 @@ def add_policy_examples(policy_app: typer.Typer, example_policies: Callable[[], 
         paths = example_policies()
         if copy is None:
             for path in paths:
-                console.print(str(path), markup=False)
+                typer.echo(str(path))
             return
         copy.mkdir(parents=True, exist_ok=True)
         targets = [copy / path.name for path in paths]
@@ -51,4 +50,4 @@ def add_policy_examples(policy_app: typer.Typer, example_policies: Callable[[], 
             raise typer.Exit(1)
         for path, target in zip(paths, targets, strict=True):
             shutil.copyfile(path, target)
-            console.print(str(target), markup=False)
+            typer.echo(str(target))
