@@ -3,13 +3,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# uv pip compile options for `make lock`; `make lock LOCK_ARGS=--upgrade` moves every pin to its newest release
+LOCK_ARGS ?=
+UV_COMPILE = $(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_ARGS)
 
-.PHONY: demo test test-pg check lint typecheck imports bench reliability clean
+.PHONY: demo test test-pg check lint typecheck imports bench reliability wheel-check lock clean
 
-$(BIN)/sargs: pyproject.toml
+# Exact versions from the lock file, then Sargs itself (editable); `pip check` fails if pyproject.toml
+# declares a dependency the lock does not have (then run `make lock`).
+$(BIN)/sargs: pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -r requirements-dev.lock
+	$(BIN)/pip install -q -e . --no-deps
+	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "requirements-dev.lock does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 
 demo: $(BIN)/sargs            ## fresh SQLite, both example policies, sample people, server on 127.0.0.1:8000
@@ -39,5 +46,13 @@ bench: $(BIN)/sargs           ## performance figures (SQLite and PostgreSQL)
 reliability: $(BIN)/sargs     ## crash, concurrency, outage and hostile-input drills (SQLite and PostgreSQL)
 	$(BIN)/python benchmarks/reliability.py
 
+wheel-check:                  ## build the wheel, install it alone in a clean virtualenv, run the demo and policy check
+	PYTHON=$(PYTHON) .ci/wheel-check
+
+lock: $(BIN)/sargs            ## regenerate requirements.lock (runtime) and requirements-dev.lock (with [dev]) with uv
+	$(BIN)/pip install -q uv
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .demo build dist *.egg-info src/*.egg-info

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sargs.bootstrap import EXAMPLES
 from sargs.core.db import make_engine, make_session_factory
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.registry import PolicyRegistry
@@ -38,7 +39,6 @@ from sargs.domains.retention.service import Progress, plan, run_retention
 from sargs.integrations.sources.sql_retention import SqlRetentionConnector
 from sargs.migrations import upgrade
 
-ROOT = Path(__file__).resolve().parents[1]
 URL = os.environ.get(
     "SARGS_BENCH_RETENTION_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sargs_retention_bench"
 )
@@ -202,7 +202,7 @@ def main() -> None:
         load(source, args.rows, scatter=args.scatter)
         print(f"load (generate_series + indexes + analyze): {time.perf_counter() - t0:.1f} s")
 
-        retailer = load_policy(ROOT / "examples" / "retailer.yaml")
+        retailer = load_policy(EXAMPLES / "retailer.yaml")
         rules = [r.model_copy(update={"archive_exemption": False}) for r in retailer.retention_rules]
         registry = PolicyRegistry([retailer.model_copy(update={"retention_rules": rules})])
         sessions = make_session_factory(sargs_engine)

@@ -18,16 +18,15 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from sargs.bootstrap import EXAMPLES
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.subjects.identifiers import Identity, make_identity
 from sargs.integrations.sources.samples import create_shop
 from sargs.integrations.sources.sql import SqlConnector
 
-ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get(
     "SARGS_BENCH_SOURCES_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sargs_sources"
 )
@@ -63,7 +62,7 @@ def people_of(url: str, count: int, total: int) -> list[list[Identity]]:
 
 
 def run(name: str, url: str, people: int, requests: int) -> None:
-    policy = load_policy(ROOT / "examples" / "retailer.yaml")
+    policy = load_policy(EXAMPLES / "retailer.yaml")
     rules = {r.id: r for r in policy.retention_rules}
     print(f"{name}: building a shop of {people:,} customers ...", flush=True)
     started = time.perf_counter()

@@ -1,5 +1,5 @@
 """Source databases for retention tests: the retailer's `shop` and the telecom's `loyalty` tables,
-as examples/retailer.yaml and examples/telecom.yaml declare them."""
+as sargs/examples/retailer.yaml and sargs/examples/telecom.yaml declare them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 
 def shop_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
-    """The tables examples/retailer.yaml declares for its `shop` source."""
+    """The tables sargs/examples/retailer.yaml declares for its `shop` source."""
     when = sa.DateTime(timezone=True)
     customers = sa.Table(
         "customers",
@@ -86,7 +86,7 @@ class Shop:
 
 
 def loyalty_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
-    """The tables examples/telecom.yaml declares for its `loyalty` source."""
+    """The tables sargs/examples/telecom.yaml declares for its `loyalty` source."""
     when = sa.DateTime(timezone=True)
     members = sa.Table(
         "members",

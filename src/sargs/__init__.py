@@ -1,3 +1,8 @@
 """Sargs: a published privacy policy turned into a running system."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the one place the version is written is pyproject.toml; installed metadata carries it
+    __version__ = version("sargs")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +28,13 @@ if TYPE_CHECKING:
 
     from sargs.integrations.ratelimit import RateLimits
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# The example policies ship inside the package (sargs/examples/*.yaml, package data), so an installed
+# wheel finds them too. pip installs packages as files, so this is a real directory.
+EXAMPLES = Path(str(resources.files("sargs") / "examples"))
 
 
 def example_policy_paths() -> list[Path]:
-    """The example policies shipped with the source tree (telecom and retailer)."""
+    """The example policies bundled with the package (telecom and retailer)."""
     return [EXAMPLES / "telecom.yaml", EXAMPLES / "retailer.yaml"]
 
 
@@ -148,7 +151,14 @@ def app_from_env() -> FastAPI:
 
 
 def main() -> None:
-    """The `sargs` command."""
+    """The `sargs` command (`sargs --version` prints the installed version)."""
+    import sys
+
+    if sys.argv[1:] == ["--version"]:
+        import sargs
+
+        print(f"sargs {sargs.__version__}")
+        return
     from sargs.entrypoints.cli.main import make_cli
 
     make_cli(

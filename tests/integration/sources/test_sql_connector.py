@@ -7,12 +7,12 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from sargs.bootstrap import EXAMPLES
 from sargs.core.db import make_engine
 from sargs.core.errors import ConfigurationError, InvalidInput, SourceUnavailable
 from sargs.domains.policy.loader import load_policy
@@ -24,7 +24,6 @@ from sargs.integrations.sources.samples import KnownPerson, create_loyalty, crea
 from sargs.integrations.sources.sql import SqlConnector, sql_connector_factory
 from tests.helpers import PG_URL
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 JANIS = KnownPerson("+37129100001", "Janis.Berzins@Example.lv")  # stored as +37129100001
 LIGA = KnownPerson("+37129100002", None)  # stored the local way: 29100002

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from sargs.bootstrap import EXAMPLES
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import DPV, Duration, Policy, Purpose
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 DPV_PD = "https://w3id.org/dpv/pd#"
 T = TypeVar("T")
 

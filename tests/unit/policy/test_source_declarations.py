@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sargs.bootstrap import EXAMPLES
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.sources import DataSource, source_problems
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 RULES = {"ten-years": "last_order", "until-withdrawal": "consent_withdrawal"}
 CATEGORIES = {"name", "email", "phone"}
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sargs.bootstrap import EXAMPLES
 from sargs.core.errors import PolicyError
 from sargs.domains.policy.loader import content_hash, load_policy
 from sargs.domains.policy.schema import Policy
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def _with_web(tmp_path: Path, web: str) -> Path:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sargs.bootstrap import EXAMPLES
 from sargs.core.errors import PolicyError
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.sources import DataSource
 from sargs.domains.sources.graph import Edge, plan_source
-
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def source(*tables: dict[str, Any]) -> DataSource:

@@ -24,6 +24,7 @@ from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.cli.breaches import make_breach_cli
 from sargs.entrypoints.cli.dsr import make_dsr_cli
+from sargs.entrypoints.cli.examples import add_policy_examples
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
 from sargs.entrypoints.cli.sources import make_sources_cli
@@ -66,6 +67,7 @@ def make_cli(
     app.add_typer(make_breach_cli(lambda: container()), name="breach")
     app.add_typer(make_ropa_cli(lambda **kw: container(**kw)), name="ropa")
     add_policy_notify(policy_app, lambda **kw: container(**kw))
+    add_policy_examples(policy_app, example_policies)
     app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}

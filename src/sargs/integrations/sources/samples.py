@@ -1,7 +1,7 @@
 """Sample source databases for the demo, the tests and the benchmarks.
 
 `create_shop` builds the retailer's web-shop database and `create_loyalty` the telecom's loyalty
-programme database, exactly as `examples/retailer.yaml` and `examples/telecom.yaml` declare them
+programme database, exactly as `sargs/examples/retailer.yaml` and `sargs/examples/telecom.yaml` declare them
 (`data_sources`), with real foreign keys, indexes on every identity and reference column, and
 Latvian sample people. `known` people (phone numbers and e-mails the demo gave its Sargs
 subjects) become customers first, so a request filed in the demo finds their rows; each of them
@@ -94,7 +94,7 @@ class KnownPerson:
 
 
 def shop_metadata() -> MetaData:
-    """The web-shop tables (`examples/retailer.yaml`, data source `shop`)."""
+    """The web-shop tables (`sargs/examples/retailer.yaml`, data source `shop`)."""
     md = MetaData()
     customers = Table(
         "customers",
@@ -144,7 +144,7 @@ def shop_metadata() -> MetaData:
 
 
 def loyalty_metadata() -> MetaData:
-    """The loyalty-programme tables (`examples/telecom.yaml`, data source `loyalty`)."""
+    """The loyalty-programme tables (`sargs/examples/telecom.yaml`, data source `loyalty`)."""
     md = MetaData()
     members = Table(
         "members",
