@@ -8,6 +8,7 @@ whose e-mail was never queued is tried again on the next run.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -23,6 +24,7 @@ from sargs.domains.mail import outbox
 from sargs.domains.policy.schema import Controller
 
 ALERTS = table(StaffAlert)
+KEY_LENGTH = 200
 # Where a company's staff read local time; by the controller's country, UTC for any other.
 ZONES = {"LV": "Europe/Riga", "EE": "Europe/Tallinn", "LT": "Europe/Vilnius", "FI": "Europe/Helsinki"}
 
@@ -83,6 +85,8 @@ def claim(
     recipients: int = 0,
 ) -> bool:
     """Record alert `key` in the caller's transaction; False if it was already sent (or is being sent)."""
+    if len(key) > KEY_LENGTH:  # long policy ids and versions: keep the start readable, make it unique
+        key = key[: KEY_LENGTH - 65] + ":" + hashlib.sha256(key.encode()).hexdigest()
     row = session.execute(
         CLAIM(session),
         {"key": key, "kind": kind, "controller": controller, "recipients": recipients, "created_at": now},
