@@ -149,7 +149,7 @@ def verify_incremental(
             or_(
                 Subject.chain_length > 0,
                 LedgerCheckpoint.subject_id.is_not(None),
-                Subject.id.in_(newer) if len(newer) <= 5000 else False,  # events for a subject with no chain
+                Subject.id.in_(newer if len(newer) <= 5000 else []),  # events for a subject with no chain
             )
         )
         .order_by(Subject.id)
