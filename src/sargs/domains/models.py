@@ -1,9 +1,10 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
 from sargs.domains.access.model import WebSession
+from sargs.domains.alerts.model import StaffAlert
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.breaches.model import Breach, BreachChange, BreachNotification, BreachSubjectNotice
-from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
+from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState, LedgerCheckpoint
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
 from sargs.domains.jobs.model import WorkerJob, WorkerTask
 from sargs.domains.mail.model import MailOutbox
@@ -34,6 +35,7 @@ __all__ = [
     "DsrRequest",
     "DsrSourceRun",
     "EmailEvent",
+    "LedgerCheckpoint",
     "MailOutbox",
     "OneTimeCode",
     "PolicyNotice",
@@ -44,6 +46,7 @@ __all__ = [
     "RetentionRun",
     "SmsInbound",
     "SmsOutbox",
+    "StaffAlert",
     "StaffMember",
     "Subject",
     "SubjectGroup",

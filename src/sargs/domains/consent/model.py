@@ -75,3 +75,22 @@ class ConsentRejection(Base):
     message: Mapped[str] = mapped_column(String(500))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class LedgerCheckpoint(Base):
+    """How far a subject's chain was last verified: its event at `chain_seq` and that event's hash.
+
+    The next incremental verification starts there. `ok` False: the chain failed its last
+    verification, so every run verifies it again (from the start when `chain_seq` is 0).
+    """
+
+    __tablename__ = "ledger_checkpoints"
+    __table_args__ = (Index(None, "event_seq"),)  # max(event_seq): events newer than any checkpoint
+
+    subject_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain_seq: Mapped[int] = mapped_column(Integer)  # 0: nothing of this chain verified yet
+    event_seq: Mapped[int | None] = mapped_column(SeqType, default=None)  # consent_events.seq
+    event_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    ok: Mapped[bool] = mapped_column(default=True)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())

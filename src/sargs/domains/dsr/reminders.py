@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from sargs.domains.alerts.service import recipients
 from sargs.domains.dsr.service import Reminder
 from sargs.domains.mail import outbox
 from sargs.domains.policy.registry import PolicyRegistry
-from sargs.domains.policy.schema import Controller
 
 SUBJECT = {
     "lv": "Sargs: datu subjektu pieprasījumi — {overdue} nokavēti, {soon} drīz jāatbild ({name})",
@@ -36,22 +36,6 @@ class Digest:
     to: tuple[str, ...]
     subject: str
     text: str
-
-
-def recipients(controller: Controller, configured: Sequence[str]) -> tuple[str, ...]:
-    """Who hears of a company's due requests: the configured staff (an entry `company:address` is
-    for that company only; a bare address for every company), else its DPO, else its contact."""
-    mine = []
-    for entry in configured:
-        company, sep, address = entry.rpartition(":")
-        if not sep or company == controller.id:
-            mine.append(address)
-    if mine:
-        return tuple(mine)
-    for contact in (controller.dpo, controller.contact):
-        if contact is not None and contact.email:
-            return (contact.email,)
-    return ()
 
 
 def digests(

@@ -141,17 +141,32 @@ def make_cli(
     # --- ledger -------------------------------------------------------------------------------
 
     @ledger_app.command("verify")
-    def ledger_verify() -> None:
-        """Recompute every hash chain; exit 1 if any event was altered, removed or reordered."""
+    def ledger_verify(
+        full: Annotated[bool, typer.Option("--full", help="Verify every chain from its start.")] = False,
+    ) -> None:
+        """Verify the hash chains from their checkpoints (every event with --full); exit 1 if any
+        event was altered, removed or reordered."""
         from rich.progress import Progress
 
-        from sargs.domains.consent.service import verify_ledger
+        from sargs.domains.consent.checkpoints import verify_incremental
 
         c = container(publish=False)
         with Progress(console=err, transient=True) as progress:
             task = progress.add_task("verifying events", total=None)
-            with c.read_sessions.begin() as session:
-                report = verify_ledger(session=session, progress=lambda n: progress.update(task, completed=n))
+            with c.sessions.begin() as session:  # the checkpoints move with the verification
+                report = verify_incremental(
+                    session=session,
+                    now=c.clock.now(),
+                    full=full,
+                    progress=lambda n: progress.update(task, completed=n),
+                )
+        if report.ok and report.incremental:
+            console.print(
+                f"[green]✓ ledger intact:[/] {report.events} new events verified in {report.subjects} subject "
+                f"chains ({report.resumed} unchanged since their checkpoint; --full re-reads every event)\n"
+                f"  digest {report.digest}"
+            )
+            return
         if report.ok:
             console.print(
                 f"[green]✓ ledger intact:[/] {report.events} events in {report.subjects} subject chains\n"

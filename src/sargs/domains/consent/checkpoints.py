@@ -1,0 +1,338 @@
+"""Incremental ledger verification (R-CON-5): each chain continues from its last verified event.
+
+After a verification, `ledger_checkpoints` holds per subject the last event verified (chain
+position, event seq and id, hash). The next incremental run reads, per subject, only its head and
+its checkpointed event; it re-hashes that event (a checkpoint whose event is gone, moved or
+changed is itself a failure, and that chain is then verified again from its start) and verifies
+only the events after it, starting from the stored hash, for chains whose head moved, that have
+events newer than every checkpoint, or that failed last time (`ok` False: verified again on every
+run until repaired). `full=True` ignores checkpoints and verifies everything. Either way the
+checkpoints of the chains verified are written afterwards, in the caller's transaction.
+
+What an incremental run cannot see: an event *before* a checkpoint altered or removed while the
+checkpointed event itself is untouched. The chain makes that impossible to hide from a full run
+(the altered event no longer links to its successor), so run `full=True` now and then (weekly).
+
+`verify_and_alert` is the worker's job: it verifies and, on failure, e-mails every company's DPO
+once per distinct set of problems (a `staff_alerts` key over their digest). The e-mail carries
+counts and the digest only; `sargs ledger verify --full` names the events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from sargs.core.db import PerDialect, table
+from sargs.domains.alerts.service import recipients, send_once
+from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
+from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
+from sargs.domains.consent.service import (
+    VERIFY_COLUMNS,
+    LedgerProblem,
+    VerifyReport,
+    check_chain,
+    verify_ledger,
+)
+from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.subjects.model import Subject
+
+CHECKPOINTS = table(LedgerCheckpoint)
+BATCH = 200  # chains whose new events are read in one statement
+WRITE_BATCH = 1000
+KIND = "ledger_failure"
+
+
+def _upsert(dialect: str) -> Any:
+    stmt = pg_insert(CHECKPOINTS) if dialect == "postgresql" else sqlite_insert(CHECKPOINTS)
+    return stmt.on_conflict_do_update(
+        index_elements=[CHECKPOINTS.c.subject_id],
+        set_={
+            k: stmt.excluded[k] for k in ("chain_seq", "event_seq", "event_id", "hash", "ok", "verified_at")
+        },
+    )
+
+
+UPSERT = PerDialect(_upsert)
+
+
+class _Writer:
+    """Checkpoint rows written in batches as chains are verified."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session, self.now, self.rows = session, now, list[dict[str, Any]]()
+
+    def __call__(
+        self,
+        subject_id: str,
+        chain_seq: int,
+        event_seq: int | None,
+        event_id: str | None,
+        hash_: str | None,
+        ok: bool,
+    ) -> None:
+        row = {
+            "subject_id": subject_id,
+            "chain_seq": chain_seq,
+            "event_seq": event_seq,
+            "event_id": event_id,
+            "hash": hash_,
+            "ok": ok,
+            "verified_at": self.now,
+        }
+        self.rows.append(row)
+        if len(self.rows) >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.session.execute(UPSERT(self.session), self.rows)
+            self.rows = []
+
+
+def verify_incremental(
+    *,
+    session: Session,
+    now: datetime,
+    full: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> VerifyReport:
+    """Verify the ledger from the checkpoints (everything when `full` or none exist yet) and move
+    the checkpoints of the chains verified; `events` counts the events hashed (checkpointed ones
+    excluded), `resumed` the chains not read again."""
+    write = _Writer(session, now)
+    watermark = session.scalar(select(func.max(LedgerCheckpoint.event_seq)))
+    if full or watermark is None:
+
+        def on_chain(
+            sid: str, seq: int, event_seq: int | None, event_id: str | None, h: str | None, ok: bool
+        ) -> None:
+            if ok:
+                write(sid, seq, event_seq, event_id, h, True)
+            else:  # nothing of a failed chain is trusted: incremental runs verify it from its start
+                write(sid, 0, None, None, None, False)
+
+        report = verify_ledger(session=session, progress=progress, on_chain=on_chain)
+        write.flush()
+        return report
+    report = VerifyReport(incremental=True)
+    digest = hashlib.sha256()
+    newer = set(
+        session.scalars(select(ConsentEvent.subject_id).where(ConsentEvent.seq > watermark).distinct())
+    )
+    anchor_cols = [getattr(ConsentEvent, n).label(f"e_{n}") for n in (*CHAINED_FIELDS, "hash")]
+    rows = session.execute(
+        select(
+            Subject.id,
+            Subject.chain_length,
+            Subject.chain_head,
+            LedgerCheckpoint.chain_seq,
+            LedgerCheckpoint.event_seq,
+            LedgerCheckpoint.event_id,
+            LedgerCheckpoint.hash,
+            LedgerCheckpoint.ok,
+            *anchor_cols,
+        )
+        .select_from(Subject)
+        .outerjoin(LedgerCheckpoint, LedgerCheckpoint.subject_id == Subject.id)
+        .outerjoin(ConsentEvent, ConsentEvent.seq == LedgerCheckpoint.event_seq)
+        .where(
+            or_(
+                Subject.chain_length > 0,
+                LedgerCheckpoint.subject_id.is_not(None),
+                Subject.id.in_(newer if len(newer) <= 5000 else []),  # events for a subject with no chain
+            )
+        )
+        .order_by(Subject.id)
+        .execution_options(yield_per=5000)
+    )
+    # In subject order: ("done", id, hash) for untouched chains, ("check", id, recorded, start, cp, anchor_ok).
+    pending: list[tuple[Any, ...]] = []
+    to_check = 0
+
+    def flush() -> None:
+        nonlocal to_check
+        checks = [p for p in pending if p[0] == "check"]
+        chains: dict[str, list[dict[str, Any]]] = {}
+        if checks:
+            cols = [getattr(ConsentEvent, n) for n in VERIFY_COLUMNS]
+            stmt = (
+                select(*cols)
+                .where(
+                    or_(
+                        *[
+                            and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0])
+                            for p in checks
+                        ]
+                    )
+                )
+                .order_by(ConsentEvent.subject_id, ConsentEvent.chain_seq)
+            )
+            for sid, group in groupby(
+                (r._asdict() for r in session.execute(stmt)), key=lambda f: f["subject_id"]
+            ):
+                chains[sid] = list(group)
+        for p in pending:
+            if p[0] == "done":
+                report.subjects += 1
+                report.resumed += 1
+                digest.update(f"{p[1]}:{p[2]}\n".encode())
+                continue
+            _, sid, recorded, start, cp, anchor_ok = p
+            before = len(report.findings)
+            last_seq, last_global, last_id, last_hash = check_chain(
+                report, sid, chains.get(sid, []), recorded=recorded, start=start, progress=progress
+            )
+            if anchor_ok and len(report.findings) == before:
+                write(sid, last_seq, last_global, last_id, last_hash, True)
+            else:  # keep the position (a broken checkpoint keeps failing alike), verify again next time
+                keep = cp if cp is not None else (0, None, None, None)
+                write(sid, keep[0], keep[1], keep[2], keep[3], False)
+            if last_seq or last_hash is not None:
+                digest.update(f"{sid}:{last_hash}\n".encode())
+        pending.clear()
+        to_check = 0
+
+    for row in rows:
+        recorded = (row.chain_length, row.chain_head) if row.chain_length > 0 else None
+        cp = None if row.chain_seq is None else (row.chain_seq, row.event_seq, row.event_id, row.hash)
+        start: tuple[int, int | None, str | None, str | None] = (0, None, None, None)
+        anchor_ok = True
+        if cp is not None and cp[0] > 0:
+            problem = _anchor_problem(row)
+            if problem is None:
+                start = cp
+            else:
+                anchor_ok = False
+                report.findings.append(LedgerProblem(row.id, cp[0], cp[2], "checkpoint", problem))
+        unchanged = (
+            cp is not None
+            and anchor_ok
+            and row.ok
+            and cp[0] > 0
+            and recorded == (cp[0], cp[3])
+            and row.id not in newer
+        )
+        if unchanged:
+            pending.append(("done", row.id, cp[3] if cp is not None else None))
+        else:
+            pending.append(("check", row.id, recorded, start, cp, anchor_ok))
+            to_check += 1
+        if to_check >= BATCH or len(pending) >= 5000:
+            flush()
+    flush()
+    write.flush()
+    report.digest = digest.hexdigest()
+    if progress is not None:
+        progress(report.events)
+    return report
+
+
+def _anchor_problem(row: Any) -> str | None:
+    """Why a checkpointed event no longer matches its checkpoint, or None if it does."""
+    if row.e_id is None:
+        return "checkpoint: the verified event at this position is gone (removed, or its seq changed)"
+    if row.e_id != row.event_id or row.e_subject_id != row.id or row.e_chain_seq != row.chain_seq:
+        return "checkpoint: another event now stands where the verified one was (moved or replaced)"
+    fields = {n: getattr(row, f"e_{n}") for n in CHAINED_FIELDS}
+    if row.e_hash != row.hash or event_hash(fields) != row.hash:
+        return "checkpoint: the verified event was altered since it was verified"
+    return None
+
+
+SUBJECT = {
+    "lv": "Sargs: piekrišanu žurnāla pārbaude NEIZDEVĀS — {problems} problēma(s) ({name})",
+    "en": "Sargs: consent ledger verification FAILED — {problems} problem(s) ({name})",
+}
+INTRO = {
+    "lv": "{name}: piekrišanu žurnāla (hash ķēdes) pārbaude atrada notikumus, kas mainīti, dzēsti vai "
+    "ievietoti. Tas var nozīmēt datu bāzes labojumu ārpus Sargs vai uzbrukumu (R-CON-5).",
+    "en": "{name}: the consent ledger (hash chain) verification found events altered, removed or "
+    "inserted. This can mean a change to the database outside Sargs, or an attack (R-CON-5).",
+}
+COUNTS = {"lv": "Problēmas pēc veida", "en": "Problems by kind"}
+CHAINS = {"lv": "Skartās ķēdes (datu subjekti)", "en": "Chains (data subjects) affected"}
+FAILURE = {"lv": "Kļūmes nospiedums", "en": "Failure digest"}
+WHAT_NEXT = {
+    "lv": "Sīkāk: `sargs ledger verify --full`. Šis brīdinājums netiek atkārtots, kamēr problēmas nemainās.",
+    "en": "Details: `sargs ledger verify --full`. This alert is not repeated while the problems stay the same.",
+}
+
+
+def failure_digest(report: VerifyReport) -> str:
+    """A fingerprint of what failed: the same problems give the same digest, run after run. A broken
+    checkpoint comes with what re-verifying its chain found, so it counts only when nothing else was
+    found: an incremental and a full run over the same damage then agree."""
+    found = [str(f) for f in report.findings if f.kind != "checkpoint"] or report.problems
+    return hashlib.sha256("\n".join(found).encode()).hexdigest()
+
+
+def queue_failure_alerts(
+    *,
+    session: Session,
+    registry: PolicyRegistry,
+    report: VerifyReport,
+    now: datetime,
+    configured: Sequence[str] = (),
+) -> int:
+    """E-mail every company's DPO about a failed verification, once per failure digest; how many."""
+    if report.ok:
+        return 0
+    fingerprint = failure_digest(report)
+    kinds = Counter(f.kind for f in report.findings)
+    chains = len({f.subject_id for f in report.findings})
+    queued = 0
+    for policy in registry.policies:
+        language = policy.policy.default_language
+        for controller in policy.controllers:
+            fields = {"name": controller.short_name, "problems": len(report.findings)}
+            parts = []
+            for lang in dict.fromkeys((language, "en")):
+                lines = [INTRO[lang].format(**fields), "", f"{COUNTS[lang]}:"]
+                lines += [f"- {kind}: {n}" for kind, n in sorted(kinds.items())]
+                lines += [
+                    f"{CHAINS[lang]}: {chains}",
+                    f"{FAILURE[lang]}: {fingerprint}",
+                    "",
+                    WHAT_NEXT[lang],
+                ]
+                parts.append("\n".join(lines))
+            if send_once(
+                session=session,
+                key=f"ledger:{fingerprint[:40]}:{controller.id}",
+                kind=KIND,
+                to=recipients(controller, configured),
+                subject=SUBJECT[language].format(**fields),
+                text="\n\n---\n\n".join(parts) + "\n",
+                now=now,
+                controller=controller.id,
+            ):
+                queued += 1
+    return queued
+
+
+def verify_and_alert(
+    *,
+    session: Session,
+    registry: PolicyRegistry,
+    now: datetime,
+    full: bool = False,
+    configured: Sequence[str] = (),
+    progress: Callable[[int], object] | None = None,
+) -> VerifyReport:
+    """The worker's ledger check: verify (incrementally unless `full`), move the checkpoints, and on
+    failure e-mail every company's DPO once per distinct failure; `alerts` says how many were queued."""
+    report = verify_incremental(session=session, now=now, full=full, progress=progress)
+    report.alerts = queue_failure_alerts(
+        session=session, registry=registry, report=report, now=now, configured=configured
+    )
+    return report
