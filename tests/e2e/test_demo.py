@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -168,3 +170,74 @@ def test_the_demo_runs_a_worker_that_sends_replies_and_runs_queued_work(tmp_path
         assert task["result"]["status"] == "finished" and task["progress"]["tables"], task
     finally:
         demo.stop()
+
+
+class Inbox:
+    """A real SMTP server's mailbox (aiosmtpd)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def test_a_breach_registered_50_hours_ago_in_the_demo_e_mails_the_dpo_its_24_hour_alert(
+    tmp_path: Path,
+) -> None:
+    from email import message_from_bytes
+    from email.header import decode_header, make_header
+
+    from aiosmtpd.controller import Controller
+
+    inbox, smtp_port = Inbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    demo = DemoProcess(
+        tmp_path,
+        {
+            "SARGS_SMTP_HOST": "127.0.0.1",
+            "SARGS_SMTP_PORT": str(smtp_port),
+            "SARGS_SMTP_STARTTLS": "false",
+            "SARGS_WORKER_SCHEDULE": '{"breach_alerts": "1s", "mail_send": "1s"}',
+        },
+    )
+    try:
+        demo.wait_for("serving on")
+        base = f"http://127.0.0.1:{demo.port}"
+        admin = {"Authorization": f"Bearer {demo.value('admin token:')}"}
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        aware = datetime.now(UTC) - timedelta(hours=50)
+        created = httpx.post(
+            f"{base}/api/v1/breaches",
+            json={
+                "controller": "lmt",
+                "title": "Lost laptop with a customer list",
+                "nature": "An unencrypted laptop was left on a train.",
+                "aware_at": aware.isoformat(),
+            },
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        deadline = time.monotonic() + 60
+        while not inbox.messages:
+            assert time.monotonic() < deadline, "no alert e-mail reached the SMTP server"
+            time.sleep(0.2)
+        time.sleep(3)  # a second alert (a repeat, or the 6-hour one) would come within these slots
+        [(to, raw)] = inbox.messages
+        mail = message_from_bytes(raw)
+        subject = str(make_header(decode_header(mail["Subject"])))
+        assert to == ["dpo@demo.sargs.example"]
+        assert "Lost laptop with a customer list" in subject and re.search(r"\b2[12] h\b", subject), subject
+    finally:
+        demo.stop()
+        smtp.stop()

@@ -493,6 +493,8 @@ def make_cli(
         url = f"sqlite:///{db.resolve()}"
         upgrade(url)
         s = Settings(database_url=url, policy_files=example_policies(), demo=True)
+        if not s.dsr_reminder_to:  # staff alerts and digests (breach deadlines, reviews) go to the demo's DPO
+            s = s.model_copy(update={"dsr_reminder_to": ["dpo@demo.sargs.example"]})
         try:
             c = build(s)
         except SargsError as exc:

@@ -110,34 +110,62 @@ def breach_alerts(ctx: JobContext) -> str:
     c = ctx.container
     with c.sessions.begin() as session:
         queued = queue_deadline_alerts(
-            session=session, registry=c.registry, now=c.clock.now(), console_url=c.settings.public_url
+            session=session,
+            registry=c.registry,
+            now=c.clock.now(),
+            configured=c.settings.dsr_reminder_to,
+            console_url=c.settings.public_url,
         )
     return f"{queued} alerts queued"
 
 
 def policy_review(ctx: JobContext) -> str:
-    """E-mail each controller's DPO of its policy's due or overdue review."""
-    from sargs.domains.policy.review import queue_review_reminders
+    """E-mail each controller's DPO of its policy's coming, due or overdue review."""
+    from sargs.domains.policy.reviews import queue_review_reminders
 
     c = ctx.container
     with c.sessions.begin() as session:
-        now = c.clock.now()
         queued = queue_review_reminders(
-            session=session, registry=c.registry, today=now.date(), now=now, console_url=c.settings.public_url
+            session=session,
+            registry=c.registry,
+            now=c.clock.now(),
+            configured=c.settings.dsr_reminder_to,
+            console_url=c.settings.public_url,
         )
     return f"{queued} reminders queued"
 
 
 def ledger_verify(ctx: JobContext) -> str:
-    """Verify the ledger since the last checkpoint; e-mail the DPOs if it does not verify."""
-    from sargs.domains.consent.verification import verify_and_alert
+    """Verify the ledger since the last checkpoints; e-mail the DPOs if it does not verify."""
+    return _verify(ctx, full=False)
+
+
+def _verify(ctx: JobContext, *, full: bool) -> str:
+    from sargs.domains.consent.checkpoints import verify_and_alert
 
     c = ctx.container
     with c.sessions.begin() as session:
-        report = verify_and_alert(session=session, registry=c.registry, now=c.clock.now())
+        if c.engine.dialect.name == "postgresql":
+            # One snapshot for the whole run: consents written meanwhile are not half seen (they
+            # would read as inserted or missing events). SQLite's transaction is one already.
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        report = verify_and_alert(
+            session=session,
+            registry=c.registry,
+            now=c.clock.now(),
+            full=full,
+            configured=c.settings.dsr_reminder_to,
+        )
     if not report.ok:
         raise LedgerBroken(f"{len(report.problems)} problems in {report.events} events checked")
-    return f"ok, {report.events} events in {report.subjects} chains checked"
+    kind = "incremental" if report.incremental else "full"
+    return f"ok ({kind}), {report.events} events in {report.subjects} chains checked"
+
+
+def ledger_verify_full(ctx: JobContext) -> str:
+    """The weekly full verification: every chain from its first event (an incremental run cannot see
+    an event altered before a checkpoint whose own event is intact)."""
+    return _verify(ctx, full=True)
 
 
 class LedgerBroken(Exception):
@@ -172,6 +200,7 @@ JOBS: dict[str, Job] = {
     "breach_alerts": breach_alerts,
     "policy_review": policy_review,
     "ledger_verify": ledger_verify,
+    "ledger_verify_full": ledger_verify_full,
 }
 
 

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, str] = {
     "breach_alerts": "1m",  # the 24 h and 6 h warnings before the 72-hour deadline
     "policy_review": "0 8 * * *",
     "ledger_verify": "1h",  # incremental: only events since the last checkpoint
+    "ledger_verify_full": "0 3 * * 0",  # every chain from its start, Sundays
     "retention": "30 2 * * *",  # each source is its own job, under its own lease
 }
 
