@@ -1,15 +1,20 @@
-"""Two real `sargs serve` processes on one database (PostgreSQL when SARGS_TEST_DATABASE_URL says
-so) share their rate limits through Redis (SARGS_TEST_REDIS_URL) and refuse a token revoked by
-another process within a second. The servers start once for the module (a start costs seconds)."""
+"""Two real `sargs serve` processes and two `sargs worker` processes on one database (PostgreSQL
+when SARGS_TEST_DATABASE_URL says so): the servers share their rate limits through Redis
+(SARGS_TEST_REDIS_URL) and refuse a token revoked by another process within a second; the workers
+run every due slot of every job exactly once between them. The processes start once for the
+module (a start costs seconds)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,6 +31,9 @@ from tests.processes import Processes, free_port, sargs, sargs_env, start_proces
 REDIS_URL = os.environ.get("SARGS_TEST_REDIS_URL")
 LIMIT = 3  # SARGS_WEB_RATE_LIMIT_PER_MINUTE: cookie choices per address per minute
 SECRET = "many-processes-test-secret-key-0123456789"
+EVERY_SECOND = ("sms_send", "mail_send", "dsr_callbacks", "breach_alerts", "ledger_verify")
+RAN = re.compile(r"job (\S+) slot (\d{8}T\d{6}\.\d{6}Z) ")
+WORKERS = (2, 3)  # the processes' indices
 
 
 def flush_sargs_keys(url: str) -> None:
@@ -75,13 +83,23 @@ def servers(module_db: str) -> Iterator[Servers]:
         "secret_key": SECRET,
         "sms_webhook_secret": SECRET,
         "web_rate_limit_per_minute": str(LIMIT),
+        "log_level": "DEBUG",  # the workers log each slot they run
+        "worker_schedule": json.dumps(
+            {
+                **dict.fromkeys(EVERY_SECOND, "1s"),
+                "retention": "off",
+                "dsr_remind": "off",
+                "policy_review": "off",
+            }
+        ),
     }
     if REDIS_URL:
         settings["redis_url"] = REDIS_URL
         flush_sargs_keys(REDIS_URL)
     env = sargs_env(**settings)
     try:
-        with start_processes([sargs("serve", "--port", str(p)) for p in ports], env) as procs:
+        commands = [sargs("serve", "--port", str(p)) for p in ports] + [sargs("worker"), sargs("worker")]
+        with start_processes(commands, env) as procs:
             urls = [f"http://127.0.0.1:{p}" for p in ports]
             procs.wait_http([f"{u}/api/v1/health" for u in urls])
             yield Servers(urls, env, procs, module_db)
@@ -150,3 +168,29 @@ def test_a_token_revoked_in_another_process_is_refused_by_both_servers_within_a_
     assert set(refused_after) == set(servers.urls), refused_after
     # A request begun TOKEN_CACHE_SECONDS after the revocation is refused (polling adds ~20 ms).
     assert max(refused_after.values()) <= TOKEN_CACHE_SECONDS + 0.1, refused_after
+
+
+def test_two_workers_run_each_due_slot_of_each_job_exactly_once(servers: Servers) -> None:
+    if not PG_URL:
+        pytest.skip("several workers need PostgreSQL (set SARGS_TEST_DATABASE_URL); on SQLite run one")
+    deadline = time.monotonic() + 30
+    while True:  # let both run a few seconds' slots, then read what each logged so far
+        servers.procs.check_alive()
+        runs = [[m.groups() for m in RAN.finditer(servers.procs.output(i))] for i in WORKERS]
+        both = Counter(run for worker in runs for run in worker)
+        if all(sum(1 for name, _ in both if name == job) >= 6 for job in EVERY_SECOND):
+            break
+        assert time.monotonic() < deadline, servers.procs.outputs()
+        time.sleep(0.5)
+    assert [run for run, n in both.items() if n > 1] == []  # no slot ran twice
+    assert all(runs), "each worker ran some of the slots"
+    for job in EVERY_SECOND:
+        slots = sorted(
+            datetime.strptime(slot, "%Y%m%dT%H%M%S.%fZ")
+            for name, slot in both
+            if name == job and slot.endswith(".000000Z")
+        )
+        settled = [t for t in slots if t <= slots[-1] - timedelta(seconds=2)]  # a later one may be running
+        assert len(settled) >= 3, (job, slots)
+        # every second from the first slot on was run by one of the two
+        assert settled == [settled[0] + timedelta(seconds=i) for i in range(len(settled))], (job, slots)
