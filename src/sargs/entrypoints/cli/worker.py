@@ -8,19 +8,16 @@ from datetime import UTC
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sargs.core.config import Settings
 from sargs.core.errors import SargsError
 from sargs.domains.jobs import periodic
 from sargs.domains.sms.ports import SmsSender
+from sargs.entrypoints.cli.output import console, err, fail
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.worker.jobs import WorkerPorts
 from sargs.entrypoints.worker.runner import Worker
-
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 
 def worker_ports(settings: Settings, sms_sender: Callable[[Settings], SmsSender]) -> WorkerPorts:
@@ -72,12 +69,9 @@ def add_worker_command(
         try:
             w = Worker(c, worker_ports(c.settings, sms_sender), only=set(only) if only else None)
         except SargsError as exc:
-            err.print("[bold red]error:[/] ", end="")
-            err.print(exc.message, markup=False, highlight=False)
-            raise typer.Exit(1) from None
+            raise fail(exc.message) from None
         if only and not w.jobs:
-            err.print(f"[bold red]error:[/] no job named {', '.join(only)}; `sargs worker --list` shows them")
-            raise typer.Exit(1)
+            raise fail(f"no job named {', '.join(only)}; `sargs worker --list` shows them")
         if show:
             _list(c, w)
             return
