@@ -202,6 +202,7 @@ def test_a_task_left_by_a_dead_worker_is_resumed_by_the_next(
     with container.read_sessions.begin() as session:
         task = session.get(WorkerTask, task_id)
         assert task is not None and task.status == "done" and task.attempts == 2
+        assert task.started_at == NOW - timedelta(minutes=5)  # when the first worker took it
         assert task.result["rows_removed"] == 40 and task.result["status"] == "finished"
     with loyalty.connect() as conn:
         assert conn.execute(sa.text("select count(*) from members")).scalar_one() == 2
@@ -231,6 +232,7 @@ def test_a_stopping_worker_hands_its_task_back_at_a_batch_boundary_and_the_next_
     with container.read_sessions.begin() as session:
         task = session.get(WorkerTask, task_id)
         assert task is not None and task.status == "queued" and task.lease_owner is None
+        assert task.started_at == NOW and task.attempts == 1  # recorded when the worker took it
         assert task.progress["tables"]["members"]["removed"] == 5  # the batch it finished counts
     with loyalty.connect() as conn:
         assert conn.execute(sa.text("select count(*) from members")).scalar_one() == 37

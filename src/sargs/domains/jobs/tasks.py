@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import NotFound
@@ -119,6 +119,7 @@ def claim_next(
                 lease_owner=owner,
                 lease_until=now + lease,
                 attempts=WorkerTask.attempts + 1,
+                started_at=func.coalesce(WorkerTask.started_at, now),
             )
             .execution_options(synchronize_session=False)
         )
@@ -126,11 +127,10 @@ def claim_next(
             continue  # another worker was quicker
         task = session.get(WorkerTask, task_id, populate_existing=True)
         assert task is not None
-        if task.started_at is None:
-            task.started_at = now
         if task.attempts > MAX_ATTEMPTS:
             task.status, task.finished_at, task.lease_owner, task.lease_until = "failed", now, None, None
             task.error = f"gave up after {MAX_ATTEMPTS} attempts (each stopped its worker)"
+            session.flush()
             continue
         return task
     return None
@@ -205,8 +205,6 @@ def defer(*, session: Session, task_id: str, owner: str, until: datetime) -> boo
 
 def counts(*, session: Session) -> dict[str, int]:
     """How many tasks are in each status."""
-    from sqlalchemy import func
-
     return {
         status: int(n)
         for status, n in session.execute(

@@ -172,6 +172,7 @@ class Worker:
                             session=session, owner=self.owner, now=c.clock.now(), lease=self.lease
                         )
                         if task is not None:
+                            session.flush()
                             session.expunge(task)
                 except Exception as exc:
                     log.warning("tasks: could not claim (%s)", type(exc).__name__)
