@@ -127,6 +127,19 @@ class DemoProcess:
             time.sleep(0.1)
         raise AssertionError(f"no {pattern!r} in the demo's output:\n" + "\n".join(self.lines))
 
+    def wait_http(self, url: str, timeout: float = 30) -> None:
+        """Until `url` answers 200 (the server is up)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            time.sleep(0.2)
+
     def value(self, label: str) -> str:
         return self.wait_for(label).split(label, 1)[1].split()[0]
 
@@ -141,15 +154,7 @@ def test_the_demo_runs_a_worker_that_sends_replies_and_runs_queued_work(tmp_path
         demo.wait_for("serving on")
         base = f"http://127.0.0.1:{demo.port}"
         admin = {"Authorization": f"Bearer {demo.value('admin token:')}"}
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        demo.wait_http(f"{base}/api/v1/health")
         # An SMS keyword: the reply is queued with the consent and the demo's worker delivers it.
         sms = next(line for line in demo.lines if line.startswith("curl ") and "/sms/inbound" in line)
         done = subprocess.run(["bash", "-c", sms], capture_output=True, text=True, timeout=30)
@@ -207,15 +212,7 @@ def test_a_breach_registered_50_hours_ago_in_the_demo_e_mails_the_dpo_its_24_hou
         demo.wait_for("serving on")
         base = f"http://127.0.0.1:{demo.port}"
         admin = {"Authorization": f"Bearer {demo.value('admin token:')}"}
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        demo.wait_http(f"{base}/api/v1/health")
         aware = datetime.now(UTC) - timedelta(hours=50)
         created = httpx.post(
             f"{base}/api/v1/breaches",

@@ -37,6 +37,21 @@ class TaskRun:
     stop: threading.Event
     lease: timedelta = timedelta(seconds=60)  # the worker's; runs hold their own leases twice as long
 
+    def finish(
+        self, result: dict[str, Any], *, progress: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        """Record the task done (or failed, with an error) and drop its lease."""
+        with self.container.sessions.begin() as session:
+            queue.complete(
+                session=session,
+                task_id=self.task.id,
+                owner=self.owner,
+                now=self.container.clock.now(),
+                result=result,
+                progress=progress,
+                error=error,
+            )
+
     def save_progress(self, progress: dict[str, Any]) -> None:
         with self.container.sessions.begin() as session:
             queue.set_progress(session=session, task_id=self.task.id, owner=self.owner, progress=progress)
@@ -141,37 +156,13 @@ def run_task(run: TaskRun) -> str:
         log.info("task %s (%s) deferred: %s", task.id, task.kind, exc.code)
         return "deferred"
     except SargsError as exc:
-        with c.sessions.begin() as session:
-            queue.complete(
-                session=session,
-                task_id=task.id,
-                owner=run.owner,
-                now=c.clock.now(),
-                result={},
-                error=exc.message,
-            )
+        run.finish({}, error=exc.message)
         log.warning("task %s (%s) failed: %s", task.id, task.kind, exc.code)
         return "failed"
     except Exception as exc:
-        with c.sessions.begin() as session:
-            queue.complete(
-                session=session,
-                task_id=task.id,
-                owner=run.owner,
-                now=c.clock.now(),
-                result={},
-                error=f"{type(exc).__name__} (see the worker's log)",
-            )
+        run.finish({}, error=f"{type(exc).__name__} (see the worker's log)")
         log.exception("task %s (%s) failed", task.id, task.kind)
         return "failed"
-    with c.sessions.begin() as session:
-        queue.complete(
-            session=session,
-            task_id=task.id,
-            owner=run.owner,
-            now=c.clock.now(),
-            result=result,
-            progress=progress,
-        )
+    run.finish(result, progress=progress)
     log.info("task %s (%s) done in %.1f s", task.id, task.kind, time.monotonic() - started)
     return "done"
