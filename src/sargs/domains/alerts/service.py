@@ -122,3 +122,13 @@ def send_once(
             controller=controller,
         )
     return True
+
+
+def languages(language: str) -> tuple[str, ...]:
+    """The languages a staff e-mail is written in: the company's, then English (once if the same)."""
+    return tuple(dict.fromkeys((language, "en")))
+
+
+def in_languages(parts: Sequence[str]) -> str:
+    """One e-mail text from its parts, one per language of `languages`, divided by a rule."""
+    return "\n\n---\n\n".join(parts) + "\n"

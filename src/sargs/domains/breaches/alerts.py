@@ -22,7 +22,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from sargs.domains.alerts.service import local_time, local_zone, one_line, recipients, send_once
+from sargs.domains.alerts.service import (
+    in_languages,
+    languages,
+    local_time,
+    local_zone,
+    one_line,
+    recipients,
+    send_once,
+)
 from sargs.domains.breaches.deadlines import clock
 from sargs.domains.breaches.model import Breach, BreachNotification
 from sargs.domains.policy.registry import PolicyRegistry
@@ -111,7 +119,7 @@ def queue_deadline_alerts(
             "hours": hours,
         }
         parts = []
-        for lang in dict.fromkeys((language, "en")):
+        for lang in languages(language):
             lines = [
                 INTRO[lang].format(**fields),
                 "",
@@ -132,7 +140,7 @@ def queue_deadline_alerts(
             kind=KIND,
             to=to,
             subject=subject,
-            text="\n\n---\n\n".join(parts) + "\n",
+            text=in_languages(parts),
             now=now,
             controller=row.controller,
         ):

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.db import PerDialect, table
-from sargs.domains.alerts.service import recipients, send_once
+from sargs.domains.alerts.service import in_languages, languages, recipients, send_once
 from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
 from sargs.domains.consent.service import (
@@ -296,7 +296,7 @@ def queue_failure_alerts(
         for controller in policy.controllers:
             fields = {"name": controller.short_name, "problems": len(report.findings)}
             parts = []
-            for lang in dict.fromkeys((language, "en")):
+            for lang in languages(language):
                 lines = [INTRO[lang].format(**fields), "", f"{COUNTS[lang]}:"]
                 lines += [f"- {kind}: {n}" for kind, n in sorted(kinds.items())]
                 lines += [
@@ -312,7 +312,7 @@ def queue_failure_alerts(
                 kind=KIND,
                 to=recipients(controller, configured),
                 subject=SUBJECT[language].format(**fields),
-                text="\n\n---\n\n".join(parts) + "\n",
+                text=in_languages(parts),
                 now=now,
                 controller=controller.id,
             ):

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from sargs.domains.alerts.service import recipients
+from sargs.domains.alerts.service import in_languages, languages, recipients
 from sargs.domains.dsr.service import Reminder
 from sargs.domains.mail import outbox
 from sargs.domains.policy.registry import PolicyRegistry
@@ -57,7 +57,7 @@ def digests(
         overdue = sum(r.overdue for r in items)
         counts = {"overdue": overdue, "soon": len(items) - overdue, "name": controller.short_name}
         parts = []
-        for lang in dict.fromkeys((language, "en")):
+        for lang in languages(language):
             lines = [INTRO[lang].format(**counts), ""]
             for r in items:
                 mark = OVERDUE[lang] if r.overdue else DUE[lang]
@@ -71,7 +71,7 @@ def digests(
                 controller=controller_id,
                 to=recipients(controller, configured),
                 subject=SUBJECT[language].format(**counts),
-                text="\n\n---\n\n".join(parts) + "\n",
+                text=in_languages(parts),
             )
         )
     return out

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from sargs.domains.alerts.service import local_zone, recipients, send_once
+from sargs.domains.alerts.service import in_languages, languages, local_zone, recipients, send_once
 from sargs.domains.policy.registry import PolicyRegistry, ReviewReminder
 
 KIND = "policy_review"
@@ -94,7 +94,7 @@ def queue_review_reminders(
                 "months": policy.policy.review_interval_months,
             }
             parts = []
-            for lang in dict.fromkeys((language, "en")):
+            for lang in languages(language):
                 lines = [
                     INTRO[lang].format(**fields),
                     "",
@@ -115,7 +115,7 @@ def queue_review_reminders(
                 kind=KIND,
                 to=to,
                 subject=(SUBJECT_OVERDUE if overdue else SUBJECT_SOON)[language].format(**fields),
-                text="\n\n---\n\n".join(parts) + "\n",
+                text=in_languages(parts),
                 now=now,
                 controller=controller.id,
             ):
