@@ -201,13 +201,3 @@ def defer(*, session: Session, task_id: str, owner: str, until: datetime) -> boo
         .execution_options(synchronize_session=False)
     )
     return done.rowcount == 1  # type: ignore[attr-defined]
-
-
-def counts(*, session: Session) -> dict[str, int]:
-    """How many tasks are in each status."""
-    return {
-        status: int(n)
-        for status, n in session.execute(
-            select(WorkerTask.status, func.count()).group_by(WorkerTask.status)
-        ).all()
-    }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from datetime import UTC
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -25,20 +26,10 @@ def worker_ports(settings: Settings, sms_sender: Callable[[Settings], SmsSender]
     from sargs.entrypoints.cli.web import mail_sender
     from sargs.integrations.opendsr.http import HttpCallbackPoster
 
-    made: dict[str, Any] = {}
-
-    def once(key: str, make: Callable[[], Any]) -> Callable[[], Any]:
-        def get() -> Any:
-            if key not in made:
-                made[key] = make()
-            return made[key]
-
-        return get
-
     return WorkerPorts(
-        sms=once("sms", lambda: sms_sender(settings)),
-        mail=once("mail", lambda: mail_sender(settings)),
-        callbacks=once("callbacks", HttpCallbackPoster),
+        sms=cache(lambda: sms_sender(settings)),
+        mail=cache(lambda: mail_sender(settings)),
+        callbacks=cache(HttpCallbackPoster),
     )
 
 
