@@ -21,6 +21,7 @@ from sargs.domains.portal.ports import CodeSender
 from sargs.domains.retention.ports import RetentionConnectorFactory
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sources.ports import ConnectorFactory
+from sargs.domains.subjects.sync import ClientRows
 from sargs.entrypoints.container import Container
 
 if TYPE_CHECKING:
@@ -87,6 +88,13 @@ def retention_connectors() -> RetentionConnectorFactory:
     return SqlRetentionConnector.from_env
 
 
+def client_group_rows() -> ClientRows:
+    """Reads the policies' client-group sources, each URL from its SARGS_CLIENTS_<ID>_URL variable."""
+    from sargs.integrations.sources.client_groups import client_rows
+
+    return client_rows
+
+
 def rate_limits(settings: Settings) -> RateLimits:
     """Rate limits in Redis, shared by every process, when SARGS_REDIS_URL is set; else per process."""
     from sargs.integrations.ratelimit import memory_rate_limits, redis_rate_limits
@@ -121,6 +129,7 @@ def build(
         code_sender=code_sender(settings, clock),
         sources=source_connectors(settings),
         retention_connectors=retention_connectors(),
+        client_rows=client_group_rows(),
         rate_limits=rate_limits(settings),
     )
     if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):

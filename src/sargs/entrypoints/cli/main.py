@@ -25,6 +25,7 @@ from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
 from sargs.entrypoints.cli.sms import make_sms_cli
 from sargs.entrypoints.cli.sources import make_sources_cli
+from sargs.entrypoints.cli.subjects import make_subjects_cli
 from sargs.entrypoints.container import Container
 
 BuildFn = Callable[..., Container]
@@ -91,6 +92,7 @@ def make_cli(
     app.add_typer(make_mail_cli(container), name="mail")
     app.add_typer(make_weblog_cli(container), name="weblog")
     app.add_typer(retention_cli(container), name="retention")
+    app.add_typer(make_subjects_cli(lambda: container()), name="subjects")
     from sargs.entrypoints.cli.worker import add_worker_command
 
     add_worker_command(app, container, sms_sender)
