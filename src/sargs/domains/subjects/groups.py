@@ -23,7 +23,7 @@ names a person by one or more identities and puts them in a client group at a co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -107,17 +107,9 @@ class GroupReport:
         return self.created + self.joined + self.identities_added + self.left
 
     def add(self, other: GroupReport) -> None:
-        for name in (
-            "rows",
-            "created",
-            "joined",
-            "identities_added",
-            "unchanged",
-            "left",
-            "lapsed",
-            "failed",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for f in fields(self):
+            if f.type == "int":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         room = MAX_KEPT_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
 

@@ -118,7 +118,9 @@ def _print_report(report: GroupReport, *, dry_run: bool, shown: int) -> None:
     if report.changed == 0 and report.lapsed == 0:
         console.print(f"nothing to change ({report.summary()})", highlight=False, soft_wrap=True)
     else:
-        console.print(f"{'dry run: ' if dry_run else ''}{verb}: {report.summary()}", highlight=False, soft_wrap=True)
+        console.print(
+            f"{'dry run: ' if dry_run else ''}{verb}: {report.summary()}", highlight=False, soft_wrap=True
+        )
 
 
 def make_subjects_cli(container: Callable[[], Container]) -> typer.Typer:

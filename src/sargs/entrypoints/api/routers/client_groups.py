@@ -41,8 +41,8 @@ class GroupsWrite(BaseModel):
 class GroupsRead(BaseModel):
     subject_id: str
     groups: dict[str, str]
-    created: int
-    changed: int
+    created: bool
+    changed: bool
     consents_lapsed: int
 
 
@@ -86,7 +86,13 @@ def _memberships(
 
 
 def _apply(
-    container: Any, principal: Principal, request: Request, items: list[Membership], *, dry_run: bool
+    container: Any,
+    principal: Principal,
+    request: Request,
+    items: list[Membership],
+    *,
+    dry_run: bool,
+    log_unchanged: bool = False,
 ) -> GroupReport:
     session = container.sessions()
     try:  # closing without a commit rolls back: a conflict or a dry run writes nothing
@@ -112,7 +118,7 @@ def _apply(
                 subject_id=subject_id,
                 controllers=controllers,
             )
-        if not report.changes and len(items) and request.method == "PUT":
+        if log_unchanged and not report.changes:  # a single person named: logged even if nothing changed
             ident = items[0].identities[0]
             audit(
                 session,
@@ -149,7 +155,7 @@ def put_groups(
     """Put one person (created if Sargs does not know them) in a client group at each controller
     named. Moving them out of a group lapses the consents only that group may give."""
     items = _memberships(container, principal, 0, [identity, *body.identities], body.groups)
-    report = _apply(container, principal, request, items, dry_run=False)
+    report = _apply(container, principal, request, items, dry_run=False, log_unchanged=True)
     ident = parse_identity(identity, region=container.settings.default_region)
     with container.read_sessions.begin() as session:
         subject_id = find_subject_id(session=session, identity=ident)
@@ -158,8 +164,8 @@ def put_groups(
     return GroupsRead(
         subject_id=subject_id,
         groups={c: g for c, g in view.groups.items() if principal.may_see(c)},
-        created=report.created,
-        changed=report.changed,
+        created=report.created > 0,
+        changed=report.changed > 0,
         consents_lapsed=report.lapsed,
     )
 
