@@ -32,27 +32,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.db import table
-from sargs.core.errors import InvalidInput, SargsError
+from sargs.core.errors import SargsError
 from sargs.core.ids import new_id
 from sargs.domains.consent.lapses import lapse_consents, lapsing_purposes
 from sargs.domains.policy.registry import PolicyRegistry
-from sargs.domains.subjects.identifiers import Identity, make_identity
+from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
+from sargs.domains.subjects.records import Membership, parse_record
 
 SUBJECTS = table(Subject)
 IDENTITIES = table(SubjectIdentity)
 GROUPS = table(SubjectGroup)
 LOOKUP_CHUNK = 500
 MAX_KEPT_ERRORS = 1000  # errors beyond this are counted, not kept (flat memory on a bad file)
-# Column names a record may use for each identity kind.
-IDENTITY_FIELDS: dict[str, str] = {
-    "msisdn": "msisdn",
-    "phone": "msisdn",
-    "email": "email",
-    "customer": "customer",
-    "customer_number": "customer",
-}
-
 UPDATE_GROUP = (
     update(GROUPS)
     .where(GROUPS.c.subject_id == bindparam("sid"), GROUPS.c.controller == bindparam("ctl"))
@@ -68,16 +60,6 @@ MARK_SEEN = (
     .where(GROUPS.c.subject_id == bindparam("sid"), GROUPS.c.controller == bindparam("ctl"))
     .values(source=bindparam("src"), seen_at=bindparam("seen"))
 )
-
-
-@dataclass(frozen=True)
-class Membership:
-    """One record: the person with these identities is in `group` at `controller`."""
-
-    line: int  # the record's line in its file, or its index in an API batch
-    identities: tuple[Identity, ...]
-    controller: str
-    group: str
 
 
 @dataclass(frozen=True)
@@ -125,65 +107,6 @@ class GroupReport:
             f"{self.identities_added} identities added, {self.left} left, {self.lapsed} consents lapsed, "
             f"{self.unchanged} unchanged, {self.failed} failed"
         )
-
-
-# --- reading records ---------------------------------------------------------------------------
-
-
-def parse_record(
-    record: Mapping[str, Any],
-    *,
-    line: int,
-    registry: PolicyRegistry,
-    region: str,
-    controller: str | None = None,
-) -> list[Membership]:
-    """The memberships one record asks for; InvalidInput says what is wrong with it.
-
-    A record holds identities (`msisdn`/`phone`, `email`, `customer`/`customer_number`; empty ones
-    are skipped) and either `controller` + `client_group` (or `group`), or `groups`:
-    {controller: group}. `controller` is used when the record names none.
-    """
-    identities: list[Identity] = []
-    for name, kind in IDENTITY_FIELDS.items():
-        raw = record.get(name)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            continue
-        if not isinstance(raw, str | int):
-            raise InvalidInput(f"{name} must be text", field=name)
-        ident = make_identity(kind, str(raw), region=region)
-        if ident not in identities:
-            identities.append(ident)
-    if not identities:
-        raise InvalidInput(
-            f"no identity: give at least one of {', '.join(sorted(set(IDENTITY_FIELDS)))}", field="identity"
-        )
-    groups = record.get("groups")
-    if groups is not None:
-        if not isinstance(groups, Mapping) or not groups:
-            raise InvalidInput("groups must be an object of controller: client group", field="groups")
-        pairs = list(groups.items())
-    else:
-        ctl = record.get("controller") or controller
-        grp = record.get("client_group") or record.get("group")
-        if not ctl:
-            raise InvalidInput("no controller (a column, or --controller)", field="controller")
-        if not grp:
-            raise InvalidInput("no client_group", field="client_group")
-        pairs = [(ctl, grp)]
-    out = []
-    for ctl, grp in pairs:
-        if not isinstance(ctl, str) or not isinstance(grp, str):
-            raise InvalidInput("controller and client group must be text", field="client_group")
-        policy = registry.policy_for(ctl.strip())
-        known = [g.id for g in policy.client_groups]
-        if grp.strip() not in known:
-            raise InvalidInput(
-                f"unknown client group {grp.strip()!r} for {ctl.strip()!r} (known: {', '.join(known)})",
-                field="client_group",
-            )
-        out.append(Membership(line, tuple(identities), ctl.strip(), grp.strip()))
-    return out
 
 
 # --- applying one batch ------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from sargs.core.errors import InvalidInput, SargsError
-from sargs.domains.subjects.groups import IDENTITY_FIELDS, GroupReport, RowError, apply_records
+from sargs.domains.subjects.groups import GroupReport, RowError, apply_records
+from sargs.domains.subjects.records import IDENTITY_FIELDS
 from sargs.domains.subjects.sync import declared_sources, find_source, sync_source
 from sargs.entrypoints.cli.output import console, err, fail
 from sargs.entrypoints.container import Container

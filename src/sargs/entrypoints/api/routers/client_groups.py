@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from sargs.core.errors import Conflict, InvalidInput
-from sargs.domains.subjects.groups import GroupReport, Membership, apply_batch, parse_record
+from sargs.domains.subjects.groups import GroupReport, apply_batch
 from sargs.domains.subjects.identifiers import Identity, parse_identity
+from sargs.domains.subjects.records import Membership, parse_record
 from sargs.domains.subjects.service import find_subject_id, view_subject
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
