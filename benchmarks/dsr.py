@@ -24,8 +24,10 @@ from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.core.db import table
 from sargs.core.ids import new_id
+from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, Intake, file_request, list_requests, remind
+from sargs.domains.dsr.reminders import remind
+from sargs.domains.dsr.service import DsrActor, list_requests
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.subjects.identifiers import Identity
 from sargs.migrations import downgrade, upgrade
