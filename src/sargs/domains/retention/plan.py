@@ -35,7 +35,18 @@ class SourcePlan:
 
     @property
     def to_purge(self) -> int:
+        """Rows a run destroys (deletes or anonymises)."""
         return sum(t.counts.to_purge for t in self.tables)
+
+    @property
+    def to_archive(self) -> int:
+        """Expired rows kept for the state archive (R 2.5)."""
+        return sum(t.counts.archive for t in self.tables)
+
+    @property
+    def kept(self) -> int:
+        """Expired rows kept for another reason: a legal hold, or rows that stay still reference them."""
+        return sum(t.counts.held + t.counts.blocked for t in self.tables)
 
 
 def plan(

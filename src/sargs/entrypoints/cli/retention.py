@@ -70,7 +70,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
             table = Table(title=title, title_justify="left")
             table.add_column("table", no_wrap=True)
             table.add_column("action", no_wrap=True)
-            for name in ("expired", "to purge", "held", "archive", "blocked"):
+            for name in ("expired", "destroy", "held", "archive", "blocked"):
                 table.add_column(name, justify="right", no_wrap=True)
             reasons: list[str] = []
             for t in p.tables:
@@ -86,6 +86,12 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
                 )
                 reasons.extend(f"  {t.table}: {r}" for r in t.reasons)
             console.print(table)
+            console.print(
+                f"{p.source_id}: {p.to_purge} row(s) to destroy (delete or anonymise), "
+                f"{p.to_archive} kept for the state archive, {p.kept} kept on hold or still referenced",
+                markup=False,
+                highlight=False,
+            )
             for line in reasons:
                 console.print(line, markup=False, highlight=False)
 
