@@ -14,10 +14,11 @@ from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.dsr.repeats import find_repeat
 from sargs.domains.dsr.service import DsrActor, log_event, queue_callbacks
 from sargs.domains.dsr.withdrawals import withdraw_consents
 from sargs.domains.policy.registry import PolicyRegistry
-from sargs.domains.subjects.identifiers import Identity, parse_identity
+from sargs.domains.subjects.identifiers import Identity, make_identity, parse_identity
 from sargs.domains.subjects.model import SubjectIdentity
 from sargs.domains.subjects.service import find_subject_id
 
@@ -74,7 +75,8 @@ def file_request(
             subject_id = found
     # Only what the requester gave: the person's other identifiers may be held by other companies
     # of the group, which this company's staff must not see (R-POL-2).
-    identities = list(dict.fromkeys(str(i) for i in intake.identities))
+    # Normalised (idempotent for what the entrypoints parsed), so repeats match on them (`repeats`).
+    identities = list(dict.fromkeys(str(make_identity(i.kind, i.value)) for i in intake.identities))
     if not identities:
         raise InvalidInput("name at least one phone, e-mail or customer number", field="identity")
     requester = {
@@ -102,19 +104,15 @@ def file_request(
         callback_urls=list(intake.callback_urls),
         created_by=f"{actor.kind}:{actor.id}" if actor.id else actor.kind,
     )
-    if subject_id is not None:
-        previous = session.execute(
-            select(DsrRequest.id, DsrRequest.received_at).where(
-                DsrRequest.subject_id == subject_id,
-                DsrRequest.controller == intake.controller,
-                DsrRequest.kind == intake.kind,
-                DsrRequest.status != "cancelled",
-            )
-        ).all()
-        if wf.is_repeat(
-            previous_received=[r.received_at for r in previous], received_at=now, deadlines=policy.deadlines
-        ):
-            request.repeat_of = max(previous, key=lambda r: r.received_at).id
+    request.repeat_of = find_repeat(
+        session=session,
+        controller=intake.controller,
+        kind=intake.kind,
+        subject_id=subject_id,
+        identities=identities,
+        now=now,
+        deadlines=policy.deadlines,
+    )
     session.add(request)
     session.flush()
     log_event(

@@ -20,6 +20,7 @@ class DsrRequest(Base):
     __tablename__ = "dsr_requests"
     __table_args__ = (
         Index(None, "subject_id", "kind", "received_at"),
+        Index(None, "controller", "kind", "received_at"),  # repeat requests (dsr.repeats)
         Index(None, "status", "due_at"),
         UniqueConstraint("controller", "external_id"),
     )
