@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from sargs.core.db import lock_names
@@ -52,22 +53,31 @@ def find_repeat(
         session, claims(controller=controller, kind=kind, subject_id=subject_id, identities=identities)
     )
     since = wf.months_before(now, deadlines.repeat_request_months)
+    same_person = _shares_identity(session, identities)
+    if subject_id is not None:
+        same_person = or_(DsrRequest.subject_id == subject_id, same_person)
     rows = session.execute(
-        select(DsrRequest.id, DsrRequest.received_at, DsrRequest.subject_id, DsrRequest.identities).where(
+        select(DsrRequest.id, DsrRequest.received_at).where(
             DsrRequest.controller == controller,
             DsrRequest.kind == kind,
             DsrRequest.status != "cancelled",
             DsrRequest.received_at >= since,  # no upper bound: see workflow.is_repeat
+            same_person,
         )
     ).all()
-    given = set(identities)
-    same = [
-        r
-        for r in rows
-        if (subject_id is not None and r.subject_id == subject_id) or not given.isdisjoint(r.identities or ())
-    ]
     if not wf.is_repeat(
-        previous_received=[r.received_at for r in same], received_at=now, deadlines=deadlines
+        previous_received=[r.received_at for r in rows], received_at=now, deadlines=deadlines
     ):
         return None
-    return str(max(same, key=lambda r: (r.received_at, r.id)).id)
+    return str(max(rows, key=lambda r: (r.received_at, r.id)).id)
+
+
+def _shares_identity(session: Session, identities: Sequence[str]) -> ColumnElement[bool]:
+    """The request names one of `identities` (its JSON list of "kind:value" strings)."""
+    if not identities:
+        return false()
+    if session.get_bind().dialect.name == "postgresql":
+        named = type_coerce(DsrRequest.identities, JSONB)
+        return or_(*(named.contains([identity]) for identity in identities))
+    each = func.json_each(DsrRequest.identities).table_valued("value")
+    return exists(select(each.c.value).where(each.c.value.in_(list(identities))))

@@ -1,4 +1,5 @@
-"""index rights requests by controller, kind and time (the repeat-request check, retailer 3.6)
+"""index rights requests by controller, kind and time, and (PostgreSQL) by the identities they name:
+the repeat-request check (retailer 3.6)
 
 Revision ID: 0012_d2
 Revises: 0011
@@ -24,7 +25,15 @@ def upgrade() -> None:
         ["controller", "kind", "received_at"],
         unique=False,
     )
+    op.create_index(
+        "ix_dsr_requests_identities",
+        "dsr_requests",
+        ["identities"],
+        postgresql_using="gin",
+        postgresql_ops={"identities": "jsonb_path_ops"},
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_dsr_requests_identities", table_name="dsr_requests")
     op.drop_index(op.f("ix_dsr_requests_controller"), table_name="dsr_requests")
