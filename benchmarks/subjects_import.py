@@ -1,6 +1,6 @@
 """`sargs subjects import` of a large CSV, beside a raw load of the same file in the same run.
 
-    python benchmarks/subjects_import.py [--rows 1000000] [--batch 2000] [--pg URL]
+    python benchmarks/subjects_import.py [--rows 1000000] [--batch 2000] [--pg URL] [--no-sqlite]
 
 Writes a CSV of --rows LMT clients (msisdn, customer number, controller, client group), then on a
 fresh SQLite database (and PostgreSQL with --pg, or SARGS_BENCH_PG_URL) with both example policies:
@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--pg", default=os.environ.get("SARGS_BENCH_PG_URL"))
+    ap.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     ap.add_argument("--raw", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args, _ = ap.parse_known_args()
     if args.raw:
@@ -126,7 +127,8 @@ def main() -> None:
         path = Path(tmp) / "clients.csv"
         write_csv(path, args.rows)
         print(f"file: {path.stat().st_size / 2**20:.0f} MiB, batch {args.batch} rows per transaction")
-        bench("SQLite", f"sqlite:///{Path(tmp) / 'sargs.db'}", path, args.rows, args.batch)
+        if not args.no_sqlite:
+            bench("SQLite", f"sqlite:///{Path(tmp) / 'sargs.db'}", path, args.rows, args.batch)
         if args.pg:
             bench("PostgreSQL", args.pg, path, args.rows, args.batch)
         else:

@@ -1,7 +1,7 @@
 """client groups say what set them and when a sync last saw the person (issue 19)
 
 Revision ID: 0013_d1
-Revises: 0011
+Revises: 0012_d2
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_d1"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012_d2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
