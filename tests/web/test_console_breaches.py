@@ -52,7 +52,9 @@ def test_dpo_registers_a_breach_and_sees_its_clock_on_the_list_and_the_page(
         breach_id = _register(browser)
         page = browser.get("/console/breaches")
         assert "Klientu saraksts nosūtīts" in page.text
-        assert re.search(r'role="timer" data-deadline="2026-11-26T08:00:00\+00:00"[^>]*>70 h 00 min<', page.text)
+        assert re.search(
+            r'role="timer" data-deadline="2026-11-26T08:00:00\+00:00"[^>]*>70 h 00 min<', page.text
+        )
         assert '<script src="/static/breach-clock.js" defer></script>' in page.text
         detail = browser.get(f"/console/breaches/{breach_id}")
         assert "Nevēlami zvani." in detail.text and 'action="/console/breaches/' in detail.text

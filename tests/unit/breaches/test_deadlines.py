@@ -29,7 +29,9 @@ def test_the_clock_runs_72_hours_from_awareness_and_turns_overdue_after() -> Non
     overdue = clock(
         aware_at=AWARE, hours=72, now=AWARE + timedelta(hours=75), risk="high", first_filed_at=None
     )
-    assert overdue.state == "overdue" and overdue.overdue and overdue.remaining_text() == "overdue by 3 h 00 min"
+    assert (
+        overdue.state == "overdue" and overdue.overdue and overdue.remaining_text() == "overdue by 3 h 00 min"
+    )
 
 
 def test_the_clock_follows_the_policys_hours() -> None:
