@@ -4,8 +4,15 @@ reference, and the exact line and column of a YAML error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sargs.bootstrap import example_policy_paths
 from sargs.domains.policy.loader import parse_policy
-from sargs.domains.policy.problems import did_you_mean, unknown
+from sargs.domains.policy.problems import did_you_mean, type_at, unknown
+from sargs.domains.policy.schema import Policy
 from tests.unit.policy.test_loader import BASE, FILE, line_of, problems_of, replace, single_problem
 
 SECOND_PURPOSE = """\
@@ -115,3 +122,27 @@ def test_did_you_mean_only_suggests_close_names() -> None:
 
 def test_the_base_policy_still_parses() -> None:
     assert parse_policy(BASE, filename=FILE).id == "demo"
+
+
+def _item_breakages() -> list[tuple[str, str, int, str]]:
+    """(example, section, index, required key) for every listed item of both example policies."""
+    out: list[tuple[str, str, int, str]] = []
+    for path in example_policy_paths():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for section, items in data.items():
+            if not isinstance(items, list):
+                continue
+            model = type_at(Policy, (section, 0))
+            required = [n for n, f in model.model_fields.items() if f.is_required() and n != "id"]
+            out.extend((str(path), section, i, required[0]) for i in range(len(items)))
+    return out
+
+
+@pytest.mark.parametrize(("path", "section", "index", "key"), _item_breakages())
+def test_an_invalid_item_of_an_example_gives_only_its_own_problem_not_dangling_references_to_it(
+    path: str, section: str, index: int, key: str
+) -> None:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    del data[section][index][key]
+    problems = problems_of(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    assert [p.field for p in problems] == [f"{section}[{index}].{key}"], [str(p) for p in problems]
