@@ -146,3 +146,21 @@ def test_an_invalid_item_of_an_example_gives_only_its_own_problem_not_dangling_r
     del data[section][index][key]
     problems = problems_of(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     assert [p.field for p in problems] == [f"{section}[{index}].{key}"], [str(p) for p in problems]
+
+
+def test_a_misspelt_section_is_still_checked_under_the_name_it_was_meant_to_have() -> None:
+    text = replace(BASE, "purposes:\n", "purpose:\n")
+    text = replace(text, "    data_categories: [contact]\n", "    data_categories: [contakt]\n")
+    problems = problems_of(text)
+    assert [(p.field, p.line) for p in problems] == [
+        ("purpose", line_of(text, "purpose:")),
+        ("purpose[0].data_categories[0]", line_of(text, "data_categories: [contakt]")),
+    ]
+    assert problems[0].message == "unknown key 'purpose'; did you mean 'purposes'?"
+    # the retention rule's purpose is declared, under the misspelt key: not a dangling reference
+
+
+def test_an_item_with_a_misspelt_id_still_declares_it() -> None:
+    text = replace(BASE, "  - id: offers\n", "  - idd: offers\n")
+    problems = problems_of(text)
+    assert [p.field for p in problems] == ["purposes[0].idd"], [str(p) for p in problems]

@@ -224,18 +224,21 @@ def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
     ]
     policy: Policy | None = None
     broken: dict[str, set[str]] = {}
+    renamed: dict[str, str] = {}
     try:
         policy = Policy.model_validate(data)
         checked = policy
         schema: list[tuple[Loc, str]] = []
     except ValidationError as exc:
         schema = schema_messages(Policy, data, exc.errors())
-        salvaged, broken = salvage(Policy, data)
-        assert isinstance(salvaged, Policy)
-        checked = salvaged
+        salvaged = salvage(Policy, data)
+        assert isinstance(salvaged.policy, Policy)
+        checked, broken, renamed = salvaged.policy, salvaged.broken, salvaged.renamed
     malformed = [loc for loc, _ in schema]
+    back = {name: key for key, name in renamed.items()}
     references = [
-        (loc, message)
+        # a section read from a misspelt key is reported where it is, under that key
+        ((back.get(str(loc[0]), loc[0]), *loc[1:]), message)
         for loc, message in checked.reference_problems(broken)
         # a value reported as malformed is not reported again as a dangling reference
         if not any(loc[: len(bad)] == bad for bad in malformed)

@@ -10,11 +10,11 @@ references to it are not dangling. The result serves only the reference checks, 
 from __future__ import annotations
 
 import copy
-from typing import Any, get_args, get_origin
+from typing import Any, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from sargs.domains.policy.problems import Loc, holds, unwrap
+from sargs.domains.policy.problems import Loc, did_you_mean, holds, unwrap
 
 # Each round removes one bad value; an item has a few dozen values at most.
 MAX_ROUNDS = 200
@@ -51,10 +51,28 @@ def _salvage(adapter: TypeAdapter[Any], raw: Any) -> Any:
     raise _Failed
 
 
-def salvage(model: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel, dict[str, set[str]]]:
-    """`model` built from the parts of `data` that validate, and the broken ids of each section."""
+def _declared_id(item: Any) -> str | None:
+    """The id an item declares, even under a misspelt key (`idd: offers`)."""
+    if not isinstance(item, dict):
+        return None
+    key = "id" if "id" in item else did_you_mean("id", [k for k in item if isinstance(k, str)])
+    value = item.get(key) if key is not None else None
+    return value if isinstance(value, str) else None
+
+
+class Salvaged(NamedTuple):
+    policy: BaseModel
+    broken: dict[str, set[str]]  # per section, the ids of items that did not validate
+    renamed: dict[str, str]  # a section read under the key it was probably meant to be -> that key
+
+
+def salvage(model: type[BaseModel], data: dict[str, Any]) -> Salvaged:
+    """`model` built from the parts of `data` that validate, the broken ids of each section, and
+    the sections read from a misspelt key (`purpose:` for `purposes:`)."""
     values: dict[str, Any] = {}
     broken: dict[str, set[str]] = {}
+    renamed: dict[str, str] = {}
+    unknown_keys = [k for k in data if isinstance(k, str) and k not in model.model_fields]
     for name, field in model.model_fields.items():
         annotation = unwrap(field.annotation)
         is_list = get_origin(annotation) is list
@@ -63,8 +81,13 @@ def salvage(model: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel, di
         fallback = field.get_default(call_default_factory=True) if not field.is_required() else None
         if fallback is None and is_list:
             fallback = []
-        raw = data.get(name)
+        key: str | None = name
         if name not in data:
+            key = did_you_mean(name, unknown_keys)
+            if key is not None:
+                renamed[key] = name
+        raw = data.get(key) if key is not None else None
+        if key is None:
             values[name] = fallback
         elif is_list and isinstance(raw, list):
             adapter: TypeAdapter[Any] = TypeAdapter(get_args(annotation)[0])
@@ -73,12 +96,13 @@ def salvage(model: type[BaseModel], data: dict[str, Any]) -> tuple[BaseModel, di
                 try:
                     items.append(_salvage(adapter, item))
                 except _Failed:
-                    if isinstance(item, dict) and isinstance(item.get("id"), str):
-                        broken.setdefault(name, set()).add(item["id"])
+                    declared = _declared_id(item)
+                    if declared is not None:
+                        broken.setdefault(name, set()).add(declared)
             values[name] = items
         else:
             try:
                 values[name] = _salvage(TypeAdapter(annotation), raw)
             except _Failed:
                 values[name] = fallback
-    return model.model_construct(**values), broken
+    return Salvaged(model.model_construct(**values), broken, renamed)

@@ -10,6 +10,7 @@ deployment secret.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -122,7 +123,7 @@ class DataSource(_Frozen):
 
 
 def source_problems(
-    sources: list[DataSource], *, controllers: set[str], categories: set[str], rules: dict[str, str | None]
+    sources: list[DataSource], *, controllers: set[str], categories: set[str], rules: Mapping[str, str | None]
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Dangling names in the data-source declarations, each with its location in the file.
 

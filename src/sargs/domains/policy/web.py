@@ -6,6 +6,7 @@ consent purpose gates e-mail tracking, and how website access logs are kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
@@ -57,8 +58,8 @@ def web_problems(
     web: WebSection | None,
     *,
     controllers: set[str],
-    purposes: dict[str, tuple[bool, list[str] | None, list[str]] | None],
-    rules: dict[str, tuple[str, bool] | None],
+    purposes: Mapping[str, tuple[bool, list[str] | None, list[str]] | None],
+    rules: Mapping[str, tuple[str, bool] | None],
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Dangling references in the web section.
 
