@@ -10,6 +10,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from sargs.bootstrap import create_app
+from sargs.domains.subjects.identifiers import Identity
+from sargs.domains.subjects.service import create_subject
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.i18n import MESSAGES
 from tests.web.test_dashboard import _console, _seed
@@ -90,3 +92,35 @@ def test_a_refused_role_is_told_so_in_the_pages_language(container: Container, s
         en = browser.get("/console/dashboard?lang=en")
         assert en.status_code == 403 and "role &#39;operator&#39; may not open this page" in en.text
         assert "Jūsu lomai" not in en.text
+
+
+def test_the_latvian_subject_page_names_channels_and_who_recorded_them(
+    client: TestClient, auth: Callable[..., dict[str, str]], container: Container, staff_member: Staff
+) -> None:
+    phone = "+37129000777"
+    with container.sessions.begin() as s:
+        subject_id = create_subject(
+            session=s,
+            identities=[Identity("msisdn", phone)],
+            now=container.clock.now(),
+            groups={"lmt": "own"},
+        )
+    r = client.post(
+        "/api/v1/consents",
+        json={
+            "controller": "lmt",
+            "identity": f"msisdn:{phone}",
+            "purpose": "offers",
+            "action": "grant",
+            "channel": "staff",
+        },
+        headers=auth("admin"),
+    )
+    assert r.status_code == 201, r.text
+    with TestClient(create_app(container)) as browser:
+        console_login(browser, *staff_member("operator", ["lmt"]))
+        lv = browser.get(f"/console/subjects/{subject_id}?lang=lv").text
+        en = browser.get(f"/console/subjects/{subject_id}?lang=en").text
+    assert "<td>darbinieks (klātienē)</td>" in lv and "<td>API klients</td>" in lv
+    assert "<td>staff</td>" not in lv and "<td>token</td>" not in lv
+    assert "<td>staff (in person)</td>" in en and "<td>API client</td>" in en
