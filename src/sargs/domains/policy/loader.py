@@ -240,8 +240,9 @@ def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
         # a section read from a misspelt key is reported where it is, under that key
         ((back.get(str(loc[0]), loc[0]), *loc[1:]), message)
         for loc, message in checked.reference_problems(broken)
-        # a value reported as malformed is not reported again as a dangling reference
-        if not any(loc[: len(bad)] == bad for bad in malformed)
+        # a value reported as malformed is not reported again as a dangling reference, nor is what
+        # holds it (the tolerant reading left the bad part out, so the rest may look incomplete)
+        if not any(loc[: len(bad)] == bad or bad[: len(loc)] == loc for bad in malformed)
     ]
     problems += [_problem(filename, root, loc, message) for loc, message in schema + references]
     if problems or policy is None:

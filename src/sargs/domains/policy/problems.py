@@ -78,7 +78,7 @@ def type_at(model: type[BaseModel], loc: Loc) -> Any:
     """The (unwrapped) type the schema expects at `loc`, or None where the schema does not say."""
     current: Any = model
     for part in loc:
-        current = unwrap(current)
+        current = _one_model(unwrap(current))
         origin = get_origin(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(part) if isinstance(part, str) else None
@@ -91,7 +91,16 @@ def type_at(model: type[BaseModel], loc: Loc) -> Any:
             current = get_args(current)[0 if part == "[key]" else 1]
         else:
             return None
-    return unwrap(current)
+    return _one_model(unwrap(current))
+
+
+def _one_model(annotation: Any) -> Any:
+    """Of a union such as `bool | ArchiveExemption`, the one model a mapping is read as."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        models = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) == 1:
+            return models[0]
+    return annotation
 
 
 def _keys_at(model: type[BaseModel], loc: Loc) -> list[str]:
@@ -136,10 +145,13 @@ def schema_messages(model: type[BaseModel], data: Any, errors: list[Any]) -> lis
                 given = _present(data, parent)
                 free = [k for k in _keys_at(model, parent) if not (isinstance(given, dict) and k in given)]
                 hint = did_you_mean(key, free)
+            allowed = _keys_at(model, parent)
             if hint is not None:
                 out.append((loc, f"unknown key {key!r}; did you mean {hint!r}?"))
+            elif allowed:
+                out.append((loc, f"unknown key {key!r} (allowed here: {_listed(allowed)})"))
             else:
-                out.append((loc, f"unknown key {key!r} (allowed here: {_listed(_keys_at(model, parent))})"))
+                out.append((loc, f"unknown key {key!r}"))
             continue
         message = str(err["msg"])
         if err["type"] == "literal_error":

@@ -432,7 +432,7 @@ class Policy(Frozen):
                             unknown("data category", d, categories),
                         )
                     )
-            problems.extend(self._archive_problems(i, r, categories))
+            problems.extend(self._archive_problems(i, r, categories, broken.get("data_sources", set())))
             if r.period is None and r.anchor != "consent_withdrawal":
                 problems.append(
                     (
@@ -482,9 +482,10 @@ class Policy(Frozen):
         return problems
 
     def _archive_problems(
-        self, i: int, rule: RetentionRule, categories: set[str]
+        self, i: int, rule: RetentionRule, categories: set[str], broken_sources: set[str]
     ) -> list[tuple[tuple[str | int, ...], str]]:
-        """An archive exemption names known data categories and tables that the rule binds."""
+        """An archive exemption names known data categories and tables that the rule binds
+        (`broken_sources`: sources declared but themselves invalid, whose tables are not checked)."""
         ex = rule.archive_exemption
         if not isinstance(ex, ArchiveExemption):
             return []
@@ -496,14 +497,17 @@ class Policy(Frozen):
             )
         for j, d in enumerate(ex.data_categories):
             if d not in categories:
-                problems.append(((*at, "data_categories", j), f"unknown data category {d!r}"))
+                problems.append(((*at, "data_categories", j), unknown("data category", d, categories)))
         sources = {s.id: s for s in self.data_sources}
         for j, name in enumerate(ex.tables):
             source_id, table_name = name.split("/", 1)
             source = sources.get(source_id)
             table = source.table(table_name) if source else None
+            if source is None and source_id in broken_sources:
+                continue
             if table is None:
-                problems.append(((*at, "tables", j), f"no declared table {name!r}"))
+                declared = [f"{s.id}/{t.name}" for s in self.data_sources for t in s.tables]
+                problems.append(((*at, "tables", j), unknown("table", name, declared)))
             elif not any(b.rule == rule.id for b in table.retention):
                 problems.append(
                     ((*at, "tables", j), f"table {name!r} has no retention binding to {rule.id!r}")
