@@ -17,6 +17,7 @@ import re
 
 from pydantic import Field
 
+from sargs.domains.policy.problems import unknown
 from sargs.domains.policy.sources import Column, IdentityKindName, SourceSlug, TableName
 from sargs.domains.policy.text import Frozen, Text
 
@@ -65,11 +66,11 @@ def client_source_problems(
             problems.append(((*at, "id"), f"duplicate id {source.id!r}"))
         seen.add(source.id)
         if source.controller not in controllers:
-            problems.append(((*at, "controller"), f"unknown controller {source.controller!r}"))
+            problems.append(((*at, "controller"), unknown("controller", source.controller, controllers)))
         for name in ("group", "leave_group"):
             value = getattr(source, name)
             if value is not None and value not in groups:
-                problems.append(((*at, name), f"unknown client group {value!r}"))
+                problems.append(((*at, name), unknown("client group", value, groups)))
         if source.leave_group is not None and source.leave_group == source.group:
             problems.append(((*at, "leave_group"), "leave_group must differ from group"))
         for column, values in source.where.items():
