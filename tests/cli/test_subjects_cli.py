@@ -264,4 +264,4 @@ def test_the_policy_refuses_a_source_naming_unknown_groups(example_policies: lis
     bad = ClientGroupSource(**{**src.model_dump(), "group": "gold", "leave_group": "own"})
     broken = telecom.model_copy(update={"client_group_sources": [bad]})
     problems = [m for _, m in broken.reference_problems()]
-    assert "unknown client group 'gold'" in problems
+    assert "unknown client group 'gold' (valid: other_operator, own)" in problems
