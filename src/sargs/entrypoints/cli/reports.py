@@ -7,22 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
 from sargs.core.errors import SargsError
 from sargs.domains.ropa.processors import contract_status, processors_of
 from sargs.entrypoints.api.routers.ropa import ropa_file
+from sargs.entrypoints.cli.output import console, err, need_policies
+from sargs.entrypoints.cli.output import fail as _fail
 from sargs.entrypoints.container import Container
-
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print("[bold red]error:[/] ", end="")
-    err.print(message, markup=False, highlight=False)
-    return typer.Exit(1)
 
 
 def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
@@ -53,12 +45,17 @@ def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
     def processors() -> None:
         """Every processor per controller with its contract state today."""
         c = container(publish=False, schema=False)
+        need_policies(c)
         today = c.clock.now().date()
+        listed = 0
         for controller in c.registry.controller_ids:
             for p in processors_of(c.registry.policy_for(controller), controller):
                 s = contract_status(p, today=today)
                 mark = "[green]in force[/]" if s.in_force else f"[red]NOT IN FORCE[/] ({s.reason})"
                 console.print(f"{controller}: {p.id} {p.name} — {mark}", highlight=False)
+                listed += 1
+        if not listed:
+            console.print("the loaded policies declare no processors")
 
     return app
 
