@@ -3,6 +3,7 @@ SARGS_TEST_DATABASE_URL is set), the example policies, a fixed clock, an API cli
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,9 @@ from sargs.entrypoints.container import Container
 from sargs.migrations import upgrade
 from tests.helpers import PG_SERVER_URL, PG_URL, create_test_database, drop_test_database
 
+# The suite never reads a ./sargs.env the developer may have (the CLI reads one from the folder it
+# runs in): an empty settings file instead. Tests of that file set SARGS_ENV_FILE themselves.
+os.environ.setdefault("SARGS_ENV_FILE", os.devnull)
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 

@@ -37,9 +37,10 @@ def sargs(*args: str) -> list[str]:
 
 
 def sargs_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any SARGS_* setting, plus `settings` as SARGS_<NAME>."""
+    """This process's environment without any SARGS_* setting, plus `settings` as SARGS_<NAME>
+    (and no settings file: a ./sargs.env in the folder the process runs in is not read)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SARGS_")}
-    env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+    env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "200", "SARGS_ENV_FILE": os.devnull})
     env.update({f"SARGS_{k.upper()}": v for k, v in settings.items()})
     return env
 

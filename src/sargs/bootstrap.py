@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
@@ -110,6 +110,12 @@ def build(
     if publish_policies or require_schema:
         _refuse_missing_sqlite_file(settings.database_url)
     engine = make_engine(settings.database_url)
+    # The database first: it answers (or not) at once, while the policies take a while to read.
+    if (publish_policies or require_schema) and not _has_schema(engine):
+        engine.dispose()
+        raise ConfigurationError(
+            f"the database {_shown(settings.database_url)} has no Sargs tables yet; {_REACH}"
+        )
     if policies is None:
         policies = [load_policy(p) for p in settings.policy_files]
     clock = clock or SystemClock()
@@ -125,11 +131,6 @@ def build(
         retention_connectors=retention_connectors(),
         rate_limits=rate_limits(settings),
     )
-    if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):
-        engine.dispose()
-        raise ConfigurationError(
-            f"the database {_shown(settings.database_url)} has no Sargs tables yet; {_REACH}"
-        )
     if publish_policies and policies:
         with container.sessions.begin() as session:
             for policy in policies:
@@ -141,6 +142,14 @@ _REACH = (
     "`sargs db upgrade` creates the Sargs tables there; to use a running demo instead, run sargs in its folder "
     "(cd .demo: it reads sargs.env there) or with --env-file .demo/sargs.env"
 )
+
+
+def _has_schema(engine: Engine) -> bool:
+    try:
+        return inspect(engine).has_table("policy_versions")
+    except BaseException:
+        engine.dispose()
+        raise
 
 
 def _shown(url: str) -> str:
