@@ -107,9 +107,13 @@ class Processes:
 
 @contextmanager
 def start_processes(
-    cmds: Sequence[Sequence[str]], env: Mapping[str, str], *, stop_timeout: float = 10.0
+    cmds: Sequence[Sequence[str]],
+    env: Mapping[str, str],
+    *,
+    stop_timeout: float = 10.0,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Iterator[Processes]:
-    """Start every command at once (same environment); stop them all when the block ends."""
+    """Start every command at once (same environment and folder); stop them all when the block ends."""
     procs: list[subprocess.Popen[bytes]] = []
     with ExitStack() as files:
         logs: list[IO[bytes]] = []
@@ -117,7 +121,9 @@ def start_processes(
             for cmd in cmds:
                 log = files.enter_context(tempfile.TemporaryFile())
                 logs.append(log)
-                procs.append(subprocess.Popen(list(cmd), env=dict(env), stdout=log, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(list(cmd), env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+                )
             yield Processes(procs, logs)
         finally:
             Processes(procs, logs).stop(timeout=stop_timeout)
