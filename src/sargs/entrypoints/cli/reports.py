@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from sargs.core.errors import SargsError
 from sargs.domains.ropa.processors import contract_status, processors_of
 from sargs.entrypoints.api.routers.ropa import ropa_file
 from sargs.entrypoints.cli.output import console, err, need_policies
@@ -34,10 +33,7 @@ def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
         if format not in ("pdf", "html", "csv", "json") or lang not in ("lv", "en"):
             raise _fail("--format is pdf, html, csv or json; --lang is lv or en")
         c = container(publish=False, schema=False)
-        try:
-            body, _, _ = ropa_file(c, controller, format, lang)
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        body, _, _ = ropa_file(c, controller, format, lang)
         output.write_bytes(body)
         console.print(f"wrote {output}")
 
@@ -76,20 +72,17 @@ def add_policy_notify(policy_app: typer.Typer, container: Callable[..., Containe
         if target is None:
             known = ", ".join(p.id for p in c.registry.policies) or "none loaded"
             raise _fail(f"unknown policy {policy!r} (loaded: {known})")
-        try:
-            with Progress(console=err, transient=True) as progress:
-                task = progress.add_task("queueing notices", total=None)
-                report = notify_policy_version(
-                    sessions=c.sessions,
-                    policy=target,
-                    secret=notice_secret(c),
-                    now=c.clock.now,
-                    mail=mail_queue(c),
-                    batch=batch,
-                    progress=lambda n: progress.update(task, completed=n),
-                )
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("queueing notices", total=None)
+            report = notify_policy_version(
+                sessions=c.sessions,
+                policy=target,
+                secret=notice_secret(c),
+                now=c.clock.now,
+                mail=mail_queue(c),
+                batch=batch,
+                progress=lambda n: progress.update(task, completed=n),
+            )
         console.print(
             f"policy {target.id} {target.version}: queued {report.sms} SMS and {report.email} e-mails; "
             f"{report.already} already told, {report.unreachable} unreachable, "
