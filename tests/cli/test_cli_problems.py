@@ -105,6 +105,9 @@ def test_every_command_says_in_one_line_that_the_database_cannot_be_reached(
 ) -> None:
     url, named = UNREACHABLE[case]
     monkeypatch.chdir(tmp_path)
+    for name in ("SARGS_SOURCE_SHOP_URL", "SARGS_SOURCE_LOYALTY_URL"):  # `sargs demo` sets them
+        monkeypatch.setenv(name, "")  # recorded as unset: removed again afterwards
+        monkeypatch.delenv(name)
     env = {
         "SARGS_DATABASE_URL": url,
         "SARGS_POLICY_FILES": ",".join(str(p) for p in example_policy_paths()),

@@ -21,6 +21,8 @@ cli = make_cli(
 )
 runner = CliRunner()
 POLICIES = ",".join(str(p) for p in example_policy_paths())
+# `sargs demo` sets these in its process's environment, for its server
+DEMO_SOURCE_URLS = ("SARGS_SOURCE_SHOP_URL", "SARGS_SOURCE_LOYALTY_URL")
 SECRETS = {"SARGS_SECRET_KEY": "a-test-secret-key-long-enough", "SARGS_SMS_WEBHOOK_SECRET": "a-test-sms-key"}
 
 
@@ -30,7 +32,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytes
     for name in list(os.environ):
         if name.startswith("SARGS_"):
             monkeypatch.delenv(name)
-    for name in ("SARGS_DATABASE_URL", "SARGS_POLICY_FILES", "SARGS_DEMO", "SARGS_SOURCE_SHOP_URL"):
+    for name in ("SARGS_DATABASE_URL", "SARGS_POLICY_FILES", "SARGS_DEMO", *DEMO_SOURCE_URLS):
         monkeypatch.setenv(name, "")  # recorded as unset, so the teardown removes what a file set
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
