@@ -168,6 +168,26 @@ class DataCategory(Frozen):
     special: bool = False
 
 
+class ArchiveExemption(Frozen):
+    """What of a rule's expired data the law sends to the state archives (R 2.5): kept, not destroyed.
+
+    A table's rows are kept for the archive when the table is named here (`source/table`) or one of
+    its fields holds one of `data_categories`; everything else the rule releases is destroyed.
+    `archive_exemption: true` on a rule keeps all of it."""
+
+    data_categories: list[Slug] = Field(default_factory=list)
+    tables: list[str] = Field(default_factory=list, description="Tables as source/table, e.g. shop/orders.")
+    reason: Text | None = None
+
+    @field_validator("tables")
+    @classmethod
+    def _source_slash_table(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*/[A-Za-z_][A-Za-z0-9_.]*", name):
+                raise ValueError(f"name a table as source/table, e.g. shop/orders (not {name!r})")
+        return value
+
+
 class RetentionRule(Frozen):
     """How long data of a purpose is kept. Several rules for one purpose: whichever ends first."""
 
@@ -177,8 +197,10 @@ class RetentionRule(Frozen):
     period: Duration | None = None
     anchor: RetentionAnchor
     action: Literal["delete", "anonymise"] = "delete"
-    archive_exemption: bool = Field(
-        default=False, description="Records the law requires to go to the state archive are kept (R 2.5)."
+    archive_exemption: bool | ArchiveExemption = Field(
+        default=False,
+        description="What the law sends to the state archive is kept (R 2.5): `true` keeps everything "
+        "the rule releases; tables or data categories keep only those and the rest is destroyed.",
     )
     description: Text | None = None
 
@@ -188,6 +210,13 @@ class RetentionRule(Frozen):
         if isinstance(value, str):
             return Duration.parse(value)
         return value
+
+    @field_validator("archive_exemption", mode="before")
+    @classmethod
+    def _archive_scope(cls, value: object) -> object:
+        # A mapping is the narrowed form: validate it as one, so a typo is reported at its key
+        # rather than as "not a boolean" as well.
+        return ArchiveExemption.model_validate(value) if isinstance(value, dict) else value
 
 
 class ProcessorContract(Frozen):
@@ -382,6 +411,7 @@ class Policy(Frozen):
                     problems.append(
                         (("retention_rules", i, "data_categories", j), f"unknown data category {d!r}")
                     )
+            problems.extend(self._archive_problems(i, r, categories))
             if r.period is None and r.anchor != "consent_withdrawal":
                 problems.append(
                     (
@@ -415,4 +445,33 @@ class Policy(Frozen):
                 rules={r.id: (r.purpose, r.period is not None) for r in self.retention_rules},
             )
         )
+        return problems
+
+    def _archive_problems(
+        self, i: int, rule: RetentionRule, categories: set[str]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """An archive exemption names known data categories and tables that the rule binds."""
+        ex = rule.archive_exemption
+        if not isinstance(ex, ArchiveExemption):
+            return []
+        at: tuple[str | int, ...] = ("retention_rules", i, "archive_exemption")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if not ex.tables and not ex.data_categories:
+            problems.append(
+                (at, "name the tables or data_categories that go to the state archive (or say true)")
+            )
+        for j, d in enumerate(ex.data_categories):
+            if d not in categories:
+                problems.append(((*at, "data_categories", j), f"unknown data category {d!r}"))
+        sources = {s.id: s for s in self.data_sources}
+        for j, name in enumerate(ex.tables):
+            source_id, table_name = name.split("/", 1)
+            source = sources.get(source_id)
+            table = source.table(table_name) if source else None
+            if table is None:
+                problems.append(((*at, "tables", j), f"no declared table {name!r}"))
+            elif not any(b.rule == rule.id for b in table.retention):
+                problems.append(
+                    ((*at, "tables", j), f"table {name!r} has no retention binding to {rule.id!r}")
+                )
         return problems
