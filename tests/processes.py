@@ -70,8 +70,9 @@ class Processes:
         if dead:
             raise AssertionError(f"process(es) {dead} exited early\n{self.outputs()}")
 
-    def wait_http(self, urls: Sequence[str], *, timeout: float = 30.0) -> None:
-        """Wait until every URL answers 200 (each process is checked for an early death)."""
+    def wait_http(self, urls: Sequence[str], *, timeout: float = 60.0) -> None:
+        """Wait until every URL answers 200 (each process is checked for an early death; on a busy
+        shared machine four processes importing everything can take over 30 s to listen)."""
         deadline = time.monotonic() + timeout
         pending = list(urls)
         while pending:
