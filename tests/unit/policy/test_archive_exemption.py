@@ -35,9 +35,9 @@ def test_the_whole_rule_flag_still_loads() -> None:
 @pytest.mark.parametrize(
     ("block", "field", "message"),
     [
-        ("      tabels: [shop/orders]\n", "archive_exemption.tabels", "Extra inputs are not permitted"),
+        ("      tabels: [shop/orders]\n", "archive_exemption.tabels", "did you mean 'tables'?"),
         ("      tables: [orders]\n", "archive_exemption.tables", "name a table as source/table"),
-        ("      tables: [shop/nope]\n", "archive_exemption.tables[0]", "no declared table 'shop/nope'"),
+        ("      tables: [shop/nope]\n", "archive_exemption.tables[0]", "unknown table 'shop/nope'"),
         ("      tables: [shop/email_events]\n", "archive_exemption.tables[0]", "no retention binding"),
         (
             "      data_categories: [accounting]\n",
