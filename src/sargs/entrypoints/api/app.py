@@ -25,6 +25,7 @@ from sargs.entrypoints.api.routers import (
     subjects,
     web,
 )
+from sargs.entrypoints.api.routers.wellknown import install_well_known
 from sargs.entrypoints.container import Container
 
 
@@ -46,6 +47,7 @@ def create_api(container: Container) -> FastAPI:
         trust_request_id=container.settings.trust_request_id,
     )
     app.include_router(operations.router)
+    install_well_known(app, container)
     for router in (
         health.router,
         consents.router,
