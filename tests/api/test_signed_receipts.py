@@ -188,3 +188,30 @@ def test_the_receipts_command_is_wired_into_sargs(monkeypatch: pytest.MonkeyPatc
         main()
     assert done.value.code in (0, None) and "lmt" in json.loads(out.read_text())
     assert example_policy_paths()  # the examples the other tests sign for
+
+
+def test_the_auditors_script_in_the_docs_checks_a_real_receipt(
+    client: TestClient, auth: Auth, tmp_path: Path
+) -> None:
+    import re
+    import subprocess
+    import sys
+
+    doc = (Path(__file__).parents[2] / "docs" / "receipts.md").read_text(encoding="utf-8")
+    script = re.search(r"```python\n(.*?)```", doc, re.S)
+    assert script, "docs/receipts.md has no python example"
+    (tmp_path / "check_receipt.py").write_text(script.group(1))
+    h = auth("operator")
+    event_id = grant(client, h).json()["event"]["id"]
+    (tmp_path / "r.jwt").write_text(
+        client.get(f"/api/v1/consents/{event_id}/receipt?format=jwt", headers=h).text
+    )
+    (tmp_path / "jwks.json").write_text(client.get("/.well-known/jwks.json").text)
+    run = subprocess.run(
+        [sys.executable, "check_receipt.py", "r.jwt", "jwks.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("valid signature by lmt.") and event_id in run.stdout

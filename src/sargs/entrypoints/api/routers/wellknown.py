@@ -16,7 +16,7 @@ from sargs.entrypoints.container import Container
 from sargs.entrypoints.receipts import JWKS_PATH
 
 log = logging.getLogger("sargs.receipts")
-router = APIRouter(tags=["receipts"])
+router = APIRouter(tags=["receipts"], include_in_schema=False)  # like the other well-known files
 
 
 @router.get(JWKS_PATH)
