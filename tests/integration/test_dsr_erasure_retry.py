@@ -8,7 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from sargs.core.db import make_engine
 from sargs.domains.dsr.fulfilment import erasure_tables, fulfil, runs_of
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.policy.sources import DataSource
@@ -16,7 +18,7 @@ from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.integration.sources.conftest import source_url as source_url
-from tests.integration.test_dsr_sources import ACTOR, EMAIL, ready, scalar
+from tests.integration.test_dsr_sources import ACTOR, BREAK, EMAIL, MEND, ready, scalar
 
 
 class WorkerDied(BaseException):
@@ -63,9 +65,9 @@ def kept_and_deleted(container: Container, rid: str) -> tuple[dict[str, int], di
     return {t.table: t.kept for t in tables if t.kept}, {t.table: t.deleted for t in tables if t.deleted}
 
 
-@pytest.mark.parametrize("crashes", [1, 2])
+@pytest.mark.parametrize("before", [["crash"], ["crash", "crash"], ["crash", "failure"]])
 def test_an_erasure_retried_after_a_crash_lists_the_kept_rows_again(
-    container: Container, source_url: Callable[[str], str], crashes: int
+    container: Container, source_url: Callable[[str], str], before: list[str]
 ) -> None:
     # What an erasure that does not crash answers, on a shop of its own: the reference.
     calm = source_url("calm")
@@ -80,10 +82,21 @@ def test_an_erasure_retried_after_a_crash_lists_the_kept_rows_again(
     create_shop(shop, people=5, now=container.clock.now(), known=[KnownPerson(email=EMAIL)])
     rid = ready(container, "erasure")
     real = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
-    for _ in range(crashes):  # the second crash happens during the first retry
-        with pytest.raises(WorkerDied):
-            go(container, rid, DiesAfterTheSourceCommitted(real))
-        container.clock.advance(minutes=16)  # type: ignore[attr-defined]  # the dead worker's lease ran out
+    engine = make_engine(shop)
+    for what in before:  # a second crash, or a failure, happens during the first retry
+        if what == "crash":
+            with pytest.raises(WorkerDied):
+                go(container, rid, DiesAfterTheSourceCommitted(real))
+            container.clock.advance(minutes=16)  # type: ignore[attr-defined]  # the dead worker's lease ran out
+        else:
+            with engine.begin() as conn:
+                for statement in BREAK[engine.dialect.name]:
+                    conn.execute(text(statement))
+            assert set(go(container, rid, real).errors) == {"shop"}
+            with engine.begin() as conn:
+                for statement in MEND[engine.dialect.name]:
+                    conn.execute(text(statement))
+    engine.dispose()
     assert scalar(shop, "SELECT count(*) FROM email_events WHERE customer_id = 1") == 0  # it committed
 
     retried = go(container, rid, real)

@@ -262,12 +262,13 @@ def fulfil(
                 )
             run = session.get(DsrSourceRun, (request_id, source.id))
             assert run is not None
-            earlier: dict[str, list[Any]] | None = None
+            # The rows an interrupted attempt had found (noted before it changed anything; kept
+            # through a failed attempt after it) are looked up again by key, so the answer still
+            # lists what it kept though their identities are gone.
+            earlier: dict[str, list[Any]] | None = (run.result or {}).get("found")
             if run.status == "running":
                 # An earlier worker died inside this source: its transaction there either committed
-                # or not, so running it again is safe; the rows it had found (noted before it changed
-                # anything) are looked up again by key, so the answer still lists what it kept.
-                earlier = (run.result or {}).get("found")
+                # or not, so running it again is safe.
                 request = lock_request(session=session, request_id=request_id)
                 log_event(
                     session=session,
@@ -293,7 +294,9 @@ def fulfil(
         with sessions.begin() as session:
             run = session.get(DsrSourceRun, (request_id, source.id))
             assert run is not None
-            run.status, run.result, run.error, run.finished_at = status, payload, error, now()
+            run.status, run.error, run.finished_at = status, error, now()
+            if payload is not None or "found" not in (run.result or {}):
+                run.result = payload  # a failed erasure changed nothing: the note of earlier rows stays
         result.sources[source.id] = status
         if error:
             result.errors[source.id] = error
