@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -30,7 +30,13 @@ class FakeConnector:
         )
 
     def erase(
-        self, *, identities: Sequence[Identity], now: datetime, rules: Mapping[str, RetentionRule]
+        self,
+        *,
+        identities: Sequence[Identity],
+        now: datetime,
+        rules: Mapping[str, RetentionRule],
+        earlier: Mapping[str, Sequence[Any]] | None = None,
+        on_found: Callable[[dict[str, list[Any]]], None] | None = None,
     ) -> SourceErasure:
         self.factory.calls.append(("erase", self.source.id))
         self.factory.pause()

@@ -35,6 +35,12 @@ def test_masking_hides_phone_numbers_and_emails_but_keeps_ids() -> None:
     assert "4f9a0c1e2b3d4e5f6a7b8c9d0e1f2a3b" in masked
 
 
+@pytest.mark.parametrize("address", ["jānis@piemērs.lv", "ēriks.ozoliņš@lmt.lv", "janis@piemērs.lv"])
+def test_masking_hides_latvian_addresses_with_diacritics(address: str) -> None:
+    masked = mask_text(f"code sent to {address} for identity email:{address}")
+    assert address not in masked and address.split("@")[1] not in masked
+
+
 def test_a_full_run_logs_no_phone_number_or_email_of_its_people(
     container: Container,
     codes: FakeCodeSender,

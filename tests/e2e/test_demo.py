@@ -23,6 +23,7 @@ EXPECT = [
     '"event":',  # withdraw
     '"history":',  # subject consents
     "KI-CR-v1.1.0",  # receipt
+    "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCIs",  # the receipt signed: {"alg":"ES256","typ":"JWT",...
     '"route":"GET /api/v1/consents/{event_id}/receipt"',  # audit: the receipt read above was logged
     "subject_id,since,contact",  # audience
     '"outcome":"granted"',  # an SMS texting JAUNUMI

@@ -184,3 +184,35 @@ class Settings(BaseSettings):
                 f"{'it' if len(names) == 1 else 'each'} (or its _FILE variant, e.g. {names[0]}_FILE) "
                 "before serving outside demo mode"
             )
+
+    # Signed consent receipts (issue 18). Each controller's P-256 private key as a JWK, by controller
+    # id: SARGS_RECEIPT_KEYS='{"lmt": {"kty": "EC", "crv": "P-256", "x": ..., "y": ..., "d": ...}}', or
+    # SARGS_RECEIPT_KEYS_FILE naming a JSON file of that shape (`sargs receipts key` writes one). The
+    # public keys are published at /.well-known/jwks.json, with the retired public keys listed here
+    # (a JSON list of public JWKs with their kid) so receipts signed before a key change still verify.
+    # A controller without a key: its receipts are served unsigned and start-up warns (demo mode
+    # derives a key from secret_key instead).
+    receipt_keys: dict[str, dict[str, str]] = Field(default_factory=dict, repr=False)
+    receipt_retired_keys: list[dict[str, str]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_receipt_keys_file(cls, data: object) -> object:
+        import os
+
+        path = os.environ.get("SARGS_RECEIPT_KEYS_FILE")
+        if isinstance(data, dict) and path and "receipt_keys" not in data:
+            data["receipt_keys"] = Path(path).read_text(encoding="utf-8")
+        return data
+
+    @field_validator("receipt_keys", "receipt_retired_keys", mode="before")
+    @classmethod
+    def _json_text(cls, value: object) -> object:
+        import json
+
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError("must be JSON (see `sargs receipts key`)") from None
+        return value

@@ -18,8 +18,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-# Plain or URL-encoded (%40 for @, %2B for +, + for a space), as they appear in logged URLs.
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# Plain or URL-encoded (%40 for @, %2B for +, + for a space), as they appear in logged URLs; any
+# letters, so internationalised addresses (jānis@piemērs.lv, accepted as identities) are masked too.
+_EMAIL = re.compile(r"[\w.%+\-]+(?:@|%40)[\w.\-]+\.[^\W\d_]{2,}")
 # Eight or more digits, optionally with a leading + and single spaces, dashes or pluses between.
 _PHONE = re.compile(r"(?:(?<=%2B)|(?<=%2b)|(?<![\w.]))\+?\d(?:[ +\-]?\d){7,16}(?!\w)")
 _STANDARD = set(vars(logging.makeLogRecord({})))

@@ -82,6 +82,25 @@ def record_outcome(
     return bool(getattr(result, "rowcount", 0))
 
 
+def release(session: Session, model: Any, items: Sequence[Claim], *, now: datetime) -> int:
+    """Hand back claimed messages that were never handed over: queued and due at once, for any worker.
+
+    Fenced like an outcome (still `sending` under this claim's attempt count); the count is not
+    lowered, so a claim's number is never reused. How many were released."""
+    released = 0
+    for item in items:
+        released += int(
+            record_outcome(
+                session,
+                model,
+                item_id=item.id,
+                attempts=item.attempts,
+                values={"status": "queued", "next_attempt_at": now},
+            )
+        )
+    return released
+
+
 @dataclass
 class DeliveryReport:
     """What one batch did: sent, to be retried, failed (with `outbox id: reason` each)."""
@@ -90,6 +109,7 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    released: int = 0  # claimed but handed back unsent, because the worker is stopping
 
     @property
     def handled(self) -> int:
@@ -117,6 +137,7 @@ def deliver_batch(
     lease: timedelta,
     send_budget: timedelta | None = None,
     settled: Callable[[Session, C, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     what: str,
 ) -> DeliveryReport:
     """Claim one batch of due messages, hand each over (`attempt`), record each outcome.
@@ -125,6 +146,7 @@ def deliver_batch(
     default 30 s, or a quarter of a shorter lease) of the batch's lease is left; the rest stay
     claimed and are picked up again when the lease ends, so a slow provider cannot make two workers
     send the same message. `settled(session, item, status)` runs with each recorded outcome.
+    When `should_stop` says so (SIGTERM) the messages not yet handed over are released at once.
     """
     report = DeliveryReport()
     with sessions.begin() as session:
@@ -132,7 +154,11 @@ def deliver_batch(
         batch = claim(session, started)
     budget = send_budget if send_budget is not None else min(SEND_BUDGET, lease / 4)
     deadline = started + lease - budget
-    for item in batch:
+    for index, item in enumerate(batch):
+        if should_stop is not None and should_stop():
+            with sessions.begin() as session:
+                report.released = release(session, model, batch[index:], now=now())
+            break
         if now() >= deadline:
             break
         outcome = attempt(item, now())

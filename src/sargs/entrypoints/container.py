@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.core.errors import ConfigurationError
+from sargs.domains.consent.receipt_keys import ReceiptKeys
 from sargs.domains.policy.clients import ClientGroupSource
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.sources import DataSource
@@ -63,9 +64,17 @@ class Container:
     client_rows: ClientRows = no_client_sources  # issue 19: policy client_group_sources
     rate_limits: RateLimits = field(default_factory=memory_rate_limits)  # bootstrap wires Redis if set
     sms: SmsDirectory = field(init=False)
+    receipt_keys: ReceiptKeys = field(init=False)  # the controllers' receipt signing keys (settings)
 
     def __post_init__(self) -> None:
         self.sms = SmsDirectory(self.registry, region=self.settings.default_region)
+        s = self.settings
+        self.receipt_keys = ReceiptKeys.from_settings(
+            s.receipt_keys,
+            controllers=self.registry.controller_ids,
+            retired=s.receipt_retired_keys,
+            demo_secret=s.secret_key if s.demo else None,
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -44,6 +44,15 @@ def test_email_domain_and_case_are_normalised() -> None:
         "email:a@example.lv>",
         "email:one,two@example.lv",
         "email:a\x07@example.lv",
+        "email:two..dots@example.lv",
+        "email:.leading@example.lv",
+        "email:a@-example.lv",
+        "email:a@example..lv",
+        "email:a@[192.0.2.1]",
+        "email:Jānis <janis@example.lv>",
+        "email:janis@localhost",
+        "email:janis@example.invalid",
+        "email:" + "x" * 65 + "@example.lv",
     ],
 )
 def test_malformed_emails_are_rejected(raw: str) -> None:
@@ -53,6 +62,17 @@ def test_malformed_emails_are_rejected(raw: str) -> None:
 
 def test_latvian_addresses_with_diacritics_are_accepted() -> None:
     assert parse_identity("email:Jānis@Ķēķis.lv").value == "jānis@ķēķis.lv"
+    assert parse_identity("email:jānis@piemērs.lv").value == "jānis@piemērs.lv"
+
+
+def test_an_idn_domain_written_in_punycode_is_the_same_address_as_in_unicode() -> None:
+    assert parse_identity("email:Janis@XN--PIEMRS-S3A.LV") == parse_identity("email:janis@piemērs.lv")
+
+
+def test_the_reason_an_address_is_refused_is_said() -> None:
+    with pytest.raises(InvalidInput, match="period") as caught:
+        parse_identity("email:a@b")
+    assert caught.value.details == {"field": "email"}
 
 
 def test_customer_numbers_are_kept_as_given_but_trimmed() -> None:

@@ -262,9 +262,13 @@ def fulfil(
                 )
             run = session.get(DsrSourceRun, (request_id, source.id))
             assert run is not None
+            # The rows an interrupted attempt had found (noted before it changed anything; kept
+            # through a failed attempt after it) are looked up again by key, so the answer still
+            # lists what it kept though their identities are gone.
+            earlier: dict[str, list[Any]] | None = (run.result or {}).get("found")
             if run.status == "running":
                 # An earlier worker died inside this source: its transaction there either committed
-                # or not, so running it again is safe, but counts may miss what that run did.
+                # or not, so running it again is safe.
                 request = lock_request(session=session, request_id=request_id)
                 log_event(
                     session=session,
@@ -277,11 +281,22 @@ def fulfil(
             run.status, run.attempts, run.started_at, run.error = "running", run.attempts + 1, now(), None
         if progress:
             progress(source.id, "running")
-        status, payload, error = _run_source(connectors, source, kind, identities, now(), rules)
+        status, payload, error = _run_source(
+            connectors,
+            source,
+            kind,
+            identities,
+            now(),
+            rules,
+            earlier=earlier,
+            on_found=_noting_found(sessions, request_id, source.id, earlier or {}),
+        )
         with sessions.begin() as session:
             run = session.get(DsrSourceRun, (request_id, source.id))
             assert run is not None
-            run.status, run.result, run.error, run.finished_at = status, payload, error, now()
+            run.status, run.error, run.finished_at = status, error, now()
+            if payload is not None or "found" not in (run.result or {}):
+                run.result = payload  # a failed erasure changed nothing: the note of earlier rows stays
         result.sources[source.id] = status
         if error:
             result.errors[source.id] = error
@@ -319,6 +334,30 @@ def fulfil(
     return result
 
 
+def _noting_found(
+    sessions: sessionmaker[Session], request_id: str, source: str, earlier: dict[str, list[Any]]
+) -> Callable[[dict[str, list[Any]]], None]:
+    """The erasure's `on_found` hook: note with the running source which rows it found (with what an
+    interrupted attempt had found), committed before the source changes anything."""
+
+    def note(found: dict[str, list[Any]]) -> None:
+        merged = {
+            t: list(dict.fromkeys([*earlier.get(t, []), *found.get(t, [])])) for t in {*earlier, *found}
+        }
+        try:
+            with sessions.begin() as session:
+                run = session.get(DsrSourceRun, (request_id, source), with_for_update=True)
+                if run is None or run.status != "running":
+                    raise Conflict("another worker took this source over", field="status")
+                run.result = {"found": merged}
+        except SargsError:
+            raise
+        except Exception as exc:
+            raise SargsError(f"{type(exc).__name__} while noting the rows found in Sargs' database") from None
+
+    return note
+
+
 def _run_source(
     connectors: ConnectorFactory,
     source: DataSource,
@@ -326,11 +365,16 @@ def _run_source(
     identities: Sequence[Identity],
     now: datetime,
     rules: dict[str, Any],
+    *,
+    earlier: dict[str, list[Any]] | None = None,
+    on_found: Callable[[dict[str, list[Any]]], None] | None = None,
 ) -> tuple[str, dict[str, Any] | None, str | None]:
     try:
         connector = connectors(source)
         if kind == "erasure":
-            erased = connector.erase(identities=identities, now=now, rules=rules)
+            erased = connector.erase(
+                identities=identities, now=now, rules=rules, earlier=earlier, on_found=on_found
+            )
             if not erased.ok:
                 return "failed", None, (erased.error or "the source refused the erasure")[:500]
             return "ok", erasure_to_json(erased), None

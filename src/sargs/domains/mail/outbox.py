@@ -199,6 +199,7 @@ def deliver_due(
     limit: int = 50,
     lease: timedelta = LEASE,
     max_attempts: int = MAX_ATTEMPTS,
+    should_stop: Callable[[], bool] | None = None,
 ) -> MailReport:
     """Claim one batch of due messages, hand each to `sender`, record each outcome."""
     return delivery.deliver_batch(
@@ -208,6 +209,7 @@ def deliver_due(
         attempt=lambda item, at: _attempt(sender, item, now=at, max_attempts=max_attempts),
         now=now,
         lease=lease,
+        should_stop=should_stop,
         what="mail",
     )
 

@@ -192,6 +192,7 @@ def deliver_due(
     lease: timedelta = LEASE,
     max_attempts: int = MAX_ATTEMPTS,
     send_budget: timedelta | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
     """Claim one batch of due messages, hand each to `sender`, record each outcome (see
     `delivery.deliver_batch` for the send budget); a code's text is forgotten once settled."""
@@ -209,6 +210,7 @@ def deliver_due(
         lease=lease,
         send_budget=send_budget,
         settled=settled,
+        should_stop=should_stop,
         what="SMS",
     )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sargs.domains.policy.schema import RetentionRule
 from sargs.domains.policy.sources import DataSource
@@ -20,9 +20,22 @@ class SourceConnector(Protocol):
         ...
 
     def erase(
-        self, *, identities: Sequence[Identity], now: datetime, rules: Mapping[str, RetentionRule]
+        self,
+        *,
+        identities: Sequence[Identity],
+        now: datetime,
+        rules: Mapping[str, RetentionRule],
+        earlier: Mapping[str, Sequence[Any]] | None = None,
+        on_found: Callable[[dict[str, list[Any]]], None] | None = None,
     ) -> SourceErasure:
         """Erase in dependency order in one transaction; exemptions by `rules` keep rows and say why.
+
+        `on_found(keys)` is called in that transaction once the person's rows are found and locked,
+        before anything changes: table -> primary keys (JSON-safe). A retry passes what an
+        interrupted attempt found as `earlier`: those rows are looked up by key as well (an attempt
+        that committed has anonymised the identities they were found by), and those of them gone
+        are reported as deleted, so the answer is the same as the interrupted attempt's would have been.
+        A call that raises aborts the erasure.
 
         Never raises for a database failure: returns ok=False with a safe error and changes nothing.
         """

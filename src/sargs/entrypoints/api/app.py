@@ -26,6 +26,7 @@ from sargs.entrypoints.api.routers import (
     subjects,
     web,
 )
+from sargs.entrypoints.api.routers.wellknown import install_well_known
 from sargs.entrypoints.container import Container
 
 
@@ -47,6 +48,7 @@ def create_api(container: Container) -> FastAPI:
         trust_request_id=container.settings.trust_request_id,
     )
     app.include_router(operations.router)
+    install_well_known(app, container)
     for router in (
         health.router,
         consents.router,

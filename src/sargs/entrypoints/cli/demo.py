@@ -187,6 +187,8 @@ def demo_curls(
         f'-d \'{{"controller":"lmt","identity":"msisdn:{msisdn}","purpose":"offers","action":"withdraw"}}\'',
         f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/subjects/msisdn:{q_msisdn}/consents'",
         f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/consents/{event_id}/receipt?lang=en'",
+        f"curl -s {auth} -H 'X-Access-Reason: demo' '{base}/api/v1/consents/{event_id}/receipt?format=jwt'"
+        f"  # signed; keys: {base}/.well-known/jwks.json",
         f"curl -s {auth} '{base}/api/v1/audit?limit=5'",
         f"curl -s -H 'Authorization: Bearer {marketing}' '{base}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv' | head",
         f"curl -s -X POST {base}/api/v1/sms/inbound -H 'Content-Type: application/json' "

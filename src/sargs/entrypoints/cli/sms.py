@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
@@ -17,6 +16,7 @@ from sargs.domains.sms.outbox import DeliveryReport, deliver_due, status_counts
 from sargs.domains.sms.ports import SmsSender
 from sargs.entrypoints.cli.output import console, err
 from sargs.entrypoints.cli.output import fail as _fail
+from sargs.entrypoints.cli.stopping import stop_on_signals
 from sargs.entrypoints.container import Container
 
 
@@ -40,21 +40,24 @@ def make_sms_cli(
         """Deliver queued replies and codes through SARGS_SMS_PROVIDER (console or http).
 
         Safe to run several at once and to kill at any moment: a message is leased while it is
-        being sent, retried with backoff on transient failures and never marked sent twice."""
+        being sent, retried with backoff on transient failures and never marked sent twice.
+        SIGTERM or Ctrl+C stops it after the message being sent; the rest of its batch is handed
+        back at once."""
         c = container(publish=False)
         try:
             sender = sms_sender(c.settings)
         except SargsError as exc:
             raise _fail(exc.message) from None
         totals = DeliveryReport()
-        try:
-            while True:
+        with stop_on_signals() as stop:
+            while not stop.is_set():
                 report = deliver_due(
                     sessions=c.sessions,
                     sender=sender,
                     now=c.clock.now,
                     limit=batch,
                     lease=timedelta(seconds=lease),
+                    should_stop=stop.is_set,
                 )
                 totals.sent, totals.retried, totals.failed = (
                     totals.sent + report.sent,
@@ -63,12 +66,12 @@ def make_sms_cli(
                 )
                 if report.handled:
                     err.print(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+                if report.released:
+                    err.print(f"stopping: {report.released} message(s) handed back unsent")
                 if once and not report.handled:
                     break
                 if not report.handled:
-                    time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
+                    stop.wait(interval)
         console.print(f"delivered {totals.sent}, to retry later {totals.retried}, failed {totals.failed}")
 
     @sms_app.command("simulate")

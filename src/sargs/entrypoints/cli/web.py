@@ -16,6 +16,7 @@ from rich.table import Table
 from sargs.core.config import Settings
 from sargs.core.errors import SargsError
 from sargs.domains.mail.ports import MailSender
+from sargs.entrypoints.cli.stopping import stop_on_signals
 from sargs.entrypoints.container import Container
 
 console = Console()
@@ -82,26 +83,31 @@ def make_mail_cli(container: ContainerFn) -> typer.Typer:
         interval: Annotated[float, typer.Option(help="Seconds between polls when idle.", min=0.1)] = 2.0,
         batch: Annotated[int, typer.Option(help="Messages claimed per round.", min=1, max=1000)] = 50,
     ) -> None:
-        """Deliver queued e-mail over SMTP (SARGS_SMTP_*), retrying transient failures."""
+        """Deliver queued e-mail over SMTP (SARGS_SMTP_*), retrying transient failures.
+
+        SIGTERM or Ctrl+C stops it after the message being sent; the rest of its batch is handed
+        back at once."""
         from sargs.domains.mail.outbox import MailReport, deliver_due
 
         c = container(publish=False)
         sender = mail_sender(c.settings)
         totals = MailReport()
-        try:
-            while True:
-                report = deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now, limit=batch)
+        with stop_on_signals() as stop:
+            while not stop.is_set():
+                report = deliver_due(
+                    sessions=c.sessions, sender=sender, now=c.clock.now, limit=batch, should_stop=stop.is_set
+                )
                 totals.sent += report.sent
                 totals.retried += report.retried
                 totals.failed += report.failed
                 if report.handled:
                     err.print(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+                if report.released:
+                    err.print(f"stopping: {report.released} message(s) handed back unsent")
                 if once and not report.handled:
                     break
                 if not report.handled:
-                    time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
+                    stop.wait(interval)
         console.print(f"delivered {totals.sent}, to retry later {totals.retried}, failed {totals.failed}")
 
     @app.command("outbox")

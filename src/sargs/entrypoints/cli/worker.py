@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from datetime import UTC
 from functools import cache
@@ -16,6 +15,7 @@ from sargs.core.errors import SargsError
 from sargs.domains.jobs import periodic
 from sargs.domains.sms.ports import SmsSender
 from sargs.entrypoints.cli.output import console, err, fail
+from sargs.entrypoints.cli.stopping import stop_on_signals
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.worker.jobs import WorkerPorts
 from sargs.entrypoints.worker.runner import Worker
@@ -75,13 +75,12 @@ def add_worker_command(
             if any(not o.ok for o in outcomes):
                 raise typer.Exit(1)
             return
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: w.stop.set())
-        w.start()
-        err.print(f"worker {w.owner}: {len(w.jobs)} jobs scheduled; SIGTERM or Ctrl+C stops it")
-        while not w.stop.wait(0.5):
-            pass
-        w.shutdown()
+        with stop_on_signals(w.stop):
+            w.start()
+            err.print(f"worker {w.owner}: {len(w.jobs)} jobs scheduled; SIGTERM or Ctrl+C stops it")
+            while not w.stop.wait(0.5):
+                pass
+            w.shutdown()
 
 
 def _list(c: Container, w: Worker) -> None:

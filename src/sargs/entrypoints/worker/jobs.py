@@ -63,7 +63,10 @@ def sms_send(ctx: JobContext) -> str:
     from sargs.domains.sms.outbox import deliver_due
 
     c, sender = ctx.container, ctx.ports.sms()
-    return _drain(ctx, lambda: deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now))
+    return _drain(
+        ctx,
+        lambda: deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now, should_stop=ctx.stop.is_set),
+    )
 
 
 def mail_send(ctx: JobContext) -> str:
@@ -71,7 +74,10 @@ def mail_send(ctx: JobContext) -> str:
     from sargs.domains.mail.outbox import deliver_due
 
     c, sender = ctx.container, ctx.ports.mail()
-    return _drain(ctx, lambda: deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now))
+    return _drain(
+        ctx,
+        lambda: deliver_due(sessions=c.sessions, sender=sender, now=c.clock.now, should_stop=ctx.stop.is_set),
+    )
 
 
 def dsr_callbacks(ctx: JobContext) -> str:

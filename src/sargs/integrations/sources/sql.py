@@ -16,7 +16,9 @@ Matching identities (documented in README "Data sources"):
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -144,14 +146,25 @@ class SqlConnector:
         return SourceAccess(source=self.source.id, tables=out)
 
     def erase(
-        self, *, identities: Sequence[Identity], now: datetime, rules: Mapping[str, RetentionRule]
+        self,
+        *,
+        identities: Sequence[Identity],
+        now: datetime,
+        rules: Mapping[str, RetentionRule],
+        earlier: Mapping[str, Sequence[Any]] | None = None,
+        on_found: Callable[[dict[str, list[Any]]], None] | None = None,
     ) -> SourceErasure:
-        """Erase in dependency order in one transaction; exemptions by `rules` keep rows and say why."""
+        """Erase in dependency order in one transaction; exemptions by `rules` keep rows and say why.
+
+        `earlier` / `on_found`: what an interrupted attempt found, and the hook that notes what this
+        one finds before changing anything (see the port, SourceConnector.erase)."""
         state: dict[str, str | None] = {"table": None}
         try:
             with self._engine.begin() as conn:
                 tables = self._reflect(conn)
-                found = self._find(conn, tables, identities, lock=True, state=state)
+                found = self._find(conn, tables, identities, lock=True, state=state, keys=earlier)
+                if on_found is not None:
+                    on_found(_found_keys(found))
                 remaining: Found = {}
                 results: dict[str, TableErasure] = {}
                 for name in self.plan.erase_order:
@@ -160,7 +173,15 @@ class SqlConnector:
         except (SQLAlchemyError, SargsError) as exc:
             error = self._safe_error(exc, state["table"]) + "; nothing was changed"
             return SourceErasure(source=self.source.id, ok=False, error=error)
-        return SourceErasure(source=self.source.id, ok=True, tables=[results[n] for n in self.plan.visit])
+        gone = _gone(earlier or {}, found)  # deleted by the interrupted attempt
+        return SourceErasure(
+            source=self.source.id,
+            ok=True,
+            tables=[
+                replace(results[n], deleted=results[n].deleted + gone[n]) if gone.get(n) else results[n]
+                for n in self.plan.visit
+            ],
+        )
 
     def identities(self, *, tables: Sequence[str] | None = None) -> Iterator[Identity]:
         """Every identity held in the identity columns of `tables` (all identified tables if None).
@@ -253,7 +274,10 @@ class SqlConnector:
         *,
         lock: bool,
         state: dict[str, str | None],
+        keys: Mapping[str, Sequence[Any]] | None = None,
     ) -> Found:
+        """The person's rows: by identity columns, by `keys` (table -> primary keys) if given, then
+        by references from the rows found."""
         found: Found = {}
         for name in self.plan.visit:
             state["table"] = name
@@ -279,6 +303,9 @@ class SqlConnector:
             conds = self._identity_conditions(tbl, decl, identities)
             if conds:
                 fetch(or_(*conds))
+            if keys and keys.get(name):
+                for chunk in _chunks(_key_values(tbl.c[pk], keys[name]), self.batch_size):
+                    fetch(tbl.c[pk].in_(chunk))
             for edge in self.plan.into(name):
                 values = _distinct(r[edge.to_column] for r in found[edge.parent].values())
                 for chunk in _chunks(values, self.batch_size):
@@ -437,6 +464,31 @@ class SqlConnector:
         )
         where = f" in table {table!r}" if table else ""
         return f"{kind}{where} of source {self.source.id!r}"
+
+
+def _found_keys(found: Found) -> dict[str, list[Any]]:
+    """table -> the primary keys of the rows found, JSON-safe (to note them in Sargs' database)."""
+    return {name: [json_safe(k) for k in sorted(rows, key=_sort_key)] for name, rows in found.items() if rows}
+
+
+def _gone(earlier: Mapping[str, Sequence[Any]], found: Found) -> dict[str, int]:
+    """table -> how many of the rows an earlier attempt found are no longer there (it deleted them)."""
+    gone = {}
+    for name, keys in earlier.items():
+        now = {json_safe(k) for k in found.get(name, {})}
+        gone[name] = len({k for k in keys if k not in now})
+    return gone
+
+
+def _key_values(column: Column[Any], keys: Sequence[Any]) -> list[Any]:
+    """JSON-safe primary keys back as the column's values (UUIDs were stored as text)."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return list(keys)
+    if kind is uuid.UUID:
+        return [uuid.UUID(k) if isinstance(k, str) else k for k in keys]
+    return list(keys)
 
 
 def _distinct(values: Iterable[Any]) -> list[Any]:

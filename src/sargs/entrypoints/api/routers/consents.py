@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -34,6 +34,7 @@ from sargs.entrypoints.api.deps import (
     stated_reason,
 )
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, EventRead, StateRead, error_responses
+from sargs.entrypoints.receipts import JWT_MEDIA_TYPE, ReceiptFormat, receipt_response
 
 router = APIRouter(tags=["consents"], responses=AUTHENTICATED_ERRORS)
 
@@ -220,19 +221,29 @@ def check(
     )
 
 
-@router.get("/consents/{event_id}/receipt", responses=error_responses(404))
+@router.get(
+    "/consents/{event_id}/receipt",
+    response_model=dict[str, Any],
+    responses={
+        **error_responses(404, 409),
+        200: {"content": {JWT_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+    },
+)
 def receipt(
     event_id: str,
     request: Request,
     container: ContainerDep,
     principal: Reader,
-    response: Response,
     lang: Annotated[Literal["lv", "en"], Query()] = "lv",
     download: bool = False,
+    format: ReceiptFormat = "json",
     reason: AccessReason = None,
-) -> dict[str, Any]:
+) -> Any:
     """The consent receipt (Kantara CR v1.1 with ISO/IEC TS 27560 fields) for one ledger event.
-    Logged in the access log; DPO, admin and auditor must send `X-Access-Reason`."""
+    Logged in the access log; DPO, admin and auditor must send `X-Access-Reason`.
+    `format=jwt`: the receipt signed with the controller's key (a compact JWS, `application/jwt`),
+    verifiable offline with the public keys at `/.well-known/jwks.json`; 409 when the controller has
+    no signing key."""
     why = stated_reason(principal, "subject.read", reason)
     with container.sessions.begin() as session:
         event = get_event(session=session, event_id=event_id)
@@ -253,6 +264,5 @@ def receipt(
             policy_id=event.policy_id,
             version=event.policy_version,
         )
-    if download:
-        response.headers["Content-Disposition"] = f'attachment; filename="consent-receipt-{event_id}.json"'
-    return build_receipt(event=event, policy=policy, language=lang)
+    receipt = build_receipt(event=event, policy=policy, language=lang)
+    return receipt_response(container, receipt, fmt=format, download=download)

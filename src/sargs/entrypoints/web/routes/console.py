@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sargs.core.errors import (
     InvalidInput,
@@ -37,6 +37,7 @@ from sargs.domains.subjects.identifiers import make_identity
 from sargs.domains.subjects.service import find_subject_id, view_subject
 from sargs.entrypoints.api.deps import ContainerDep, audit, pseudonymise_ip, route_name, stated_reason
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.receipts import JWKS_PATH, ReceiptFormat, receipt_response, signing_kid
 from sargs.entrypoints.web.i18n import language_of
 from sargs.entrypoints.web.render import is_htmx, render
 from sargs.entrypoints.web.security import (
@@ -365,6 +366,7 @@ def receipt_page(
         return page(
             request, container, "console/reason.html", status=403, action=request.url.path, **_staff_ctx(user)
         )
+    kid = signing_kid(container, receipt)
     return page(
         request,
         container,
@@ -372,19 +374,28 @@ def receipt_page(
         receipt=receipt,
         event=event,
         download=with_reason(f"/console/receipts/{event_id}/download", reason, lang=lang),
+        download_jwt=with_reason(f"/console/receipts/{event_id}/download", reason, lang=lang, format="jwt")
+        if kid
+        else None,
+        signed_kid=kid,
+        jwks=JWKS_PATH,
         **_staff_ctx(user),
     )
 
 
 @router.get("/receipts/{event_id}/download")
 def receipt_download(
-    event_id: str, request: Request, container: ContainerDep, user: Reader, reason: Reason = None
-) -> JSONResponse:
-    """The receipt as a JSON file (Kantara CR v1.1 with ISO/IEC TS 27560 fields)."""
+    event_id: str,
+    request: Request,
+    container: ContainerDep,
+    user: Reader,
+    reason: Reason = None,
+    format: ReceiptFormat = "json",
+) -> Response:
+    """The receipt as a file: JSON (Kantara CR v1.1 with ISO/IEC TS 27560 fields), or with
+    `format=jwt` signed with the controller's key."""
     receipt, _ = _receipt(request, container, user, event_id, reason, render_lang(request, container))
-    return JSONResponse(
-        receipt, headers={"Content-Disposition": f'attachment; filename="consent-receipt-{event_id}.json"'}
-    )
+    return receipt_response(container, receipt, fmt=format, download=True)
 
 
 # --- staff accounts -----------------------------------------------------------------------------

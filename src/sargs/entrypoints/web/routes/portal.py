@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sargs.core.errors import InvalidInput, NotFound, RateLimited, RateLimitUnavailable
 from sargs.domains.access.scope import subject_controllers
@@ -38,6 +38,7 @@ from sargs.domains.subjects.service import view_subject
 from sargs.entrypoints.api.deps import ContainerDep, pseudonymise_ip, route_name
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import portability_bytes, response_bytes, response_document
+from sargs.entrypoints.receipts import JWKS_PATH, ReceiptFormat, receipt_response, signing_kid
 from sargs.entrypoints.web.i18n import language_of
 from sargs.entrypoints.web.render import is_htmx, render
 from sargs.entrypoints.web.security import (
@@ -289,17 +290,27 @@ def _own_receipt(request: Request, container: Container, user: SubjectUser, even
 def receipt_page(event_id: str, request: Request, container: ContainerDep, user: SubjectDep) -> HTMLResponse:
     receipt, event = _own_receipt(request, container, user, event_id)
     download = f"/portal/receipts/{event_id}/download?lang={_lang(request, container)}"
-    return page(request, container, "portal/receipt.html", receipt=receipt, event=event, download=download)
+    kid = signing_kid(container, receipt)
+    return page(
+        request,
+        container,
+        "portal/receipt.html",
+        receipt=receipt,
+        event=event,
+        download=download,
+        download_jwt=f"{download}&format=jwt" if kid else None,
+        signed_kid=kid,
+        jwks=JWKS_PATH,
+    )
 
 
 @router.get("/receipts/{event_id}/download")
 def receipt_download(
-    event_id: str, request: Request, container: ContainerDep, user: SubjectDep
-) -> JSONResponse:
+    event_id: str, request: Request, container: ContainerDep, user: SubjectDep, format: ReceiptFormat = "json"
+) -> Response:
+    """The person's own receipt as a file: JSON, or with `format=jwt` signed by the controller."""
     receipt, _ = _own_receipt(request, container, user, event_id)
-    return JSONResponse(
-        receipt, headers={"Content-Disposition": f'attachment; filename="consent-receipt-{event_id}.json"'}
-    )
+    return receipt_response(container, receipt, fmt=format, download=True)
 
 
 # --- contact details (rectification, R 6.1) -------------------------------------------------------
