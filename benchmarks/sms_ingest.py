@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
-from consent import PG_URL, ensure_pg_database, free_port
+from consent import BENCH_DIR, PG_URL, ensure_pg_database, free_port
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.domains.consent.model import ConsentEvent
@@ -147,7 +147,7 @@ def main() -> None:
     # `make bench` passes the consent benchmark's options to every script; ignore what is not ours.
     args, _ = parser.parse_known_args()
     if args.db in ("sqlite", "both"):
-        path = Path("/tmp/sargs-bench")
+        path = BENCH_DIR
         path.mkdir(exist_ok=True)
         bench(
             "SQLite",

@@ -56,21 +56,47 @@ def log_access(
     outcome: str = "ok",
 ) -> None:
     """Append one entry per controller whose data was reached (one with none if no controller)."""
+    log_accesses(
+        session=session,
+        actor=actor,
+        route=route,
+        action=action,
+        now=now,
+        entries=[
+            (subject_id, controller, outcome)
+            for controller in sorted(set(controllers), key=lambda c: c or "") or [None]
+        ],
+        reason=reason,
+    )
+
+
+def log_accesses(
+    *,
+    session: Session,
+    actor: Accessor,
+    route: str,
+    action: AccessAction,
+    now: datetime,
+    entries: Iterable[tuple[str | None, str | None, str]],
+    reason: str | None = None,
+) -> None:
+    """Append one entry per (subject id, controller, outcome), in one multi-row insert: a batch
+    consent check logs each person it answered about, as single checks do."""
+    common = {
+        "at": now,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "role": actor.role,
+        "route": route[:200],
+        "action": action,
+        "reason": reason[:500] if reason else None,
+    }
     rows = [
-        {
-            "at": now,
-            "actor_kind": actor.kind,
-            "actor_id": actor.id,
-            "role": actor.role,
-            "subject_id": subject_id,
-            "controller": controller,
-            "route": route[:200],
-            "action": action,
-            "reason": reason[:500] if reason else None,
-            "outcome": outcome,
-        }
-        for controller in sorted(set(controllers), key=lambda c: c or "") or [None]
+        {**common, "subject_id": subject_id, "controller": controller, "outcome": outcome}
+        for subject_id, controller, outcome in entries
     ]
+    if not rows:
+        return
     # A Core insert on the table: every consent check writes here, so it is a hot path.
     session.execute(INSERT, rows[0] if len(rows) == 1 else rows)
 
