@@ -86,6 +86,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     SQL parameters never appear in logs or error messages: they hold phone numbers and codes."""
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
+        # Enough pooled connections for the server's concurrent requests: one opened past the
+        # pool is closed after use, and opening one costs its pragmas again.
+        if ":memory:" not in url and "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")

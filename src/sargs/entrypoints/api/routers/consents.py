@@ -19,6 +19,7 @@ from sargs.domains.consent.service import (
     check_consent_by_identity,
     check_consents_by_identity,
     get_event,
+    lock_subject,
     record_consent,
 )
 from sargs.domains.policy.registry import policy_as_published
@@ -30,6 +31,7 @@ from sargs.entrypoints.api.deps import (
     AccessReason,
     ContainerDep,
     Permit,
+    access_entry,
     audit,
     audit_each,
     pseudonymise_ip,
@@ -130,13 +132,17 @@ def create_consent(
     container.registry.purpose(body.controller, body.purpose)  # unknown purpose: 422 before any write
     now = container.clock.now()
     with container.sessions.begin() as session:
-        subject_id, _ = get_or_create_subject(
-            session=session,
-            identity=identity,
-            controller=body.controller,
-            default_group=policy.default_client_group,
-            now=now,
-        )
+        locked = lock_subject(session=session, identity=identity, controller=body.controller)
+        if locked is not None:
+            subject_id = locked.id
+        else:
+            subject_id, _ = get_or_create_subject(
+                session=session,
+                identity=identity,
+                controller=body.controller,
+                default_group=policy.default_client_group,
+                now=now,
+            )
         outcome = record_consent(
             session=session,
             registry=container.registry,
@@ -151,17 +157,20 @@ def create_consent(
             evidence=evidence,
             idempotency_key=key,
             clock=container.clock.now,
+            locked=locked,
+            access=access_entry(container, principal, request, "change", body.controller),
         )
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "change",
-            subject_id=subject_id,
-            controllers=[body.controller],
-            outcome="rejected" if outcome.rejection else "ok",
-        )
+        if not outcome.logged:  # a replay or a rejection: no event, so the row goes on its own
+            audit(
+                session,
+                container,
+                principal,
+                request,
+                "change",
+                subject_id=subject_id,
+                controllers=[body.controller],
+                outcome="rejected" if outcome.rejection else "ok",
+            )
         payload = None
         if outcome.event is not None:
             payload = ConsentWritten(
@@ -193,9 +202,14 @@ def check(
     container.registry.purpose(controller, purpose)
     with container.sessions.begin() as session:
         result: ConsentCheck | None
-        if at is None:  # the hot path: one indexed join from identity to current state
+        if at is None:  # the hot path: one indexed join from identity to current state, and the log row
             subject_id, result = check_consent_by_identity(
-                session=session, kind=ident.kind, value=ident.value, controller=controller, purpose=purpose
+                session=session,
+                kind=ident.kind,
+                value=ident.value,
+                controller=controller,
+                purpose=purpose,
+                access=access_entry(container, principal, request, "read", controller),
             )
         else:
             subject_id = find_subject_id(session=session, identity=ident)
@@ -206,16 +220,16 @@ def check(
                 if subject_id is not None
                 else None
             )
-        audit(
-            session,
-            container,
-            principal,
-            request,
-            "read",
-            subject_id=subject_id,
-            controllers=[controller],
-            outcome="ok" if subject_id else "not_found",
-        )
+            audit(
+                session,
+                container,
+                principal,
+                request,
+                "read",
+                subject_id=subject_id,
+                controllers=[controller],
+                outcome="ok" if subject_id else "not_found",
+            )
         if subject_id is None or result is None:
             return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
     return ConsentCheckRead(
