@@ -2,7 +2,8 @@
 
 A minimal Starlette app under uvicorn (same worker count, same load generator as the Sargs run):
 
-- `POST /write`: parse the JSON body, one `INSERT … RETURNING` in its own committed transaction;
+- `POST /write`: parse the JSON body, one `INSERT … RETURNING` in its own committed transaction
+  (a consent write's body, or an SMS webhook's);
 - `GET /check`: one indexed `SELECT` (identity LEFT JOIN consent state, on Sargs' own tables);
 - `POST /checks`: the same `SELECT` for up to 1,000 (identity, purpose) pairs in one statement.
 
@@ -193,12 +194,13 @@ def create_app(url: str) -> Any:
 
 
 def _values(doc: dict[str, Any], now: Any) -> tuple[Any, ...]:
+    """A consent write's fields; an SMS webhook's body (from, to, text) is stored the same way."""
     return (
-        doc["identity"],
-        doc["controller"],
-        doc["purpose"],
-        doc["action"],
-        doc.get("channel", "api"),
+        doc.get("identity") or doc.get("from", ""),
+        doc.get("controller", ""),
+        doc.get("purpose", ""),
+        doc.get("action", ""),
+        doc.get("channel", "sms" if "from" in doc else "api"),
         json.dumps(doc),
         now,
     )

@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--work", choices=["write", "check", "batch"], default="write")
     parser.add_argument("--subjects", type=int, default=20_000, help="how many the database holds")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     policies = [str(p) for p in example_policy_paths()]
     container = build(Settings(database_url=args.database_url, policy_files=policies, demo=True))
@@ -72,7 +73,7 @@ def main() -> None:
              "--rate", "200", "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        result = loadgen.run("127.0.0.1", port, token, load, 8)
+        result = loadgen.run("127.0.0.1", port, token, load, args.concurrency)
         spy.send_signal(2)
         spy.wait(timeout=60)
         print(result.line(f"{args.work} under py-spy"))
