@@ -237,7 +237,7 @@ def floor_server(url: str, workers: int, port: int) -> Iterator[int]:
 
 
 def wait_ready(
-    proc: subprocess.Popen[str], port: int, path: str, timeout: float = 60, log: IO[str] | None = None
+    proc: subprocess.Popen[str], port: int, path: str, timeout: float = 300, log: IO[str] | None = None
 ) -> float:
     """Poll `path` until it answers 200; returns the seconds it took. `log`: where the server's
     stderr goes, if not to `proc.stderr`."""

@@ -164,3 +164,55 @@ def test_openapi_documents_the_batch_check(client: TestClient) -> None:
     assert "1,000" in op["description"]
     schema = doc["components"]["schemas"]["BatchCheck"]["properties"]["items"]
     assert schema["maxItems"] == 1000 and schema["minItems"] == 1
+
+
+def test_each_consent_write_leaves_exactly_one_access_row_new_replayed_or_refused(
+    client: TestClient, auth: Auth, container: Container
+) -> None:
+    """The write's row goes with the event (one statement on PostgreSQL); a replay or a refusal,
+    which write no event, still log one row each."""
+    op = auth("operator")
+    body = {"controller": "lmt", "identity": "msisdn:+37129000009", "purpose": "offers", "action": "grant"}
+    assert (
+        client.post("/api/v1/consents", json={**body, "idempotency_key": "k1"}, headers=op).status_code == 201
+    )
+    assert (
+        client.post("/api/v1/consents", json={**body, "idempotency_key": "k1"}, headers=op).status_code == 200
+    )
+    refused = client.post("/api/v1/consents", json={**body, "purpose": "metadata"}, headers=op)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "not_eligible"
+    with container.read_sessions.begin() as s:
+        rows = list(
+            s.scalars(
+                select(AccessLogEntry)
+                .where(AccessLogEntry.route == "POST /api/v1/consents")
+                .order_by(AccessLogEntry.id)
+            )
+        )
+    assert [(r.action, r.outcome, r.controller) for r in rows] == [
+        ("change", "ok", "lmt"),
+        ("change", "ok", "lmt"),
+        ("change", "rejected", "lmt"),
+    ]
+    assert len({r.subject_id for r in rows}) == 1 and rows[0].subject_id is not None
+
+
+def test_a_single_check_logs_one_row_for_a_known_and_an_unknown_person(
+    client: TestClient, auth: Auth, container: Container
+) -> None:
+    write(client, auth("operator"), "msisdn:+37129000001", "offers", "grant")
+    h = auth("marketing")
+    single(client, h, "msisdn:+37129000001", "offers")
+    single(client, h, "msisdn:+37129999999", "offers")
+    with container.read_sessions.begin() as s:
+        rows = list(
+            s.scalars(
+                select(AccessLogEntry)
+                .where(AccessLogEntry.route == "GET /api/v1/consents/check")
+                .order_by(AccessLogEntry.id)
+            )
+        )
+    assert [(r.outcome, r.subject_id is not None, r.role) for r in rows] == [
+        ("ok", True, "marketing"),
+        ("not_found", False, "marketing"),
+    ]

@@ -111,7 +111,7 @@ def _check_and_log_pg() -> Any:
     """PostgreSQL: the check and its access-log row in one statement (a data-modifying CTE)."""
     hit = CHECK_BY_IDENTITY.cte("hit")
     found = select(hit.c.subject_id).scalar_subquery()
-    row = {
+    row: dict[str, Any] = {
         c.name: bindparam(f"a_{c.name}", type_=c.type)
         for c in ACCESS_LOG.c
         if c.name not in ("id", "subject_id", "outcome")
