@@ -11,7 +11,7 @@ from typing import Literal
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from sargs.core.db import table
+from sargs.core.db import core_connection, table
 from sargs.domains.access.principal import Principal
 from sargs.domains.audit.model import AccessLogEntry
 
@@ -122,7 +122,7 @@ def log_accesses(
     ]
     if not rows:
         return
-    conn = session.connection()
+    conn = core_connection(session)
     if len(rows) > 1 and conn.dialect.name == "postgresql":
         # One statement and three arrays, however many rows (a batch check writes up to 1,000).
         conn.execute(

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
-from sargs.core.db import PerDialect, table
+from sargs.core.db import PerDialect, core_connection, table
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
 from sargs.domains.audit.model import AccessLogEntry
@@ -319,7 +319,7 @@ def record_consent(
     # BEGIN IMMEDIATE (SQLite) is held until the entrypoint commits.
     # Core statements on the tables, not the ORM entities: this is the hot path of every channel,
     # and the ORM's statement handling costs more than the database round trip here.
-    conn = session.connection()  # Core statements straight on the connection: less per call than the ORM's
+    conn = core_connection(session)
     head = locked
     if head is None:
         head = conn.execute(LOCK_HEAD, {"subject_id": subject_id, "controller": controller}).first()
@@ -443,7 +443,7 @@ def lock_subject(*, session: Session, identity: Identity, controller: str) -> An
     """The subject holding `identity`, locked for a consent write (see record_consent's `locked`),
     or None if nobody holds it: the identity lookup and the lock in one round trip."""
     return (
-        session.connection()
+        core_connection(session)
         .execute(LOCK_BY_IDENTITY, {"kind": identity.kind, "value": identity.value, "controller": controller})
         .first()
     )
@@ -490,7 +490,7 @@ def check_consent_by_identity(
     check (audit.service.access_row), written with it, its subject and outcome (ok, not_found)
     filled in; on PostgreSQL in the same statement.
     """
-    conn = session.connection()
+    conn = core_connection(session)
     params = {"kind": kind, "value": value, "controller": controller, "purpose": purpose}
     if access is not None and conn.dialect.name == "postgresql":
         row = conn.execute(CHECK_AND_LOG_PG, {**params, **{f"a_{k}": v for k, v in access.items()}}).first()
@@ -517,7 +517,7 @@ def check_consents_by_identity(
         raise InvalidInput(f"at most {MAX_BATCH_CHECK} pairs per call", field="items")
     if not pairs:
         return []
-    rows = session.connection().execute(
+    rows = core_connection(session).execute(
         BATCH_CHECK,
         {
             "controller": controller,
