@@ -20,6 +20,7 @@ from sargs.entrypoints.api.deps import Permit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.security import StaffPermit
 from tests.api.role_samples_reports import api_samples, console_samples, seed_reports
+from tests.api.role_samples_subjects import subject_group_samples
 from tests.web_helpers import console_csrf, console_login
 
 PHONE = "+37129000001"
@@ -76,7 +77,7 @@ def guarded_routes(app: FastAPI, prefix: str) -> dict[str, str]:
 
 @pytest.fixture
 def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: Container) -> dict[str, str]:
-    from sargs.domains.retention.service import add_hold
+    from sargs.domains.retention.holds import add_hold
 
     with container.sessions.begin() as session:
         hold = add_hold(
@@ -105,7 +106,8 @@ def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: C
 
 def seed_dsr(container: Container) -> dict[str, str]:
     """Rights requests for the DSR routes: one to read, verify, decide on, a repeat, an OpenDSR one."""
-    from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+    from sargs.domains.dsr.intake import Intake, file_request
+    from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
     from sargs.domains.subjects.identifiers import Identity
 
     actor = DsrActor("staff", "seed")
@@ -303,6 +305,7 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             {},
         ),
         **api_samples(seeded),
+        **subject_group_samples(PHONE),
     }
 
 

@@ -4,6 +4,7 @@ reminders and alerts are unique per key, retention resumes its run."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -12,8 +13,9 @@ from datetime import timedelta
 
 from sargs.domains.dsr.callbacks import CallbackPoster, deliver_callbacks
 from sargs.domains.mail.ports import MailSender
+from sargs.domains.retention.coverage import retained_sources
 from sargs.domains.retention.internal import INTERNAL_SOURCE
-from sargs.domains.retention.service import retained_sources, run_retention
+from sargs.domains.retention.runs import run_retention
 from sargs.domains.sms.ports import SmsSender
 from sargs.entrypoints.container import Container
 
@@ -21,6 +23,7 @@ from sargs.entrypoints.container import Container
 # next slot continues), so one busy outbox never holds a thread for long.
 SEND_BUDGET = timedelta(seconds=30)
 RETENTION_PREFIX = "retention:"
+SYNC_PREFIX = "subjects_sync:"
 
 
 @dataclass
@@ -86,8 +89,7 @@ def dsr_callbacks(ctx: JobContext) -> str:
 
 def dsr_remind(ctx: JobContext) -> str:
     """The daily digest of rights requests due within 7 days or overdue, to staff."""
-    from sargs.domains.dsr.reminders import digests, queue_digests
-    from sargs.domains.dsr.service import remind
+    from sargs.domains.dsr.reminders import digests, queue_digests, remind
 
     c = ctx.container
     with c.sessions.begin() as session:  # the reminders and their e-mails land together
@@ -192,6 +194,30 @@ def retention_job(policy_id: str, source_id: str) -> Job:
     return run
 
 
+def subjects_sync_job(policy_id: str, source_id: str) -> Job:
+    """Apply one client-group source's joins and leaves (issue 19); the job's lease keeps workers apart."""
+
+    def run(ctx: JobContext) -> str:
+        from sargs.domains.subjects.sync import find_source, sync_source
+
+        c = ctx.container
+        policy, source = find_source(c.registry, f"{policy_id}/{source_id}")
+        if not os.environ.get(source.url_variable):
+            return f"not configured ({source.url_variable})"
+        report = sync_source(
+            sessions=c.sessions,
+            registry=c.registry,
+            policy=policy,
+            source=source,
+            rows=c.client_rows(source),
+            clock=c.clock.now,
+            region=c.settings.default_region,
+        )
+        return report.summary()
+
+    return run
+
+
 JOBS: dict[str, Job] = {
     "sms_send": sms_send,
     "mail_send": mail_send,
@@ -212,6 +238,13 @@ def catalogue(container: Container) -> dict[str, tuple[str, Job]]:
         jobs[f"{RETENTION_PREFIX}{policy.id}/{source.id}"] = (
             "retention",
             retention_job(policy.id, source.id),
+        )
+    from sargs.domains.subjects.sync import declared_sources
+
+    for policy, client_source in declared_sources(container.registry):
+        jobs[f"{SYNC_PREFIX}{policy.id}/{client_source.id}"] = (
+            "subjects_sync",
+            subjects_sync_job(policy.id, client_source.id),
         )
     jobs[f"{RETENTION_PREFIX}{INTERNAL_SOURCE}"] = (
         "retention",
