@@ -9,6 +9,7 @@ Prints figures; asserts nothing about time. PostgreSQL is taken from SARGS_BENCH
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -17,6 +18,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
+from floor import floor_server, wait_ready
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.core.ids import new_id
@@ -35,6 +39,8 @@ from sargs.migrations import downgrade, upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("SARGS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sargs_bench")
+# SQLite files go here (SARGS_BENCH_DIR), so two checkouts benchmarking at once do not collide.
+BENCH_DIR = Path(os.environ.get("SARGS_BENCH_DIR", "/tmp/sargs-bench"))
 NOW = datetime.now(UTC).replace(microsecond=0)
 BATCH = 50_000
 
@@ -187,11 +193,169 @@ def peak_rss_mb(pid: int) -> float:
     return peak / 1024
 
 
-def bench(label: str, url: str, n: int, workers: int) -> None:
+@contextmanager
+def sargs_server(url: str, policies: list[str], workers: int, port: int) -> Iterator[subprocess.Popen[str]]:
+    """`sargs serve` with `workers` processes on `port` until the block ends."""
+    policy_args = [arg for p in policies for arg in ("--policy", p)]
+    env = {
+        **os.environ,
+        "SARGS_SECRET_KEY": "bench-secret-key",
+        "SARGS_SMS_WEBHOOK_SECRET": "bench-sms-secret",
+    }
+    # Its log (one access line per request) goes to a file: a pipe nobody reads would fill and stall it.
+    log = (BENCH_DIR / f"server-{port}.log").open("w+")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sargs", "--database-url", url, *policy_args,
+         "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+    )  # fmt: skip
+    try:
+        wait_ready(server, port, "/api/v1/health", log=log)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def against(label: str, sargs: loadgen.Result, floor: loadgen.Result, per: int = 1, unit: str = "/s") -> str:
+    """One line: Sargs' rate and latency, the floor's, and Sargs as a share of the floor."""
+    ratio = sargs.per_second / floor.per_second if floor.per_second else 0.0
+    return (
+        f"{label:<34} {sargs.per_second * per:>8,.0f}{unit} (p50 {sargs.percentile(50):5.1f} ms, "
+        f"p99 {sargs.percentile(99):5.1f} ms)  floor {floor.per_second * per:>8,.0f}{unit} "
+        f"(p99 {floor.percentile(99):5.1f} ms)  ratio {ratio:4.0%}  statuses {dict(sorted(sargs.statuses.items()))}"
+    )
+
+
+def http_against_floor(
+    url: str, policies: list[str], token: str, n: int, workers: int, concurrency: int, rng: random.Random
+) -> None:
+    """Consent writes, single checks and batch checks over HTTP: the floor app, then Sargs, with
+    the same process count, load generator, connections and request bodies."""
+
+    def write_body(k: int) -> bytes:
+        return loadgen.body({
+            "controller": "lmt", "identity": f"msisdn:{msisdn(rng.randrange(n))}", "purpose": "location",
+            "action": "grant" if k % 3 else "withdraw", "channel": "api",
+        })  # fmt: skip
+
+    bodies = [write_body(k) for k in range(3000)]
+    queries = [
+        f"controller=lmt&identity=msisdn:%2B{msisdn(rng.randrange(n))[1:]}&purpose=offers"
+        for _ in range(10_000)
+    ]
+    batches = [
+        loadgen.body(
+            {
+                "controller": "lmt",
+                "items": [
+                    {"identity": f"msisdn:{msisdn(rng.randrange(n))}", "purpose": "offers"}
+                    for _ in range(1000)
+                ],
+            }
+        )
+        for _ in range(60)
+    ]
+    port = free_port()
+    floor: dict[str, loadgen.Result] = {}
+    with floor_server(url, workers, port):
+        floor["write"] = loadgen.run(
+            "127.0.0.1", port, token, [("POST", "/write", b) for b in bodies], concurrency
+        )
+        floor["check"] = loadgen.run(
+            "127.0.0.1", port, token, [("GET", f"/check?{q}", None) for q in queries], concurrency
+        )
+        floor["batch"] = loadgen.run(
+            "127.0.0.1", port, token, [("POST", "/checks", b) for b in batches], concurrency
+        )
+    with sargs_server(url, policies, workers, port):
+        write = loadgen.run(
+            "127.0.0.1", port, token, [("POST", "/api/v1/consents", b) for b in bodies], concurrency
+        )
+        check = loadgen.run(
+            "127.0.0.1",
+            port,
+            token,
+            [("GET", f"/api/v1/consents/check?{q}", None) for q in queries],
+            concurrency,
+        )
+        batch = loadgen.run(
+            "127.0.0.1", port, token, [("POST", "/api/v1/consents/checks", b) for b in batches], concurrency
+        )
+    shape = f"({workers} proc, {concurrency} conns)"
+    print(against(f"HTTP consent writes {shape}", write, floor["write"]), flush=True)
+    print(against(f"HTTP consent checks {shape}", check, floor["check"]), flush=True)
+    print(
+        against(f"HTTP batch checks x1000 {shape}", batch, floor["batch"], per=1000, unit=" ans/s"),
+        flush=True,
+    )
+
+
+def raw_export(url: str) -> tuple[float, int]:
+    """The audience's rows read straight from the database: COPY (SELECT …) TO STDOUT on PostgreSQL,
+    a streamed sqlite3 SELECT written as CSV lines on SQLite. (seconds, rows)."""
+    query = (
+        "SELECT s.subject_id, s.since, i.value FROM consent_states s JOIN subject_identities i"
+        " ON i.subject_id = s.subject_id AND i.kind = 'msisdn'"
+        " WHERE s.controller = 'lmt' AND s.purpose = 'offers' AND s.status = 'granted'"
+    )
+    started = time.perf_counter()
+    rows = 0
+    if url.startswith("sqlite"):
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        sink = io.StringIO()
+        for n, row in enumerate(con.execute(query), start=1):
+            sink.write(f"{row[0]},{row[1]},{row[2]}\n")
+            rows = n
+            if n % 10_000 == 0:
+                sink.seek(0)
+                sink.truncate()
+        con.close()
+    else:
+        import psycopg
+
+        with (
+            psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as con,
+            con.cursor() as cur,
+            cur.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy,
+        ):
+            for chunk in copy:
+                rows += bytes(chunk).count(b"\n")
+    return time.perf_counter() - started, rows
+
+
+def audience_against_copy(url: str, policies: list[str], token: str) -> None:
+    copy_s, copy_rows = raw_export(url)
+    port = free_port()
+    with sargs_server(url, policies, 1, port) as server:
+        rss_before = peak_rss_mb(server.pid)
+        started = time.perf_counter()
+        lines = 0
+        with httpx.stream(
+            "GET", f"http://127.0.0.1:{port}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv",
+            headers={"Authorization": f"Bearer {token}"}, timeout=300,
+        ) as r:  # fmt: skip
+            r.raise_for_status()
+            for chunk in r.iter_bytes(1 << 16):
+                lines += chunk.count(b"\n")
+        audience_s = time.perf_counter() - started
+        rss_after = peak_rss_mb(server.pid)
+    raw = "COPY (SELECT …) TO STDOUT" if url.startswith("postgresql") else "sqlite3 SELECT streamed"
+    print(
+        f"{'audience export over HTTP (csv, sms)':<34} {audience_s:8.1f} s  {lines - 1:,} rows  "
+        f"floor ({raw}) {copy_s:.1f} s {copy_rows:,} rows  Sargs/floor time {audience_s / copy_s:.1f}x  "
+        f"server peak RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after",
+        flush=True,
+    )
+
+
+def bench(label: str, url: str, n: int, workers: list[int], concurrency: int) -> None:
     print(f"\n== {label}: {n:,} subjects ==", flush=True)
     policies = [str(p) for p in example_policy_paths()]
     if url.startswith("sqlite"):
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     else:
         ensure_pg_database(url)
         downgrade(url, "base")
@@ -237,73 +401,10 @@ def bench(label: str, url: str, n: int, workers: int) -> None:
         token = create_token(session=session, name="bench", role="admin", now=datetime.now(UTC)).secret
     container.close()
 
-    policy_args = [arg for p in policies for arg in ("--policy", p)]
-    port = free_port()
-    env = {
-        **os.environ,
-        "SARGS_SECRET_KEY": "bench-secret-key",
-        "SARGS_SMS_WEBHOOK_SECRET": "bench-sms-secret",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sargs", "--database-url", url, *policy_args,
-         "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.3)
-
-        writes = [
-            ("POST", "/api/v1/consents", loadgen.body({
-                "controller": "lmt", "identity": f"msisdn:{msisdn(rng.randrange(n))}", "purpose": "location",
-                "action": "grant" if k % 3 else "withdraw", "channel": "api",
-            }))
-            for k in range(3000)
-        ]  # fmt: skip
-        print(
-            loadgen.run("127.0.0.1", port, token, writes).line(f"HTTP consent writes ({workers} workers)"),
-            flush=True,
-        )
-
-        checks = [
-            (
-                "GET",
-                f"/api/v1/consents/check?controller=lmt&identity=msisdn:%2B{msisdn(rng.randrange(n))[1:]}&purpose=offers",
-                None,
-            )
-            for _ in range(10_000)
-        ]
-        print(
-            loadgen.run("127.0.0.1", port, token, checks).line(f"HTTP consent checks ({workers} workers)"),
-            flush=True,
-        )
-
-        rss_before = peak_rss_mb(server.pid)
-        started = time.perf_counter()
-        lines = 0
-        with httpx.stream(
-            "GET", f"http://127.0.0.1:{port}/api/v1/audiences/offers?controller=lmt&channel=sms&format=csv",
-            headers={"Authorization": f"Bearer {token}"}, timeout=300,
-        ) as r:  # fmt: skip
-            r.raise_for_status()
-            for chunk in r.iter_bytes(1 << 16):
-                lines += chunk.count(b"\n")
-        audience_s = time.perf_counter() - started
-        print(
-            f"{'audience export over HTTP (csv, sms)':<42} {audience_s:8.1f} s   {lines - 1:,} rows, "
-            f"server peak RSS {rss_before:.0f} MB before, {peak_rss_mb(server.pid):.0f} MB after"
-        )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    rng = random.Random(3)
+    for count in workers:
+        http_against_floor(url, policies, token, n, count, concurrency, rng)
+    audience_against_copy(url, policies, token)
 
     container = build(settings, publish_policies=False)
     started = time.perf_counter()
@@ -321,14 +422,18 @@ def main() -> None:
     )
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", default="1,2", help="server processes, a comma-separated list: each is measured"
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     args = parser.parse_args()
+    workers = [int(w) for w in str(args.workers).split(",")]
     if args.db in ("sqlite", "both"):
-        path = Path("/tmp/sargs-bench")
+        path = BENCH_DIR
         path.mkdir(exist_ok=True)
-        bench("SQLite", f"sqlite:///{path / 'bench.db'}", args.subjects, args.workers)
+        bench("SQLite", f"sqlite:///{path / 'bench.db'}", args.subjects, workers, args.concurrency)
     if args.db in ("postgres", "both"):
-        bench("PostgreSQL", PG_URL, args.subjects, args.workers)
+        bench("PostgreSQL", PG_URL, args.subjects, workers, args.concurrency)
 
 
 if __name__ == "__main__":

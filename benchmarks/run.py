@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SKIP = {"run.py", "loadgen.py", "__init__.py", "reliability.py"}  # reliability: `make reliability`
+# floor.py is the reference app other scripts start, profile.py a tool (py-spy); reliability: `make reliability`
+SKIP = {"run.py", "loadgen.py", "floor.py", "profile.py", "__init__.py", "reliability.py"}
 
 if __name__ == "__main__":
     scripts = sorted(p for p in HERE.glob("*.py") if p.name not in SKIP)

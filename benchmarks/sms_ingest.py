@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
-from consent import PG_URL, ensure_pg_database, free_port
+from consent import BENCH_DIR, PG_URL, against, ensure_pg_database, free_port, sargs_server
+from floor import floor_server
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.domains.consent.model import ConsentEvent
@@ -92,29 +89,13 @@ def bench(label: str, url: str, count: int, senders: int, workers: int, concurre
 
     requests, distinct = messages(count, senders, 0.02)
     port = free_port()
-    env = {**os.environ, "SARGS_SECRET_KEY": "bench-secret-key", "SARGS_SMS_WEBHOOK_SECRET": SECRET}
-    policy_args = [arg for p in policies for arg in ("--policy", p)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sargs", "--database-url", url, *policy_args,
-         "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.3)
+    with floor_server(url, workers, port):  # the same deliveries, each one INSERT … RETURNING
+        floor = loadgen.run(
+            "127.0.0.1", port, "unused", [("POST", "/write", r[2]) for r in requests], concurrency=concurrency
+        )
+    with sargs_server(url, policies, workers, port):
         result = loadgen.run("127.0.0.1", port, "unused", requests, concurrency=concurrency)
-        print(result.line(f"SMS webhooks ({workers} workers, {concurrency} conns)"), flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    print(against(f"SMS webhooks ({workers} proc, {concurrency} conns)", result, floor), flush=True)
 
     container = build(settings, publish_policies=False)
     with container.read_sessions.begin() as session:
@@ -143,11 +124,11 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=5_000)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8)
     # `make bench` passes the consent benchmark's options to every script; ignore what is not ours.
     args, _ = parser.parse_known_args()
     if args.db in ("sqlite", "both"):
-        path = Path("/tmp/sargs-bench")
+        path = BENCH_DIR
         path.mkdir(exist_ok=True)
         bench(
             "SQLite",

@@ -185,6 +185,11 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "/api/v1/consents/check",
             {"params": {"controller": "lmt", "identity": f"msisdn:{PHONE}", "purpose": "offers"}},
         ),
+        "POST /api/v1/consents/checks": (
+            "POST",
+            "/api/v1/consents/checks",
+            {"json": {"controller": "lmt", "items": [{"identity": f"msisdn:{PHONE}", "purpose": "offers"}]}},
+        ),
         "GET /api/v1/subjects/{identity}/consents": ("GET", f"/api/v1/subjects/msisdn:{PHONE}/consents", {}),
         "GET /api/v1/consents/{event_id}/receipt": (
             "GET",

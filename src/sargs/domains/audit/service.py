@@ -8,14 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from sargs.core.db import table
+from sargs.core.db import core_connection, table
 from sargs.domains.access.principal import Principal
 from sargs.domains.audit.model import AccessLogEntry
 
 INSERT = insert(table(AccessLogEntry))
+INSERT_UNNEST = text(
+    "INSERT INTO access_log (at, actor_kind, actor_id, role, subject_id, controller, route, action, reason, outcome)"
+    " SELECT :at, :actor_kind, :actor_id, :role, u.subject_id, u.controller, :route, :action, :reason, u.outcome"
+    " FROM unnest(CAST(:subject_ids AS varchar[]), CAST(:controllers AS varchar[]), CAST(:outcomes AS varchar[]))"
+    " AS u(subject_id, controller, outcome)"
+)
 AccessAction = Literal["read", "change", "export", "signin", "signout"]
 MAX_PAGE = 500
 
@@ -43,6 +49,33 @@ class AccessPage:
     next_before: int | None
 
 
+def access_row(
+    *,
+    actor: Accessor,
+    route: str,
+    action: AccessAction,
+    now: datetime,
+    subject_id: str | None = None,
+    controller: str | None = None,
+    reason: str | None = None,
+    outcome: str = "ok",
+) -> dict[str, object]:
+    """One access-log row as the table takes it: for code that writes it together with the
+    change it records (consent.service.record_consent's `access`)."""
+    return {
+        "at": now,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "role": actor.role,
+        "subject_id": subject_id,
+        "controller": controller,
+        "route": route[:200],
+        "action": action,
+        "reason": reason[:500] if reason else None,
+        "outcome": outcome,
+    }
+
+
 def log_access(
     *,
     session: Session,
@@ -56,23 +89,54 @@ def log_access(
     outcome: str = "ok",
 ) -> None:
     """Append one entry per controller whose data was reached (one with none if no controller)."""
+    log_accesses(
+        session=session,
+        actor=actor,
+        route=route,
+        action=action,
+        now=now,
+        entries=[
+            (subject_id, controller, outcome)
+            for controller in sorted(set(controllers), key=lambda c: c or "") or [None]
+        ],
+        reason=reason,
+    )
+
+
+def log_accesses(
+    *,
+    session: Session,
+    actor: Accessor,
+    route: str,
+    action: AccessAction,
+    now: datetime,
+    entries: Iterable[tuple[str | None, str | None, str]],
+    reason: str | None = None,
+) -> None:
+    """Append one entry per (subject id, controller, outcome), in one multi-row insert: a batch
+    consent check logs each person it answered about, as single checks do."""
+    common = access_row(actor=actor, route=route, action=action, now=now, reason=reason)
     rows = [
-        {
-            "at": now,
-            "actor_kind": actor.kind,
-            "actor_id": actor.id,
-            "role": actor.role,
-            "subject_id": subject_id,
-            "controller": controller,
-            "route": route[:200],
-            "action": action,
-            "reason": reason[:500] if reason else None,
-            "outcome": outcome,
-        }
-        for controller in sorted(set(controllers), key=lambda c: c or "") or [None]
+        {**common, "subject_id": subject_id, "controller": controller, "outcome": outcome}
+        for subject_id, controller, outcome in entries
     ]
+    if not rows:
+        return
+    conn = core_connection(session)
+    if len(rows) > 1 and conn.dialect.name == "postgresql":
+        # One statement and three arrays, however many rows (a batch check writes up to 1,000).
+        conn.execute(
+            INSERT_UNNEST,
+            {
+                **common,
+                "subject_ids": [r["subject_id"] for r in rows],
+                "controllers": [r["controller"] for r in rows],
+                "outcomes": [r["outcome"] for r in rows],
+            },
+        )
+        return
     # A Core insert on the table: every consent check writes here, so it is a hot path.
-    session.execute(INSERT, rows[0] if len(rows) == 1 else rows)
+    conn.execute(INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 def query_access_log(

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
-from sargs.core.db import PerDialect, table
+from sargs.core.db import PerDialect, core_connection, table
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
+from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import CONSENT_CHANNELS
+from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 
 Action = Literal["grant", "withdraw", "refuse"]
@@ -33,6 +35,8 @@ SUBJECTS = table(Subject)
 GROUPS = table(SubjectGroup)
 EVENTS = table(ConsentEvent)
 STATES = table(ConsentState)
+ACCESS_LOG = table(AccessLogEntry)
+INSERT_ACCESS = insert(ACCESS_LOG)
 STATE_COLUMNS = (
     "subject_id",
     "controller",
@@ -52,6 +56,26 @@ LOCK_HEAD = (
         GROUPS, (GROUPS.c.subject_id == SUBJECTS.c.id) & (GROUPS.c.controller == bindparam("controller"))
     )
     .where(SUBJECTS.c.id == bindparam("subject_id"))
+    .with_for_update(of=SUBJECTS)
+)
+# The same, found by one of the subject's identities: the lookup and the lock in one round trip.
+LOCK_BY_IDENTITY = (
+    select(
+        SUBJECTS.c.id,
+        SUBJECTS.c.chain_length,
+        SUBJECTS.c.chain_head,
+        SUBJECTS.c.erased_at,
+        GROUPS.c.client_group,
+    )
+    .select_from(table(SubjectIdentity))
+    .join(SUBJECTS, SUBJECTS.c.id == table(SubjectIdentity).c.subject_id)
+    .outerjoin(
+        GROUPS, (GROUPS.c.subject_id == SUBJECTS.c.id) & (GROUPS.c.controller == bindparam("controller"))
+    )
+    .where(
+        table(SubjectIdentity).c.kind == bindparam("kind"),
+        table(SubjectIdentity).c.value == bindparam("value"),
+    )
     .with_for_update(of=SUBJECTS)
 )
 BY_KEY = select(*EVENTS.c).where(
@@ -83,6 +107,47 @@ CHECK_BY_IDENTITY = (
 )
 
 
+def _check_and_log_pg() -> Any:
+    """PostgreSQL: the check and its access-log row in one statement (a data-modifying CTE)."""
+    hit = CHECK_BY_IDENTITY.cte("hit")
+    found = select(hit.c.subject_id).scalar_subquery()
+    row: dict[str, Any] = {
+        c.name: bindparam(f"a_{c.name}", type_=c.type)
+        for c in ACCESS_LOG.c
+        if c.name not in ("id", "subject_id", "outcome")
+    }
+    row["subject_id"] = found
+    row["outcome"] = case((exists(select(hit.c.subject_id)), "ok"), else_="not_found")
+    log = insert(ACCESS_LOG).from_select(list(row), select(*row.values())).cte("access")
+    return select(*hit.c).add_cte(log)
+
+
+CHECK_AND_LOG_PG = _check_and_log_pg()
+
+# The batch check: every identity of a list with its states for the purposes asked about, in one
+# query (the caller picks each pair's answer out of the rows).
+MAX_BATCH_CHECK = 1000
+BATCH_CHECK = (
+    select(
+        IDENTITIES.c.kind,
+        IDENTITIES.c.value,
+        IDENTITIES.c.subject_id,
+        STATES.c.purpose,
+        STATES.c.status,
+        STATES.c.since,
+        STATES.c.event_id,
+    )
+    .select_from(IDENTITIES)
+    .outerjoin(
+        STATES,
+        (STATES.c.subject_id == IDENTITIES.c.subject_id)
+        & (STATES.c.controller == bindparam("controller"))
+        & STATES.c.purpose.in_(bindparam("purposes", expanding=True)),
+    )
+    .where(IDENTITIES.c.value.in_(bindparam("values", expanding=True)))
+)
+
+
 def _upsert_state(dialect: str) -> Any:
     """Insert a state row, or replace it only with a decision at least as recent."""
     stmt = pg_insert(STATES) if dialect == "postgresql" else sqlite_insert(STATES)
@@ -94,6 +159,27 @@ def _upsert_state(dialect: str) -> Any:
 
 
 UPSERT_STATE = PerDialect(_upsert_state)
+EVENT_PARAMS = {c.name: bindparam(f"e_{c.name}", type_=c.type) for c in EVENTS.c if c.name != "seq"}
+
+
+def _write_event_pg(*, logged: bool) -> Any:
+    """PostgreSQL: the event, the subject's new chain head, the state upsert and (`logged`) the
+    access-log row in one statement of data-modifying CTEs: one round trip instead of four."""
+    event = insert(EVENTS).values(EVENT_PARAMS).cte("event")
+    head = (
+        update(SUBJECTS)
+        .where(SUBJECTS.c.id == EVENT_PARAMS["subject_id"])
+        .values(chain_length=EVENT_PARAMS["chain_seq"], chain_head=EVENT_PARAMS["hash"])
+        .cte("head")
+    )
+    ctes = [event, head]
+    if logged:
+        values = {c.name: bindparam(f"a_{c.name}", type_=c.type) for c in ACCESS_LOG.c if c.name != "id"}
+        ctes.append(insert(ACCESS_LOG).values(values).cte("access"))
+    return _upsert_state("postgresql").add_cte(*ctes)
+
+
+WRITE_EVENT_PG = {logged: _write_event_pg(logged=logged) for logged in (True, False)}
 
 
 @dataclass(frozen=True)
@@ -117,6 +203,7 @@ class ConsentOutcome:
     state: ConsentState | None
     created: bool
     rejection: Rejection | None = None
+    logged: bool = False  # the `access` row was written with the event
 
 
 @dataclass(frozen=True)
@@ -195,12 +282,17 @@ def record_consent(
     evidence: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    locked: Any = None,
+    access: dict[str, Any] | None = None,
 ) -> ConsentOutcome:
     """Append one consent event and update the projection, or record why policy refused it.
 
     `clock`: for an event happening now (no `occurred_at`), the time is read again once this
     subject's lock is held, so two concurrent writers' events are in time order and ledger order
     alike (the later writer's decision is the current state and the latest at any instant).
+    `locked`: the subject's row as `lock_subject` returned it (the lock is then already held).
+    `access`: an access-log row (audit.service.access_row) to write with a new event, in the same
+    statement on PostgreSQL; `outcome.logged` says whether it was written.
     """
     if action not in ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}", field="action")
@@ -227,7 +319,10 @@ def record_consent(
     # BEGIN IMMEDIATE (SQLite) is held until the entrypoint commits.
     # Core statements on the tables, not the ORM entities: this is the hot path of every channel,
     # and the ORM's statement handling costs more than the database round trip here.
-    head = session.execute(LOCK_HEAD, {"subject_id": subject_id, "controller": controller}).first()
+    conn = core_connection(session)
+    head = locked
+    if head is None:
+        head = conn.execute(LOCK_HEAD, {"subject_id": subject_id, "controller": controller}).first()
     if head is None:
         raise NotFound("no such subject")
     if head.erased_at is not None:
@@ -285,12 +380,24 @@ def record_consent(
         "prev_hash": head.chain_head,
     }
     fields["hash"] = event_hash(fields)
-    session.execute(INSERT_EVENT, fields)
-    session.execute(
-        ADVANCE_HEAD, {"subject_id": subject_id, "length": fields["chain_seq"], "head": fields["hash"]}
-    )
-    state = _project(session=session, fields=fields, now=now)
-    return ConsentOutcome(event=ConsentEvent(**fields), state=state, created=True)
+    values = _state_values(fields, now)
+    if conn.dialect.name == "postgresql":
+        params = {**values, **{f"e_{k}": v for k, v in fields.items()}}
+        if access is not None:
+            params.update({f"a_{k}": v for k, v in {**access, "subject_id": subject_id}.items()})
+        row = conn.execute(WRITE_EVENT_PG[access is not None], params).first()
+    else:
+        conn.execute(INSERT_EVENT, fields)
+        conn.execute(
+            ADVANCE_HEAD, {"subject_id": subject_id, "length": fields["chain_seq"], "head": fields["hash"]}
+        )
+        if access is not None:
+            conn.execute(INSERT_ACCESS, {**access, "subject_id": subject_id})
+        row = conn.execute(UPSERT_STATE(session), values).first()
+    if row is None:  # the stored decision is newer: keep it
+        row = conn.execute(READ_STATE, values).one()
+    state = ConsentState(**row._asdict())
+    return ConsentOutcome(event=ConsentEvent(**fields), state=state, created=True, logged=access is not None)
 
 
 def _reject(
@@ -315,13 +422,12 @@ def _reject(
     )
 
 
-def _project(*, session: Session, fields: dict[str, Any], now: datetime) -> ConsentState:
-    """Bring the current-state row up to date with a new event, in one upsert.
-
-    A back-dated event (e.g. a paper form entered late) joins the history but does not
+def _state_values(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The current-state row a new event makes, for the upsert that brings the projection up
+    to date. A back-dated event (e.g. a paper form entered late) joins the history but does not
     override a newer decision: the upsert only replaces an older `since`.
     """
-    values = {
+    return {
         "subject_id": fields["subject_id"],
         "controller": fields["controller"],
         "purpose": fields["purpose"],
@@ -331,10 +437,16 @@ def _project(*, session: Session, fields: dict[str, Any], now: datetime) -> Cons
         "channel": fields["channel"],
         "updated_at": now,
     }
-    row = session.execute(UPSERT_STATE(session), values).first()
-    if row is None:  # the stored decision is newer: keep it
-        row = session.execute(READ_STATE, values).one()
-    return ConsentState(**row._asdict())
+
+
+def lock_subject(*, session: Session, identity: Identity, controller: str) -> Any:
+    """The subject holding `identity`, locked for a consent write (see record_consent's `locked`),
+    or None if nobody holds it: the identity lookup and the lock in one round trip."""
+    return (
+        core_connection(session)
+        .execute(LOCK_BY_IDENTITY, {"kind": identity.kind, "value": identity.value, "controller": controller})
+        .first()
+    )
 
 
 def check_consent(
@@ -364,20 +476,69 @@ def check_consent(
 
 
 def check_consent_by_identity(
-    *, session: Session, kind: str, value: str, controller: str, purpose: str
+    *,
+    session: Session,
+    kind: str,
+    value: str,
+    controller: str,
+    purpose: str,
+    access: dict[str, Any] | None = None,
 ) -> tuple[str | None, ConsentCheck]:
     """The subject holding this identity (None if nobody) and whether consent is in force now.
 
-    One indexed query: identity LEFT JOIN current state.
+    One indexed query: identity LEFT JOIN current state. `access`: the access-log row of this
+    check (audit.service.access_row), written with it, its subject and outcome (ok, not_found)
+    filled in; on PostgreSQL in the same statement.
     """
-    row = session.execute(
-        CHECK_BY_IDENTITY, {"kind": kind, "value": value, "controller": controller, "purpose": purpose}
-    ).first()
+    conn = core_connection(session)
+    params = {"kind": kind, "value": value, "controller": controller, "purpose": purpose}
+    if access is not None and conn.dialect.name == "postgresql":
+        row = conn.execute(CHECK_AND_LOG_PG, {**params, **{f"a_{k}": v for k, v in access.items()}}).first()
+    else:
+        row = conn.execute(CHECK_BY_IDENTITY, params).first()
+        if access is not None:
+            found = row.subject_id if row is not None else None
+            conn.execute(
+                INSERT_ACCESS, {**access, "subject_id": found, "outcome": "ok" if found else "not_found"}
+            )
     if row is None:
         return None, ConsentCheck(False, "none", None, None)
     if row.status is None:
         return row.subject_id, ConsentCheck(False, "none", None, None)
     return row.subject_id, ConsentCheck(row.status == "granted", row.status, row.since, row.event_id)
+
+
+def check_consents_by_identity(
+    *, session: Session, controller: str, pairs: Sequence[tuple[Identity, str]]
+) -> list[tuple[str | None, ConsentCheck]]:
+    """`check_consent_by_identity` for up to MAX_BATCH_CHECK (identity, purpose) pairs, in order,
+    with one query for them all."""
+    if len(pairs) > MAX_BATCH_CHECK:
+        raise InvalidInput(f"at most {MAX_BATCH_CHECK} pairs per call", field="items")
+    if not pairs:
+        return []
+    rows = core_connection(session).execute(
+        BATCH_CHECK,
+        {
+            "controller": controller,
+            "purposes": sorted({purpose for _, purpose in pairs}),
+            "values": sorted({identity.value for identity, _ in pairs}),
+        },
+    )
+    holder: dict[tuple[str, str], str] = {}
+    states: dict[tuple[str, str], ConsentCheck] = {}
+    for row in rows:
+        holder[(row.kind, row.value)] = row.subject_id
+        if row.status is not None:
+            states[(row.subject_id, row.purpose)] = ConsentCheck(
+                row.status == "granted", row.status, row.since, row.event_id
+            )
+    answers: list[tuple[str | None, ConsentCheck]] = []
+    for identity, purpose in pairs:
+        subject_id = holder.get((identity.kind, identity.value))
+        check = states.get((subject_id, purpose)) if subject_id is not None else None
+        answers.append((subject_id, check or ConsentCheck(False, "none", None, None)))
+    return answers
 
 
 def current_states(*, session: Session, subject_id: str, controller: str | None = None) -> list[ConsentState]:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both cases take the same time.
-_DUMMY = _hasher.hash("sargs-no-such-user")
 MIN_LENGTH = 12
+
+
+@cache
+def _dummy() -> str:
+    """Verified against when the e-mail is unknown, so both cases take the same time. Made on
+    first use, not at import: a hash costs 64 MiB and a fraction of a second of every start-up."""
+    return _hasher.hash("sargs-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -18,7 +25,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True if `password` matches; a missing hash is checked against a dummy to keep timing even."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sargs.core.errors import NotFound, PermissionDenied, ReasonRequired, Unauthenticated
 from sargs.domains.access.permissions import REASON_MIN_LENGTH, reason_required
 from sargs.domains.access.scope import visible_controllers
-from sargs.domains.audit.service import AccessAction, Accessor, log_access
+from sargs.domains.audit.service import AccessAction, Accessor, access_row, log_access, log_accesses
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal, authenticate_token
@@ -184,6 +184,38 @@ def audit(
         controllers=controllers or (None,),
         reason=reason,
         outcome=outcome,
+    )
+
+
+def access_entry(
+    container: Container, principal: Principal, request: Request, action: AccessAction, controller: str
+) -> dict[str, object]:
+    """The access-log row of this request, for a domain call that writes it with its change."""
+    return access_row(
+        actor=Accessor.of(principal),
+        route=route_name(request),
+        action=action,
+        now=container.clock.now(),
+        controller=controller,
+    )
+
+
+def audit_each(
+    session: Session,
+    container: Container,
+    principal: Principal,
+    request: Request,
+    action: AccessAction,
+    entries: list[tuple[str | None, str | None, str]],
+) -> None:
+    """One access-log entry per (subject id, controller, outcome), in the request's transaction."""
+    log_accesses(
+        session=session,
+        actor=Accessor.of(principal),
+        route=route_name(request),
+        action=action,
+        now=container.clock.now(),
+        entries=entries,
     )
 
 

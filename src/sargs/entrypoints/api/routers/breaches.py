@@ -19,7 +19,6 @@ from sargs.entrypoints.api.deps import ContainerDep, Permit, audit
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.notices import mail_queue, notice_secret, source_connectors
-from sargs.integrations.documents.pdf import render_pdf
 
 router = APIRouter(tags=["breaches"], responses=AUTHENTICATED_ERRORS)
 
@@ -444,6 +443,8 @@ def breach_export(
     name = f"breach-notification-{breach_id}-{lang}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "pdf":
+        from sargs.integrations.documents.pdf import render_pdf  # fpdf loads on first PDF
+
         return Response(
             render_pdf(notification_document(content)), media_type="application/pdf", headers=disposition
         )

@@ -12,8 +12,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -31,6 +29,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 @lru_cache(maxsize=1)
 def migration_heads() -> frozenset[str]:
     """The head revision(s) of the migrations shipped with this code (read once)."""
+    from alembic.script import ScriptDirectory  # here, not at import: alembic is slow to import
+
     from sargs.migrations import alembic_config
 
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
@@ -38,6 +38,8 @@ def migration_heads() -> frozenset[str]:
 
 def readiness(container: Container) -> dict[str, str]:
     """Each check's result: "ok" or what is wrong (no personal data, no connection details)."""
+    from alembic.runtime.migration import MigrationContext
+
     checks: dict[str, str] = {}
     try:
         with container.engine.connect() as conn:

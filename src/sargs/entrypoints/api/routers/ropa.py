@@ -18,7 +18,6 @@ from sargs.entrypoints.api.deps import ContainerDep, Permit, require_controller
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.documents import render_document_html
-from sargs.integrations.documents.pdf import render_pdf
 
 router = APIRouter(tags=["record of processing"], responses=AUTHENTICATED_ERRORS)
 
@@ -60,6 +59,8 @@ def ropa_file(container: Container, controller: str, format: str, lang: str) -> 
     elif format == "html":
         body = render_document_html(record_document(record)).encode()
     else:
+        from sargs.integrations.documents.pdf import render_pdf  # fpdf loads on first PDF
+
         body = render_pdf(record_document(record))
     return body, MEDIA[format], name
 

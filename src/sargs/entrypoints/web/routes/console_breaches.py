@@ -22,7 +22,6 @@ from sargs.entrypoints.web.documents import STYLESHEET, render_document_html
 from sargs.entrypoints.web.i18n import language_of
 from sargs.entrypoints.web.render import render
 from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
-from sargs.integrations.documents.pdf import render_pdf
 
 router = APIRouter()
 
@@ -453,6 +452,8 @@ def breach_notification(
         return HTMLResponse(
             render_document_html(doc, stylesheet=STYLESHEET), headers={"Cache-Control": "no-store"}
         )
+    from sargs.integrations.documents.pdf import render_pdf  # fpdf loads on first PDF
+
     return Response(
         render_pdf(doc),
         media_type="application/pdf",
