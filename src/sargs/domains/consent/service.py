@@ -58,7 +58,11 @@ LOCK_HEAD = (
     .where(SUBJECTS.c.id == bindparam("subject_id"))
     .with_for_update(of=SUBJECTS)
 )
-# The same, found by one of the subject's identities: the lookup and the lock in one round trip.
+# The subject's client group, read once the lock is held (see record_consent).
+GROUP_NOW = select(GROUPS.c.client_group).where(
+    GROUPS.c.subject_id == bindparam("subject_id"), GROUPS.c.controller == bindparam("controller")
+)
+# LOCK_HEAD found by one of the subject's identities: the lookup and the lock in one round trip.
 LOCK_BY_IDENTITY = (
     select(
         SUBJECTS.c.id,
@@ -342,7 +346,13 @@ def record_consent(
             return ConsentOutcome(event=prior, state=state, created=False)
 
     if action == "grant" and purpose_def.eligible_groups is not None:
-        group = head.client_group or policy.default_client_group
+        group = head.client_group
+        if conn.dialect.name == "postgresql":
+            # The locking statement may have waited for a group change (a leave locks the person
+            # first) and still answers the join from the snapshot it took before waiting: read the
+            # group again, in a statement of its own, now that the lock is held.
+            group = conn.execute(GROUP_NOW, {"subject_id": subject_id, "controller": controller}).scalar()
+        group = group or policy.default_client_group
         if group not in purpose_def.eligible_groups:
             return _reject(
                 session=session,
