@@ -17,6 +17,8 @@ from sargs.domains.retention.ports import RetentionConnector, RetentionConnector
 from sargs.domains.retention.rules import SourceRules
 from sargs.domains.sms.service import SmsDirectory
 from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
+from sargs.domains.staff.sso import parse_role_map
+from sargs.integrations.oidc import OidcClient
 from sargs.integrations.ratelimit import RateLimits, memory_rate_limits
 
 
@@ -53,13 +55,18 @@ class Container:
     retention_connectors: RetentionConnectorFactory = no_retention_sources
     rate_limits: RateLimits = field(default_factory=memory_rate_limits)  # bootstrap wires Redis if set
     sms: SmsDirectory = field(init=False)
+    oidc: OidcClient | None = field(init=False)  # staff sign-in through an identity provider, if set
 
     def __post_init__(self) -> None:
         self.sms = SmsDirectory(self.registry, region=self.settings.default_region)
+        parse_role_map(self.settings.oidc_role_map)  # an admin mapping is refused at startup
+        self.oidc = OidcClient.from_settings(self.settings, now=lambda: self.clock.now().timestamp())
 
     def close(self) -> None:
         self.engine.dispose()
         self.rate_limits.close()
+        if self.oidc is not None:
+            self.oidc.close()
         close_sources = getattr(self.sources, "close", None)
         if close_sources is not None:
             close_sources()
