@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import segno
+from markupsafe import Markup
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -188,7 +189,10 @@ def _enrol_page(
 ) -> HTMLResponse:
     with container.sessions.begin() as session:
         enrolment = begin_enrolment(session=session, staff_id=staff_id, key=staff_mfa_key(container))
-    qr = segno.make(enrolment.uri, error="m").svg_data_uri(scale=5, border=2)
+    # Inline SVG markup (paths only, no text; the page's CSP allows no data: images)
+    qr = Markup(
+        segno.make(enrolment.uri, error="m").svg_inline(scale=5, border=2, omitsize=False, light="#fff")
+    )
     return _page(
         request,
         container,
