@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import segno
-from markupsafe import Markup
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from sargs.core.errors import RateLimited, RateLimitUnavailable, SargsError, Unauthenticated
 from sargs.domains.access.principal import Principal
