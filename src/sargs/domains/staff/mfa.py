@@ -187,9 +187,10 @@ def _take_code(session: Session, row: StaffMember, key: bytes, code: str, now: d
 
 
 def _take_recovery_code(session: Session, row: StaffMember, code: str, now: datetime) -> bool:
-    code = code.strip().lower()
-    if not 8 <= len(code) <= 12:
+    code = "".join(c for c in code.lower() if c.isalnum())
+    if len(code) != 8:
         return False
+    code = f"{code[:4]}-{code[4:]}"  # as handed out, typed with or without the dash
     unused = session.scalars(
         select(StaffRecoveryCode).where(
             StaffRecoveryCode.staff_id == row.id, StaffRecoveryCode.used_at.is_(None)
@@ -211,9 +212,10 @@ def check_second_factor(*, session: Session, row: StaffMember, key: bytes, code:
     """A TOTP code (once per time step) or an unused recovery code (once) of an enrolled account."""
     if not is_enrolled(row):
         return False
-    if "-" in code or any(c.isalpha() for c in code):
-        return _take_recovery_code(session, row, code, now)
-    return _take_code(session, row, key, code, now)
+    digits = "".join(code.split())
+    if len(digits) == 6 and digits.isdigit():
+        return _take_code(session, row, key, digits, now)
+    return _take_recovery_code(session, row, code, now)
 
 
 def recovery_codes_left(*, session: Session, staff_id: str) -> int:

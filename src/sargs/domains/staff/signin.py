@@ -98,7 +98,7 @@ def reauthenticate(
     has_password = row.password_hash != "!"
     if not has_password and not mfa.is_enrolled(row):
         raise Unauthenticated("sign in again to confirm this action")
-    ok = verify_password(row.password_hash if has_password else None, password) if has_password else True
+    ok = verify_password(row.password_hash, password) if has_password else True
     if ok and mfa.is_enrolled(row):
         ok = mfa.check_second_factor(session=session, row=row, key=key, code=code, now=now)
     if not ok:
