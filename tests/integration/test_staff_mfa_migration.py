@@ -1,4 +1,4 @@
-"""Migration 0012_c1 (staff second factor, SSO link, re-authentication time) goes up and down
+"""Migration 0013_c1 (staff second factor, SSO link, re-authentication time) goes up and down
 with accounts and sessions in the tables, and keeps them."""
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ SESSION = (
 def test_up_and_down_with_rows(tmp_path: Path, _template_db: str) -> None:
     url = PG_URL or f"sqlite:///{tmp_path / 'm.db'}"
     downgrade(url, "base")
-    upgrade(url, "0011")
+    upgrade(url, "0012_d2")
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(text(STAFF))
             conn.execute(text(SESSION))
-        upgrade(url, "0012_c1")
+        upgrade(url, "0013_c1")
         names = {c["name"] for c in inspect(engine).get_columns("staff_members")}
         assert {"totp_secret", "totp_enrolled_at", "totp_last_step", "oidc_subject"} <= names
         assert "authenticated_at" in {c["name"] for c in inspect(engine).get_columns("web_sessions")}
@@ -41,7 +41,7 @@ def test_up_and_down_with_rows(tmp_path: Path, _template_db: str) -> None:
                 )
             )
             conn.execute(text("UPDATE staff_members SET oidc_subject = 'https://idp x' WHERE id = 's1'"))
-        downgrade(url, "0011")
+        downgrade(url, "0012_d2")
         inspector = inspect(engine)
         assert "staff_recovery_codes" not in inspector.get_table_names()
         assert "totp_secret" not in {c["name"] for c in inspector.get_columns("staff_members")}
@@ -50,7 +50,7 @@ def test_up_and_down_with_rows(tmp_path: Path, _template_db: str) -> None:
                 "dpo@lmt.example"
             ]
             assert conn.execute(text("SELECT owner_id FROM web_sessions")).scalars().all() == ["s1"]
-        upgrade(url, "0012_c1")
+        upgrade(url, "0013_c1")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT totp_secret FROM staff_members")).scalars().all() == [None]
     finally:

@@ -1,7 +1,7 @@
 """staff second factor (TOTP, recovery codes), OpenID Connect account link, session re-authentication
 
-Revision ID: 0012_c1
-Revises: 0011
+Revision ID: 0013_c1
+Revises: 0012_d2
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_c1"
-down_revision: str | None = "0011"
+revision: str = "0013_c1"
+down_revision: str | None = "0012_d2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
