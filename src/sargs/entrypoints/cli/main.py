@@ -20,7 +20,6 @@ from sargs.entrypoints.cli.demo import add_demo_command
 from sargs.entrypoints.cli.dsr import make_dsr_cli
 from sargs.entrypoints.cli.examples import add_policy_examples
 from sargs.entrypoints.cli.output import DATABASE_URL_KEY, SargsGroup, console, err, need_policies
-from sargs.entrypoints.cli.output import fail as _fail
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
 from sargs.entrypoints.cli.sms import make_sms_cli
