@@ -40,31 +40,35 @@ def setup_people(container: Any) -> str:
 
 
 def console_sign_in(page: Any, base: str, email: str, password: str, shoot: Any = None) -> None:
-    """Password, then the second factor the server asks for: a DPO or admin without an
-    authenticator enrols one on the page (its key kept in AUTHENTICATORS), later ones enter a code."""
+    """Password, then the second factor the server asks for (see second_factor)."""
     page.goto(f"{base}/console/login?lang=en")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    second_factor(page, base, email, shoot)
+
+
+def second_factor(page: Any, base: str, email: str, shoot: Any = None) -> None:
+    """After the password, in either language: a DPO or admin without an authenticator enrols one
+    on the page (its key kept in AUTHENTICATORS), later sign-ins enter a code; then the console."""
     page.wait_for_url(re.compile(re.escape(base) + r"/console/(login/(code|enrol))?$"))
     if page.url.endswith("/console/login/enrol"):
-        assert page.get_by_role("img", name="QR code of the authenticator key").locator("svg").is_visible()
+        assert page.locator("figure[role=img] svg").is_visible()
         if shoot:
             shoot(page, "console-mfa-enrol")
         AUTHENTICATORS[email] = Authenticator(page.locator("[data-secret]").inner_text())
-        page.get_by_label("Code shown by the app").fill(AUTHENTICATORS[email].code(datetime.now(UTC)))
-        page.get_by_role("button", name="Confirm").click()
+        page.locator("#code").fill(AUTHENTICATORS[email].code(datetime.now(UTC)))
+        page.locator("button[type=submit]").last.click()
+        page.locator("[data-recovery]").first.wait_for()
         assert page.locator("[data-recovery]").count() == 10
         if shoot:
             shoot(page, "console-mfa-recovery-codes")
-        page.get_by_role("link", name="Continue to the console").click()
+        page.locator('a[href="/console/"]').last.click()
     elif page.url.endswith("/console/login/code"):
         if shoot:
             shoot(page, "console-mfa-code")
-        page.get_by_label("Code from your authenticator app").fill(
-            AUTHENTICATORS[email].code(datetime.now(UTC))
-        )
-        page.get_by_role("button", name="Sign in").click()
+        page.locator("#code").fill(AUTHENTICATORS[email].code(datetime.now(UTC)))
+        page.locator("button[type=submit]").last.click()
     page.wait_for_url(f"{base}/console/")
 
 
