@@ -163,13 +163,23 @@ def codes(container: Container) -> FakeCodeSender:
 
 @pytest.fixture
 def staff_member(container: Container) -> Callable[..., tuple[str, str]]:
-    """staff_member("operator", controllers=["lmt"]) -> (email, password) of a new account."""
+    """staff_member("operator", controllers=["lmt"]) -> (email, password) of a new account.
+
+    A role that must sign in with a second factor (admin, DPO, SARGS_STAFF_MFA_ROLES) is enrolled,
+    or any role with mfa=True; its authenticator is kept in tests.web_helpers.AUTHENTICATORS, where
+    console_login finds it. mfa=False leaves the account unenrolled (it is sent to enrolment)."""
+    from sargs.domains.staff.mfa import mfa_required
     from sargs.domains.staff.service import add_staff
+    from sargs.domains.staff.signin import enrol_by_email
+    from sargs.entrypoints.web.reauth import staff_mfa_key
+    from tests.web_helpers import AUTHENTICATORS, Authenticator
 
     counter = iter(range(1, 10_000))
 
-    def make(role: str, controllers: list[str] | None = None) -> tuple[str, str]:
+    def make(role: str, controllers: list[str] | None = None, mfa: bool | None = None) -> tuple[str, str]:
         email, password = f"{role}{next(counter)}@staff.example", f"{role}-password-long"
+        if mfa is None:
+            mfa = mfa_required(role, set(container.settings.staff_mfa_roles))
         with container.sessions.begin() as session:
             add_staff(
                 session=session,
@@ -180,6 +190,11 @@ def staff_member(container: Container) -> Callable[..., tuple[str, str]]:
                 controllers=controllers,
                 now=container.clock.now(),
             )
+            if mfa:
+                enrolment, confirmed = enrol_by_email(
+                    session=session, email=email, key=staff_mfa_key(container), now=container.clock.now()
+                )
+                AUTHENTICATORS[email] = Authenticator(enrolment.secret, list(confirmed.recovery_codes))
         return email, password
 
     return make

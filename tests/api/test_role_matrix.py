@@ -32,6 +32,13 @@ OPEN_TO_ALL = {
     "GET /console/login",
     "POST /console/login",
     "POST /console/logout",
+    # issue 18: the sign-in steps after the password (a pending session opens only these) and SSO
+    "GET /console/login/code",
+    "POST /console/login/code",
+    "GET /console/login/enrol",
+    "POST /console/login/enrol",
+    "POST /console/login/sso",
+    "GET /console/login/sso/callback",
     "GET /console/",
     # issue 7: website visitors' cookie banner (rate limited, CORS to listed origins), the mail
     # provider's signed webhook and the shop's conversion report (authenticated by a signed click token)

@@ -3,6 +3,8 @@ keyboard-only consent toggling, and a screenshot of every page (test-artifacts/s
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from sargs.domains.staff.service import add_staff
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
+from tests.web_helpers import AUTHENTICATORS, Authenticator
 
 pytestmark = pytest.mark.browser
 
@@ -36,11 +39,36 @@ def setup_people(container: Any) -> str:
         )
 
 
-def console_sign_in(page: Any, base: str, email: str, password: str) -> None:
+def console_sign_in(page: Any, base: str, email: str, password: str, shoot: Any = None) -> None:
+    """Password, then the second factor the server asks for (see second_factor)."""
     page.goto(f"{base}/console/login?lang=en")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    second_factor(page, base, email, shoot)
+
+
+def second_factor(page: Any, base: str, email: str, shoot: Any = None) -> None:
+    """After the password, in either language: a DPO or admin without an authenticator enrols one
+    on the page (its key kept in AUTHENTICATORS), later sign-ins enter a code; then the console."""
+    page.wait_for_url(re.compile(re.escape(base) + r"/console/(login/(code|enrol))?$"))
+    if page.url.endswith("/console/login/enrol"):
+        assert page.locator("figure[role=img] svg").is_visible()
+        if shoot:
+            shoot(page, "console-mfa-enrol")
+        AUTHENTICATORS[email] = Authenticator(page.locator("[data-secret]").inner_text())
+        page.locator("#code").fill(AUTHENTICATORS[email].code(datetime.now(UTC)))
+        page.locator("button[type=submit]").last.click()
+        page.locator("[data-recovery]").first.wait_for()
+        assert page.locator("[data-recovery]").count() == 10
+        if shoot:
+            shoot(page, "console-mfa-recovery-codes")
+        page.locator('a[href="/console/"]').last.click()
+    elif page.url.endswith("/console/login/code"):
+        if shoot:
+            shoot(page, "console-mfa-code")
+        page.locator("#code").fill(AUTHENTICATORS[email].code(datetime.now(UTC)))
+        page.locator("button[type=submit]").last.click()
     page.wait_for_url(f"{base}/console/")
 
 
@@ -64,7 +92,7 @@ def test_done_when_in_a_real_browser(live: Any, browser: Any, shoot: Any) -> Non
     page = dpo.new_page()
     page.goto(f"{base}/console/login?lang=en")
     shoot(page, "console-login")
-    console_sign_in(page, base, *DPO)
+    console_sign_in(page, base, *DPO, shoot=shoot)
     page.goto(f"{base}/console/staff")
     page.get_by_label("Name").fill("Kasiere Ilze")
     page.locator("#s-email").fill(OPERATOR[0])
@@ -141,7 +169,7 @@ def test_done_when_in_a_real_browser(live: Any, browser: Any, shoot: Any) -> Non
     # The DPO sees both accesses in the access log.
     dpo = browser.new_context()
     page = dpo.new_page()
-    console_sign_in(page, base, *DPO)
+    console_sign_in(page, base, *DPO, shoot=shoot)
     page.goto(f"{base}/console/audit?subject=msisdn:{PHONE}")
     log = page.locator("#audit-log").inner_text()
     assert "POST /console/subjects/{subject_id}/consents" in log and "operator" in log

@@ -10,6 +10,7 @@ import pytest
 
 from sargs.domains.staff.service import add_staff
 from sargs.entrypoints.cli.demo_data import generate
+from tests.e2e.test_browser import console_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -30,11 +31,7 @@ def test_dpo_registers_a_breach_and_reads_the_dashboard_in_a_real_browser(
     page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
 
-    page.goto(f"{base}/console/login?lang=en")
-    page.get_by_label("E-mail").fill(DPO[0])
-    page.get_by_label("Password").fill(DPO[1])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/console/")
+    console_sign_in(page, base, *DPO)
     page.get_by_role("link", name="Data protection").click()
     page.wait_for_url(f"{base}/console/dashboard")
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -38,10 +39,12 @@ from sargs.domains.portal.model import OneTimeCode
 from sargs.domains.sms.model import SmsOutbox
 from sargs.domains.sms.signatures import sign_json, twilio_signature
 from sargs.domains.staff.service import LOCKOUT, MAX_FAILED_LOGINS
+from sargs.domains.staff.signin import enrol_by_email
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.web.security import PORTAL_COOKIE, STAFF_COOKIE
+from sargs.entrypoints.web.reauth import staff_mfa_key
+from sargs.entrypoints.web.security import PENDING_COOKIE, PORTAL_COOKIE, STAFF_COOKIE
 from sargs.integrations.codes import ChannelCodeSender
 from sargs.integrations.ratelimit import memory_rate_limits
 from tests.conftest import FakeCodeSender
@@ -406,8 +409,8 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 def test_no_secret_appears_in_any_log_record(log_run: LogRun) -> None:
-    """API token, staff passwords (right and wrong), the SMS webhook secret, the Twilio token and
-    both session cookies appear in no record of any logger; a one-time code in none outside the
+    """API token, staff passwords (right and wrong), the TOTP secret, code and a recovery code, the
+    SMS webhook secret, the Twilio token and the session cookies appear in no record of any logger; a one-time code in none outside the
     SQL parameter log (that one is the xfail test below)."""
     for name, value in log_run.secrets.items():
         assert value not in log_run.json_lines, name
@@ -505,7 +508,22 @@ def run_every_secret(container: Container, token: Callable[..., str], secrets: d
     with TestClient(app) as staff:
         assert console_sign_in(staff, "dpo@lmt.example", "wrong-password-also-secret").status_code == 401
         secrets["wrong password"] = "wrong-password-also-secret"
-        assert console_sign_in(staff, "dpo@lmt.example", password).status_code == 303
+        with container.sessions.begin() as s:
+            enrolment, confirmed = enrol_by_email(
+                session=s, email="dpo@lmt.example", key=staff_mfa_key(container), now=container.clock.now()
+            )
+        secrets["totp secret"] = enrolment.secret
+        secrets["recovery code"] = confirmed.recovery_codes[0]
+        r = console_sign_in(staff, "dpo@lmt.example", password)
+        assert r.status_code == 303 and r.headers["location"] == "/console/login/code"
+        secrets["pending session cookie"] = staff.cookies[PENDING_COOKIE]
+        code = pyotp.TOTP(enrolment.secret).at(container.clock.now())
+        secrets["totp code"] = code
+        page = staff.get("/console/login/code")
+        r = staff.post(
+            "/console/login/code", data={"csrf": csrf_of(page.text), "code": code}, follow_redirects=False
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/console/", r.text
         secrets["console session cookie"] = staff.cookies[STAFF_COOKIE]
         r = staff.get("/console/find", params={"kind": "msisdn", "value": PHONE, "reason": "ticket 7"})
         assert r.status_code == 200

@@ -124,8 +124,27 @@ class Settings(BaseSettings):
     # refused while Redis is unreachable; the visitor endpoints' limits are then not applied.
     redis_url: str | None = None
     signin_rate_limit_per_minute: int = Field(default=10, gt=0)
+    # Staff sign-in (issue 18). Admin and DPO always sign in with a TOTP second factor; roles
+    # listed here must too (SARGS_STAFF_MFA_ROLES=operator,auditor). Anyone may enrol voluntarily.
+    staff_mfa_roles: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["admin", "dpo"])
+    # Key material sealing TOTP secrets at rest (AES-GCM); unset: derived from secret_key (then
+    # changing secret_key means every authenticator is enrolled again).
+    staff_mfa_key: str | None = None
+    # How recent a sign-in must be before a sensitive console action (erasure, ...) goes ahead.
+    staff_reauth_minutes: int = Field(default=10, ge=1, le=240)
+    # OpenID Connect sign-in (authorization code + PKCE). All three set: the console offers it.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_role_claim: str = "roles"  # a string or a list of strings in the ID token
+    # Claim value -> role, or role:controller+controller for a scoped account, e.g.
+    # SARGS_OIDC_ROLE_MAP='{"sargs-operators": "operator:lmt", "privacy": "dpo"}'. Never admin.
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    # Unknown e-mail with a mapped role: create the account (else refuse; accounts matched by e-mail).
+    oidc_create_accounts: bool = True
+    oidc_scopes: str = "openid email profile"
 
-    @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
+    @field_validator("opendsr_callback_hosts", "dsr_reminder_to", "staff_mfa_roles", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
         if isinstance(value, str):
@@ -158,6 +177,8 @@ class Settings(BaseSettings):
             "opendsr_callback_secret",
             "metrics_token",
             "redis_url",
+            "staff_mfa_key",
+            "oidc_client_secret",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

@@ -13,7 +13,7 @@ from sargs.domains.policy.notice_model import PolicyNotice
 from sargs.domains.portal.model import OneTimeCode, RequestIntent
 from sargs.domains.retention.model import DestructionLogEntry, RetentionHold, RetentionLease, RetentionRun
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
-from sargs.domains.staff.model import StaffMember
+from sargs.domains.staff.model import StaffMember, StaffRecoveryCode
 from sargs.domains.subjects.model import Subject, SubjectGroup, SubjectIdentity
 from sargs.domains.tokens.model import ApiToken
 from sargs.domains.web.model import CookieConsent, EmailEvent, WebAccessLog
@@ -48,6 +48,7 @@ __all__ = [
     "SmsOutbox",
     "StaffAlert",
     "StaffMember",
+    "StaffRecoveryCode",
     "Subject",
     "SubjectGroup",
     "SubjectIdentity",

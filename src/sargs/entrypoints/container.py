@@ -21,7 +21,9 @@ from sargs.domains.retention.ports import RetentionConnector, RetentionConnector
 from sargs.domains.retention.rules import SourceRules
 from sargs.domains.sms.service import SmsDirectory
 from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
+from sargs.domains.staff.sso import parse_role_map
 from sargs.domains.subjects.sync import ClientRows
+from sargs.integrations.oidc import OidcClient
 from sargs.integrations.ratelimit import RateLimits, memory_rate_limits
 
 
@@ -65,6 +67,7 @@ class Container:
     rate_limits: RateLimits = field(default_factory=memory_rate_limits)  # bootstrap wires Redis if set
     sms: SmsDirectory = field(init=False)
     receipt_keys: ReceiptKeys = field(init=False)  # the controllers' receipt signing keys (settings)
+    oidc: OidcClient | None = field(init=False)  # staff sign-in through an identity provider, if set
 
     def __post_init__(self) -> None:
         self.sms = SmsDirectory(self.registry, region=self.settings.default_region)
@@ -75,10 +78,14 @@ class Container:
             retired=s.receipt_retired_keys,
             demo_secret=s.secret_key if s.demo else None,
         )
+        parse_role_map(s.oidc_role_map)  # an admin mapping is refused at startup
+        self.oidc = OidcClient.from_settings(s, now=lambda: self.clock.now().timestamp())
 
     def close(self) -> None:
         self.engine.dispose()
         self.rate_limits.close()
+        if self.oidc is not None:
+            self.oidc.close()
         close_sources = getattr(self.sources, "close", None)
         if close_sources is not None:
             close_sources()

@@ -19,9 +19,18 @@ from sqlalchemy.orm import Session
 from sargs.core.ids import new_id
 from sargs.domains.access.model import WebSession
 
-SessionKind = Literal["staff", "subject"]
-LIFETIME: dict[str, timedelta] = {"staff": timedelta(hours=10), "subject": timedelta(hours=1)}
-IDLE: dict[str, timedelta] = {"staff": timedelta(minutes=30), "subject": timedelta(minutes=15)}
+# "staff-pending": past the password, before the second factor (or its enrolment); opens nothing else.
+SessionKind = Literal["staff", "staff-pending", "subject"]
+LIFETIME: dict[str, timedelta] = {
+    "staff": timedelta(hours=10),
+    "staff-pending": timedelta(minutes=10),
+    "subject": timedelta(hours=1),
+}
+IDLE: dict[str, timedelta] = {
+    "staff": timedelta(minutes=30),
+    "staff-pending": timedelta(minutes=10),
+    "subject": timedelta(minutes=15),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class ActiveSession:
     id: str
     kind: str
     owner_id: str
+    authenticated_at: datetime
 
 
 def _digest(token: str) -> str:
@@ -54,6 +64,7 @@ def open_session(*, session: Session, kind: SessionKind, owner_id: str, now: dat
         created_at=now,
         last_seen_at=now,
         expires_at=now + LIFETIME[kind],
+        authenticated_at=now,
     )
     session.add(row)
     session.flush()
@@ -74,7 +85,12 @@ def resolve_session(
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
         session.flush()
-    return ActiveSession(row.id, row.kind, row.owner_id)
+    return ActiveSession(row.id, row.kind, row.owner_id, row.authenticated_at or row.created_at)
+
+
+def mark_authenticated(*, session: Session, session_id: str, now: datetime) -> None:
+    """The owner proved who they are again (re-authentication before a sensitive action)."""
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(authenticated_at=now))
 
 
 def end_session(*, session: Session, token: str, now: datetime) -> None:

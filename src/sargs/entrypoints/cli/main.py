@@ -20,12 +20,12 @@ from sargs.entrypoints.cli.demo import add_demo_command
 from sargs.entrypoints.cli.dsr import make_dsr_cli
 from sargs.entrypoints.cli.examples import add_policy_examples
 from sargs.entrypoints.cli.output import DATABASE_URL_KEY, SargsGroup, console, err, need_policies
-from sargs.entrypoints.cli.output import fail as _fail
 from sargs.entrypoints.cli.receipts import make_receipts_cli
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
 from sargs.entrypoints.cli.sms import make_sms_cli
 from sargs.entrypoints.cli.sources import make_sources_cli
+from sargs.entrypoints.cli.staff import make_staff_cli
 from sargs.entrypoints.cli.subjects import make_subjects_cli
 from sargs.entrypoints.container import Container
 
@@ -50,8 +50,7 @@ def make_cli(
     ledger_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-    staff_app = typer.Typer(help="Staff accounts for the web console.", no_args_is_help=True)
-    app.add_typer(staff_app, name="staff")
+    app.add_typer(make_staff_cli(lambda **kw: container(**kw)), name="staff")
     app.add_typer(policy_app, name="policy")
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(token_app, name="token")
@@ -245,86 +244,6 @@ def make_cli(
         with c.sessions.begin() as session:
             revoke_token(session=session, token_id=token_id, now=c.clock.now())
         console.print(f"revoked {token_id}")
-
-    # --- staff --------------------------------------------------------------------------------
-
-    @staff_app.command("add")
-    def staff_add(
-        email: Annotated[str, typer.Option(help="Sign-in e-mail.")],
-        name: Annotated[str, typer.Option(help="Full name.")],
-        role: Annotated[str, typer.Option(help="admin | dpo | operator | marketing | auditor")],
-        controller: Annotated[
-            list[str] | None, typer.Option(help="Belongs to these controllers (repeat).")
-        ] = None,
-        password_stdin: Annotated[
-            bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-        ] = False,
-    ) -> None:
-        """Create a staff account (password hashed with argon2)."""
-        import sys
-
-        from sargs.domains.staff.service import add_staff
-
-        c = container(publish=False)
-        for ctl in controller or []:
-            if c.registry.policies:
-                try:
-                    c.registry.policy_for(ctl)
-                except SargsError as exc:
-                    raise _fail(exc.message) from None
-        if password_stdin:
-            password = sys.stdin.readline().rstrip("\n")
-        else:
-            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-        try:
-            with c.sessions.begin() as session:
-                view = add_staff(
-                    session=session,
-                    email=email,
-                    name=name,
-                    role=role,
-                    password=password,
-                    controllers=controller or None,
-                    now=c.clock.now(),
-                )
-        except SargsError as exc:
-            raise _fail(exc.message) from None
-        console.print(
-            f"staff {view.id} added: {view.email} ({view.role}; {', '.join(view.controllers or ['all'])})"
-        )
-
-    @staff_app.command("disable")
-    def staff_disable(email: str) -> None:
-        """Disable an account; its console sessions end at once."""
-        from sargs.domains.staff.service import disable_staff
-
-        c = container(publish=False)
-        try:
-            with c.sessions.begin() as session:
-                disable_staff(session=session, email=email, now=c.clock.now())
-        except SargsError as exc:
-            raise _fail(exc.message) from None
-        console.print(f"disabled {email}")
-
-    @staff_app.command("list")
-    def staff_list() -> None:
-        """List staff accounts (never their password hashes)."""
-        from sargs.domains.staff.service import list_staff
-
-        c = container(publish=False)
-        table = Table("id", "e-mail", "name", "role", "controllers", "status", "last sign-in")
-        with c.read_sessions.begin() as session:
-            for v in list_staff(session=session):
-                table.add_row(
-                    v.id,
-                    v.email,
-                    v.name,
-                    v.role,
-                    ", ".join(v.controllers or ["all"]),
-                    "disabled" if v.disabled else "active",
-                    str(v.last_login_at or "—"),
-                )
-        console.print(table)
 
     # --- database -----------------------------------------------------------------------------
 

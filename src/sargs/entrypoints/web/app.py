@@ -19,10 +19,17 @@ from sargs.entrypoints.web.routes import (
     console_dsr,
     console_reports,
     console_retention,
+    console_signin,
     portal,
     start,
 )
-from sargs.entrypoints.web.security import PORTAL_COOKIE, STAFF_COOKIE, CsrfFailed, LoginRequired
+from sargs.entrypoints.web.security import (
+    PORTAL_COOKIE,
+    STAFF_COOKIE,
+    CsrfFailed,
+    LoginRequired,
+    ReauthRequired,
+)
 from sargs.entrypoints.web.visitors import install_visitors
 
 WEB_PREFIXES = ("/console", "/portal")
@@ -31,6 +38,7 @@ WEB_PREFIXES = ("/console", "/portal")
 def install_web(app: FastAPI, container: Container) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(console_signin.router, prefix="/console", include_in_schema=False)
     app.include_router(console.router, prefix="/console", include_in_schema=False)
     app.include_router(console_dsr.router, prefix="/console", include_in_schema=False)
     app.include_router(console_breaches.router, prefix="/console", include_in_schema=False)
@@ -49,6 +57,20 @@ def install_web(app: FastAPI, container: Container) -> None:
             assert isinstance(result, Response)
             return result
         assert isinstance(exc, SargsError)
+        if isinstance(exc, ReauthRequired):
+            return render(
+                request,
+                container,
+                "console/reauth.html",
+                cookie=STAFF_COOKIE,
+                status=401,
+                action=request.url.path,
+                fields=exc.fields,
+                asks_password=exc.asks_password,
+                asks_code=exc.asks_code,
+                failed=bool(exc.details.get("failed")),
+                me=getattr(request.state, "principal", None),
+            )
         if isinstance(exc, LoginRequired):
             if request.method == "GET":
                 return RedirectResponse(

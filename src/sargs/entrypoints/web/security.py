@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Response
@@ -27,6 +28,7 @@ from sargs.entrypoints.api.deps import ContainerDep
 from sargs.entrypoints.container import Container
 
 STAFF_COOKIE = "sargs_staff"
+PENDING_COOKIE = "sargs_staff_pending"  # past the password, before the second factor
 PORTAL_COOKIE = "sargs_portal"
 PRE_COOKIE = "sargs_pre"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -40,6 +42,19 @@ class LoginRequired(SargsError):
     def __init__(self, where: Literal["console", "portal"]) -> None:
         super().__init__("sign in first")
         self.where = where
+
+
+class ReauthRequired(SargsError):
+    """A sensitive console action needs a recent sign-in: the page asks for the password (and
+    code) again and re-posts the action's own form fields with them."""
+
+    code = "reauth_required"
+
+    def __init__(self, fields: list[tuple[str, str]], asks_password: bool, asks_code: bool) -> None:
+        super().__init__("confirm it is you to continue")
+        self.fields = fields
+        self.asks_password = asks_password
+        self.asks_code = asks_code
 
 
 class CsrfFailed(SargsError):
@@ -128,6 +143,8 @@ def check_csrf(request: Request, container: Container, cookie: str, token: str |
 class StaffUser:
     principal: Principal
     session_token: str
+    session_id: str = ""
+    authenticated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +159,32 @@ def current_staff(request: Request, container: ContainerDep) -> StaffUser:
     with container.sessions.begin() as session:
         active = resolve_session(session=session, token=token, kind="staff", now=container.clock.now())
         principal = get_staff_principal(session=session, staff_id=active.owner_id) if active else None
-    if principal is None:
+    if principal is None or active is None:
         raise LoginRequired("console")
     request.state.principal = principal
-    return StaffUser(principal, token)
+    return StaffUser(principal, token, active.id, active.authenticated_at)
+
+
+@dataclass(frozen=True)
+class PendingStaff:
+    """Past the password, before the second factor: may only enter a code or enrol one."""
+
+    staff_id: str
+    session_token: str
+
+
+def current_pending(request: Request, container: ContainerDep) -> PendingStaff:
+    token = request.cookies.get(PENDING_COOKIE, "")
+    with container.sessions.begin() as session:
+        active = resolve_session(
+            session=session, token=token, kind="staff-pending", now=container.clock.now()
+        )
+    if active is None:
+        raise LoginRequired("console")
+    return PendingStaff(active.owner_id, token)
+
+
+PendingDep = Annotated[PendingStaff, Depends(current_pending)]
 
 
 StaffDep = Annotated[StaffUser, Depends(current_staff)]

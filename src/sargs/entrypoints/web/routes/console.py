@@ -11,16 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sargs.core.errors import (
     InvalidInput,
     NotFound,
-    RateLimited,
-    RateLimitUnavailable,
     ReasonRequired,
     SargsError,
-    Unauthenticated,
 )
 from sargs.domains.access.permissions import GRANTABLE_ROLES
 from sargs.domains.access.scope import visible_controllers
-from sargs.domains.access.sessions import end_session, open_session
-from sargs.domains.audit.service import Accessor, log_access, query_access_log
+from sargs.domains.audit.service import query_access_log
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import (
     Actor,
@@ -32,23 +28,20 @@ from sargs.domains.consent.service import (
 )
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.sms.history import messages_of
-from sargs.domains.staff.service import add_staff, authenticate_staff, disable_staff, list_staff
+from sargs.domains.staff.service import add_staff, disable_staff, list_staff
 from sargs.domains.subjects.identifiers import make_identity
 from sargs.domains.subjects.service import find_subject_id, view_subject
-from sargs.entrypoints.api.deps import ContainerDep, audit, pseudonymise_ip, route_name, stated_reason
+from sargs.entrypoints.api.deps import ContainerDep, audit, pseudonymise_ip, stated_reason
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.receipts import JWKS_PATH, ReceiptFormat, receipt_response, signing_kid
 from sargs.entrypoints.web.i18n import language_of
 from sargs.entrypoints.web.render import is_htmx, render
 from sargs.entrypoints.web.security import (
-    PRE_COOKIE,
     STAFF_COOKIE,
     StaffDep,
     StaffPermit,
     StaffUser,
     check_csrf,
-    limit_signins,
-    set_cookie,
 )
 
 router = APIRouter()
@@ -77,65 +70,6 @@ def with_reason(path: str, reason: str | None, **params: str) -> str:
 
 def _staff_ctx(user: StaffUser) -> dict[str, Any]:
     return {"me": user.principal}
-
-
-# --- signing in and out -----------------------------------------------------------------------
-
-
-@router.get("/login")
-def login_page(request: Request, container: ContainerDep) -> HTMLResponse:
-    return page(request, container, "console/login.html")
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    container: ContainerDep,
-    csrf: Csrf,
-    email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=500)],
-) -> Response:
-    """Password sign-in; failures are counted (and lock the account) even though they fail."""
-    check_csrf(request, container, STAFF_COOKIE, csrf)
-    try:
-        limit_signins(request, container, "console-signin")
-    except RateLimited as exc:
-        status = 503 if isinstance(exc, RateLimitUnavailable) else 429
-        return page(request, container, "console/login.html", status=status, rate_limited=True, email=email)
-    now = container.clock.now()
-    opened = None
-    with container.sessions.begin() as session:
-        try:
-            principal = authenticate_staff(session=session, email=email, password=password, now=now)
-        except Unauthenticated:
-            principal = None
-        if principal is not None:
-            opened = open_session(session=session, kind="staff", owner_id=principal.id, now=now)
-            log_access(
-                session=session,
-                actor=Accessor.of(principal),
-                route=route_name(request),
-                action="signin",
-                now=now,
-                controllers=principal.controllers or (None,),
-            )
-    if opened is None:
-        return page(request, container, "console/login.html", status=401, error=True, email=email)
-    response = RedirectResponse("/console/", status_code=303)
-    set_cookie(response, request, container, STAFF_COOKIE, opened.token, path="/console", samesite="strict")
-    response.delete_cookie(PRE_COOKIE, path="/")
-    return response
-
-
-@router.post("/logout")
-def logout(request: Request, container: ContainerDep, user: StaffDep, csrf: Csrf) -> Response:
-    check_csrf(request, container, STAFF_COOKIE, csrf)
-    with container.sessions.begin() as session:
-        end_session(session=session, token=user.session_token, now=container.clock.now())
-        audit(session, container, user.principal, request, "signout")
-    response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(STAFF_COOKIE, path="/console")
-    return response
 
 
 # --- finding a person ---------------------------------------------------------------------------

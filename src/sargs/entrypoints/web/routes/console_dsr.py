@@ -45,6 +45,7 @@ from sargs.entrypoints.dsr_common import (
     response_bytes,
     response_document,
 )
+from sargs.entrypoints.web.reauth import Reauth
 from sargs.entrypoints.web.render import render
 from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
 
@@ -439,13 +440,17 @@ def dsr_fulfil(
     container: ContainerDep,
     user: Decider,
     csrf: Csrf,
+    reauth: Reauth,
     outcome: Annotated[str, Form(max_length=24)] = "fulfilled",
     text: Text = "",
 ) -> Response:
-    """Access, portability, erasure: run the data sources (failed ones again). Others: the decision."""
+    """Access, portability, erasure: run the data sources (failed ones again). Others: the decision.
+    Erasing asks for a recent sign-in (re-authentication)."""
     check_csrf(request, container, STAFF_COOKIE, csrf)
     with container.read_sessions.begin() as session:
         kind = get_request(session=session, request_id=request_id, controllers=_scope(user)).kind
+    if kind == "erasure" and outcome != "refused":
+        reauth.require()
     if kind not in SOURCE_KINDS or outcome == "refused":
         return _act(
             request,
