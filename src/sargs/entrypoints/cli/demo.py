@@ -103,6 +103,11 @@ def add_demo_command(
             f"staff console:   {base}/console/  dpo@demo.sargs.example or operator@demo.sargs.example, "
             f"password {staff_password}"
         )
+        console.print(
+            "                 the DPO adds an authenticator app (TOTP) at the first sign-in; "
+            "the operator needs none",
+            soft_wrap=True,
+        )
         console.print(f"retention:       {base}/console/retention (as dpo), or `sargs retention plan`")
         portal_phone = sources.customer_msisdn or stats.sample_msisdn
         customer = f" (a {sources.customer_source} customer)" if sources.customer_msisdn else ""
