@@ -29,7 +29,8 @@ from sargs.core.ids import new_id
 from sargs.domains.consent.chain import event_hash
 from sargs.domains.consent.checkpoints import verify_incremental
 from sargs.domains.consent.model import ConsentEvent
-from sargs.domains.consent.service import Actor, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.subjects.model import Subject, SubjectGroup
 from sargs.migrations import downgrade, upgrade
 

@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # refused while Redis is unreachable; the visitor endpoints' limits are then not applied.
     redis_url: str | None = None
     signin_rate_limit_per_minute: int = Field(default=10, gt=0)
+    # The anchored ledger (issue 18; docs/ledger.md). The Ed25519 key that signs ledger anchors: a
+    # PEM private key, its 32 raw bytes in base64, or the path of a file holding either
+    # (`sargs ledger anchor-key` makes one). Where anchors go: `file:/path/anchors.jsonl` (appended),
+    # `mail` (every company's DPO, through the outbox) or an `https://` URL (POSTed as JSON).
+    ledger_anchor_key: str | None = None
+    ledger_anchor_sink: str | None = None
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
     @classmethod
@@ -121,6 +127,7 @@ class Settings(BaseSettings):
             "opendsr_callback_secret",
             "metrics_token",
             "redis_url",
+            "ledger_anchor_key",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

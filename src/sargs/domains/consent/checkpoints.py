@@ -34,13 +34,16 @@ from sqlalchemy.orm import Session
 
 from sargs.core.db import PerDialect, table
 from sargs.domains.alerts.service import in_languages, languages, recipients, send_once
-from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
+from sargs.domains.consent.chain import CHAINED_FIELDS, UnhashableEvent, event_hash
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
-from sargs.domains.consent.service import (
-    VERIFY_COLUMNS,
+from sargs.domains.consent.verify import (
+    SUBJECT as SUBJECT_ID,
+)
+from sargs.domains.consent.verify import (
     LedgerProblem,
     VerifyReport,
     check_chain,
+    stream_events,
     verify_ledger,
 )
 from sargs.domains.policy.registry import PolicyRegistry
@@ -105,10 +108,11 @@ def verify_incremental(
     now: datetime,
     full: bool = False,
     progress: Callable[[int], object] | None = None,
+    jobs: int = 1,
 ) -> VerifyReport:
     """Verify the ledger from the checkpoints (everything when `full` or none exist yet) and move
     the checkpoints of the chains verified; `events` counts the events hashed (checkpointed ones
-    excluded), `resumed` the chains not read again."""
+    excluded), `resumed` the chains not read again. `jobs`: processes for a full run (verify)."""
     write = _Writer(session, now)
     watermark = session.scalar(select(func.max(LedgerCheckpoint.event_seq)))
     if full or watermark is None:
@@ -121,7 +125,7 @@ def verify_incremental(
             else:  # nothing of a failed chain is trusted: incremental runs verify it from its start
                 write(sid, 0, None, None, None, False)
 
-        report = verify_ledger(session=session, progress=progress, on_chain=on_chain)
+        report = verify_ledger(session=session, progress=progress, on_chain=on_chain, jobs=jobs)
         write.flush()
         return report
     report = VerifyReport(incremental=True)
@@ -129,7 +133,9 @@ def verify_incremental(
     newer = set(
         session.scalars(select(ConsentEvent.subject_id).where(ConsentEvent.seq > watermark).distinct())
     )
-    anchor_cols = [getattr(ConsentEvent, n).label(f"e_{n}") for n in (*CHAINED_FIELDS, "hash")]
+    anchor_cols = [
+        getattr(ConsentEvent, n).label(f"e_{n}") for n in (*CHAINED_FIELDS, "hash_version", "hash")
+    ]
     rows = session.execute(
         select(
             Subject.id,
@@ -162,24 +168,12 @@ def verify_incremental(
     def flush() -> None:
         nonlocal to_check
         checks = [p for p in pending if p[0] == "check"]
-        chains: dict[str, list[dict[str, Any]]] = {}
+        chains: dict[str, list[Any]] = {}
         if checks:
-            cols = [getattr(ConsentEvent, n) for n in VERIFY_COLUMNS]
-            stmt = (
-                select(*cols)
-                .where(
-                    or_(
-                        *[
-                            and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0])
-                            for p in checks
-                        ]
-                    )
-                )
-                .order_by(ConsentEvent.subject_id, ConsentEvent.chain_seq)
+            after = or_(
+                *[and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0]) for p in checks]
             )
-            for sid, group in groupby(
-                (r._asdict() for r in session.execute(stmt)), key=lambda f: f["subject_id"]
-            ):
+            for sid, group in groupby(stream_events(session, where=after), key=lambda r: r[SUBJECT_ID]):
                 chains[sid] = list(group)
         for p in pending:
             if p[0] == "done":
@@ -243,8 +237,12 @@ def _anchor_problem(row: Any) -> str | None:
         return "checkpoint: the verified event at this position is gone (removed, or its seq changed)"
     if row.e_id != row.event_id or row.e_subject_id != row.id or row.e_chain_seq != row.chain_seq:
         return "checkpoint: another event now stands where the verified one was (moved or replaced)"
-    fields = {n: getattr(row, f"e_{n}") for n in CHAINED_FIELDS}
-    if row.e_hash != row.hash or event_hash(fields) != row.hash:
+    fields = {n: getattr(row, f"e_{n}") for n in (*CHAINED_FIELDS, "hash_version")}
+    try:
+        computed = event_hash(fields)
+    except UnhashableEvent:
+        computed = None
+    if row.e_hash != row.hash or computed != row.hash:
         return "checkpoint: the verified event was altered since it was verified"
     return None
 
@@ -328,10 +326,11 @@ def verify_and_alert(
     full: bool = False,
     configured: Sequence[str] = (),
     progress: Callable[[int], object] | None = None,
+    jobs: int = 1,
 ) -> VerifyReport:
     """The worker's ledger check: verify (incrementally unless `full`), move the checkpoints, and on
     failure e-mail every company's DPO once per distinct failure; `alerts` says how many were queued."""
-    report = verify_incremental(session=session, now=now, full=full, progress=progress)
+    report = verify_incremental(session=session, now=now, full=full, progress=progress, jobs=jobs)
     report.alerts = queue_failure_alerts(
         session=session, registry=registry, report=report, now=now, configured=configured
     )

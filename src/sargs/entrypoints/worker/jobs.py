@@ -168,6 +168,19 @@ def ledger_verify_full(ctx: JobContext) -> str:
     return _verify(ctx, full=True)
 
 
+def ledger_anchor(ctx: JobContext) -> str:
+    """Seal the access log and send a signed anchor of the ledger outside the database (only when
+    SARGS_LEDGER_ANCHOR_KEY and SARGS_LEDGER_ANCHOR_SINK are set)."""
+    from sargs.entrypoints.anchoring import run_anchor
+
+    settings = ctx.container.settings
+    if not settings.ledger_anchor_key or not settings.ledger_anchor_sink:
+        return "not configured (SARGS_LEDGER_ANCHOR_KEY, SARGS_LEDGER_ANCHOR_SINK)"
+    run = run_anchor(ctx.container)
+    a = run.anchor
+    return f"anchor {a.id}: {a.chains} chains, {a.events} events, access log to row {a.access.upto}; {run.delivered} delivered"
+
+
 class LedgerBroken(Exception):
     """The ledger did not verify (the job is recorded as failed; the DPOs have been e-mailed)."""
 
@@ -201,6 +214,7 @@ JOBS: dict[str, Job] = {
     "policy_review": policy_review,
     "ledger_verify": ledger_verify,
     "ledger_verify_full": ledger_verify_full,
+    "ledger_anchor": ledger_anchor,
 }
 
 
