@@ -313,7 +313,7 @@ class FakeAnchorEndpoint(BaseHTTPRequestHandler):
     received: list[bytes] = []
     answers: list[int] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         status = self.answers.pop(0) if self.answers else 200
         if status == 200:

@@ -48,10 +48,12 @@ def test_canonical_json_is_rfc8785(value: Any) -> None:
 
 def test_canonical_json_of_the_rfc_examples() -> None:
     # RFC 8785 section 3.2.2/3.2.3: numbers in ES6 form, keys by UTF-16 code units
-    assert canonical_json({"b": 1e21, "a": 4.50, "c": 2e-3, "d": -0.0}) == b'{"a":4.5,"b":1e+21,"c":0.002,"d":0}'
+    assert (
+        canonical_json({"b": 1e21, "a": 4.50, "c": 2e-3, "d": -0.0}) == b'{"a":4.5,"b":1e+21,"c":0.002,"d":0}'
+    )
     # U+1F600 is the surrogate pair D83D DE00, so it sorts before U+FB33 (code points say otherwise)
     assert canonical_json({"\ufb33": 2, "\U0001f600": 1}) == '{"\U0001f600":1,"\ufb33":2}'.encode()
-    assert canonical_json({"s": "\u20ac\n\x1f\"\\/"}) == '{"s":"\u20ac\\n\\u001f\\"\\\\/"}'.encode()
+    assert canonical_json({"s": '\u20ac\n\x1f"\\/'}) == '{"s":"\u20ac\\n\\u001f\\"\\\\/"}'.encode()
 
 
 def event(**changes: Any) -> dict[str, Any]:
@@ -90,7 +92,9 @@ def test_version_1_keeps_the_legacy_hash_of_existing_events() -> None:
     legacy = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert event_hash(fields) == hashlib.sha256(legacy.encode()).hexdigest()
     assert event_hash({**fields, "hash_version": 1}) == event_hash(fields)
-    assert event_hash({**fields, "hash_version": 2}) != event_hash(fields)  # 1.0 is "1" in JCS, and the version is hashed
+    assert event_hash({**fields, "hash_version": 2}) != event_hash(
+        fields
+    )  # 1.0 is "1" in JCS, and the version is hashed
 
 
 text = st.text(max_size=12)
@@ -103,14 +107,23 @@ text = st.text(max_size=12)
     st.none() | text,
     st.none() | text,
     st.integers(1, 10**6),
-    st.dictionaries(text, st.text(max_size=6) | st.integers(-SAFE, SAFE) | st.floats(allow_nan=False, allow_infinity=False), max_size=4)
+    st.dictionaries(
+        text,
+        st.text(max_size=6) | st.integers(-SAFE, SAFE) | st.floats(allow_nan=False, allow_infinity=False),
+        max_size=4,
+    )
     | st.none(),
 )
 def test_the_verifiers_row_hash_equals_the_event_hash(
     version: int, controller: str, actor: str | None, key: str | None, seq: int, evidence: Any
 ) -> None:
     fields = event(
-        hash_version=version, controller=controller, actor_id=actor, idempotency_key=key, chain_seq=seq, evidence=evidence
+        hash_version=version,
+        controller=controller,
+        actor_id=actor,
+        idempotency_key=key,
+        chain_seq=seq,
+        evidence=evidence,
     )
     row = [fields[n] for n in CHAINED_FIELDS]
     row[CHAINED_FIELDS.index("occurred_at")] = canonical_time(fields["occurred_at"])

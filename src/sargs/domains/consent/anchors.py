@@ -64,15 +64,17 @@ class AnchorFailed(SargsError):
 # --- keys -----------------------------------------------------------------------------------------
 
 
-def _text_or_file(value: str) -> str:
+def _text_or_file(value: str, setting: str) -> str:
     text = value.strip()
     if "\n" not in text and not text.startswith("-----") and len(text) < 1024:
         path = Path(text).expanduser()
         try:
             if path.is_file():
                 return path.read_text(encoding="utf-8").strip()
-        except OSError:
-            pass
+        except OSError as exc:
+            raise ConfigurationError(f"{setting}: cannot read {path}: {exc.strerror or exc}") from None
+        if text.startswith(("/", "~", "./", "../")):
+            raise ConfigurationError(f"{setting}: there is no key file {path}")
     return text
 
 
@@ -80,7 +82,7 @@ def load_signing_key(value: str | None, *, setting: str = KEY_SETTING) -> Ed2551
     """The anchor signing key from its setting: PEM, 32 raw bytes in base64, or a file of either."""
     if not value or not value.strip():
         raise ConfigurationError(f"{setting} is not set: make a key with `sargs ledger anchor-key`")
-    text = _text_or_file(value)
+    text = _text_or_file(value, setting)
     try:
         if text.startswith("-----BEGIN"):
             key: Any = serialization.load_pem_private_key(text.encode(), password=None)
@@ -98,7 +100,7 @@ def load_signing_key(value: str | None, *, setting: str = KEY_SETTING) -> Ed2551
 
 def load_public_key(value: str) -> Ed25519PublicKey:
     """A verifying key: PEM, 32 raw bytes in base64 (as `anchor-key` prints), or a file of either."""
-    text = _text_or_file(value)
+    text = _text_or_file(value, "the public key")
     try:
         if text.startswith("-----BEGIN"):
             key: Any = serialization.load_pem_public_key(text.encode())
@@ -487,7 +489,9 @@ def _event_counts(session: Session, subject_ids: list[str]) -> dict[str, int]:
     for i in range(0, len(subject_ids), 500):
         part = subject_ids[i : i + 500]
         for sid, n in session.execute(
-            select(EVENTS.c.subject_id, func.count()).where(EVENTS.c.subject_id.in_(part)).group_by(EVENTS.c.subject_id)
+            select(EVENTS.c.subject_id, func.count())
+            .where(EVENTS.c.subject_id.in_(part))
+            .group_by(EVENTS.c.subject_id)
         ):
             counts[sid] = n
     return counts

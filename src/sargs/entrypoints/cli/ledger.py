@@ -39,7 +39,10 @@ def make_ledger_cli(container: Callable[..., Container]) -> typer.Typer:
                 help="The anchors' public key (base64 or PEM, or a file); default: that of SARGS_LEDGER_ANCHOR_KEY.",
             ),
         ] = None,
-        jobs: Annotated[int, typer.Option("--jobs", min=1, max=32, help="Processes for a full run.")] = 0,
+        jobs: Annotated[
+            int,
+            typer.Option("--jobs", min=0, max=32, help="Processes for a full run (0: the cores, at most 4)."),
+        ] = 0,
     ) -> None:
         """Verify the hash chains from their checkpoints (every event with --full); exit 1 if any
         event was altered, removed or reordered, or (--anchors) the ledger differs from its anchors."""
