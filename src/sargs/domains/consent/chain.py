@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import rfc8785
@@ -54,7 +54,20 @@ MAX_SAFE_INTEGER = 2**53 - 1  # JCS numbers are IEEE doubles: larger integers ar
 
 _decode = json.JSONDecoder().raw_decode
 _string = encode_basestring  # a JSON string, non-ASCII as itself (C; the same escapes as JCS)
-_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# Sorted compact JSON, non-ASCII as itself: what the legacy hash used (json.dumps(sort_keys=True,
+# ensure_ascii=False, separators=(",", ":")), NaN allowed as there), through CPython's C encoder
+# built once (json.dumps builds one per call, which costs more than the encoding here).
+
+
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_encoder = c_make_encoder(None, _unencodable, encode_basestring, None, ":", ",", True, False, True)
+
+
+def _dumps(value: Any) -> str:
+    return "".join(_encoder(value, 0))
 
 
 class UnhashableEvent(ValueError):
@@ -166,18 +179,19 @@ def _q(value: str | None) -> str:
 
 
 def _evidence(value: Any, version: int) -> str:
-    """The canonical JSON of an event's evidence; an object of strings (nearly always) directly."""
-    if type(value) is dict:
-        try:
-            text = "{" + ",".join([_string(k) + ":" + _string(v) for k, v in sorted(value.items())]) + "}"
-        except TypeError:  # a value (or key) that is not a string
-            pass
+    """The canonical JSON of an event's evidence; an object of strings (nearly always) checked
+    for plainness in one pass."""
+    if version == 1:
+        return _dumps(value)
+    if type(value) is dict and "".join(value).isascii():
+        for v in value.values():
+            if type(v) is not str:
+                break
         else:
-            if version == 1 or "".join(value).isascii():
-                return text
-    if version == 2 and value is not None and not _plain(value):
-        return _jcs(value).decode("utf-8")
-    return _dumps(value)
+            return _dumps(value)
+    if value is None or _plain(value):
+        return _dumps(value)
+    return _jcs(value).decode("utf-8")
 
 
 def _jcs(value: Any) -> bytes:

@@ -34,22 +34,28 @@ from sqlalchemy.orm import Session
 
 from sargs.core.db import PerDialect, table
 from sargs.domains.alerts.service import in_languages, languages, recipients, send_once
-from sargs.domains.consent.chain import CHAINED_FIELDS, UnhashableEvent, event_hash
+from sargs.domains.consent.chain import UnhashableEvent, row_hash
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
 from sargs.domains.consent.verify import (
-    SUBJECT as SUBJECT_ID,
-)
-from sargs.domains.consent.verify import (
+    HASH,
+    ID,
+    POS,
+    VERSION,
     LedgerProblem,
     VerifyReport,
     check_chain,
+    event_columns,
     stream_events,
     verify_ledger,
+)
+from sargs.domains.consent.verify import (
+    SUBJECT as SUBJECT_ID,
 )
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.subjects.model import Subject
 
 CHECKPOINTS = table(LedgerCheckpoint)
+EVENTS = table(ConsentEvent)
 BATCH = 200  # chains whose new events are read in one statement
 WRITE_BATCH = 1000
 KIND = "ledger_failure"
@@ -133,32 +139,33 @@ def verify_incremental(
     newer = set(
         session.scalars(select(ConsentEvent.subject_id).where(ConsentEvent.seq > watermark).distinct())
     )
-    anchor_cols = [
-        getattr(ConsentEvent, n).label(f"e_{n}") for n in (*CHAINED_FIELDS, "hash_version", "hash")
-    ]
+    subjects, checkpoints = table(Subject), CHECKPOINTS
+    dialect = session.get_bind().dialect.name
+    # Plain columns (the checkpointed event as a verifier row, `consent.verify.event_columns`): one
+    # row per chain, most of them only compared and their checkpointed event re-hashed.
     rows = session.execute(
         select(
-            Subject.id,
-            Subject.chain_length,
-            Subject.chain_head,
-            LedgerCheckpoint.chain_seq,
-            LedgerCheckpoint.event_seq,
-            LedgerCheckpoint.event_id,
-            LedgerCheckpoint.hash,
-            LedgerCheckpoint.ok,
-            *anchor_cols,
+            subjects.c.id,
+            subjects.c.chain_length,
+            subjects.c.chain_head,
+            checkpoints.c.chain_seq,
+            checkpoints.c.event_seq,
+            checkpoints.c.event_id,
+            checkpoints.c.hash,
+            checkpoints.c.ok,
+            *event_columns(dialect),
         )
-        .select_from(Subject)
-        .outerjoin(LedgerCheckpoint, LedgerCheckpoint.subject_id == Subject.id)
-        .outerjoin(ConsentEvent, ConsentEvent.seq == LedgerCheckpoint.event_seq)
+        .select_from(subjects)
+        .outerjoin(checkpoints, checkpoints.c.subject_id == subjects.c.id)
+        .outerjoin(EVENTS, EVENTS.c.seq == checkpoints.c.event_seq)
         .where(
             or_(
-                Subject.chain_length > 0,
-                LedgerCheckpoint.subject_id.is_not(None),
-                Subject.id.in_(newer if len(newer) <= 5000 else []),  # events for a subject with no chain
+                subjects.c.chain_length > 0,
+                checkpoints.c.subject_id.is_not(None),
+                subjects.c.id.in_(newer if len(newer) <= 5000 else []),  # events for a subject with no chain
             )
         )
-        .order_by(Subject.id)
+        .order_by(subjects.c.id)
         .execution_options(yield_per=5000)
     )
     # In subject order: ("done", id, hash) for untouched chains, ("check", id, recorded, start, cp, anchor_ok).
@@ -197,29 +204,30 @@ def verify_incremental(
         to_check = 0
 
     for row in rows:
-        recorded = (row.chain_length, row.chain_head) if row.chain_length > 0 else None
-        cp = None if row.chain_seq is None else (row.chain_seq, row.event_seq, row.event_id, row.hash)
+        sid, length, head, cp_seq, cp_event_seq, cp_event_id, cp_hash, cp_ok = row[:8]
+        recorded = (length, head) if length > 0 else None
+        cp = None if cp_seq is None else (cp_seq, cp_event_seq, cp_event_id, cp_hash)
         start: tuple[int, int | None, str | None, str | None] = (0, None, None, None)
         anchor_ok = True
         if cp is not None and cp[0] > 0:
-            problem = _anchor_problem(row)
+            problem = _checkpoint_problem(sid, cp, row[8:])
             if problem is None:
                 start = cp
             else:
                 anchor_ok = False
-                report.findings.append(LedgerProblem(row.id, cp[0], cp[2], "checkpoint", problem))
+                report.findings.append(LedgerProblem(sid, cp[0], cp[2], "checkpoint", problem))
         unchanged = (
             cp is not None
             and anchor_ok
-            and row.ok
+            and cp_ok
             and cp[0] > 0
             and recorded == (cp[0], cp[3])
-            and row.id not in newer
+            and sid not in newer
         )
         if unchanged:
-            pending.append(("done", row.id, cp[3] if cp is not None else None))
+            pending.append(("done", sid, cp[3] if cp is not None else None))
         else:
-            pending.append(("check", row.id, recorded, start, cp, anchor_ok))
+            pending.append(("check", sid, recorded, start, cp, anchor_ok))
             to_check += 1
         if to_check >= BATCH or len(pending) >= 5000:
             flush()
@@ -231,18 +239,20 @@ def verify_incremental(
     return report
 
 
-def _anchor_problem(row: Any) -> str | None:
-    """Why a checkpointed event no longer matches its checkpoint, or None if it does."""
-    if row.e_id is None:
+def _checkpoint_problem(
+    sid: str, cp: tuple[int, int | None, str | None, str | None], event: Any
+) -> str | None:
+    """Why a checkpointed event (a verifier row, all None when no event has its seq) no longer
+    matches its checkpoint, or None if it does."""
+    if event[ID] is None:
         return "checkpoint: the verified event at this position is gone (removed, or its seq changed)"
-    if row.e_id != row.event_id or row.e_subject_id != row.id or row.e_chain_seq != row.chain_seq:
+    if event[ID] != cp[2] or event[SUBJECT_ID] != sid or event[POS] != cp[0]:
         return "checkpoint: another event now stands where the verified one was (moved or replaced)"
-    fields = {n: getattr(row, f"e_{n}") for n in (*CHAINED_FIELDS, "hash_version")}
     try:
-        computed = event_hash(fields)
+        computed = row_hash(event, event[VERSION])
     except UnhashableEvent:
         computed = None
-    if row.e_hash != row.hash or computed != row.hash:
+    if event[HASH] != cp[3] or computed != cp[3]:
         return "checkpoint: the verified event was altered since it was verified"
     return None
 
