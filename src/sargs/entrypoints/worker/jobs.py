@@ -142,6 +142,7 @@ def ledger_verify(ctx: JobContext) -> str:
 
 def _verify(ctx: JobContext, *, full: bool) -> str:
     from sargs.domains.consent.checkpoints import verify_and_alert
+    from sargs.domains.consent.verify import default_jobs
 
     c = ctx.container
     with c.sessions.begin() as session:
@@ -155,6 +156,7 @@ def _verify(ctx: JobContext, *, full: bool) -> str:
             now=c.clock.now(),
             full=full,
             configured=c.settings.dsr_reminder_to,
+            jobs=default_jobs() if full else 1,
         )
     if not report.ok:
         raise LedgerBroken(f"{len(report.problems)} problems in {report.events} events checked")
