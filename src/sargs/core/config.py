@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # PEM private key, its 32 raw bytes in base64, or the path of a file holding either
     # (`sargs ledger anchor-key` makes one). Where anchors go: `file:/path/anchors.jsonl` (appended),
     # `mail` (every company's DPO, through the outbox) or an `https://` URL (POSTed as JSON).
-    ledger_anchor_key: str | None = None
+    ledger_anchor_key: str | None = Field(default=None, repr=False)  # kept out of reprs and tracebacks
     ledger_anchor_sink: str | None = None
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", mode="before")
