@@ -34,8 +34,9 @@ from sargs.bootstrap import EXAMPLES
 from sargs.core.db import make_engine, make_session_factory
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.retention.plan import plan
 from sargs.domains.retention.rules import SourceRules
-from sargs.domains.retention.service import Progress, plan, run_retention
+from sargs.domains.retention.runs import Progress, run_retention
 from sargs.integrations.sources.sql_retention import SqlRetentionConnector
 from sargs.migrations import upgrade
 

@@ -76,7 +76,7 @@ def guarded_routes(app: FastAPI, prefix: str) -> dict[str, str]:
 
 @pytest.fixture
 def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: Container) -> dict[str, str]:
-    from sargs.domains.retention.service import add_hold
+    from sargs.domains.retention.holds import add_hold
 
     with container.sessions.begin() as session:
         hold = add_hold(
@@ -105,7 +105,8 @@ def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: C
 
 def seed_dsr(container: Container) -> dict[str, str]:
     """Rights requests for the DSR routes: one to read, verify, decide on, a repeat, an OpenDSR one."""
-    from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+    from sargs.domains.dsr.intake import Intake, file_request
+    from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
     from sargs.domains.subjects.identifiers import Identity
 
     actor = DsrActor("staff", "seed")

@@ -83,6 +83,23 @@ def test_a_breach_goes_from_the_command_line_to_a_filed_notification_and_a_pdf(
     assert content["notifications"][0]["authority_reference"] == "DVI-2026-1"
 
 
+def test_an_overdue_breach_reads_overdue_by_not_a_negative_time(db_url: str) -> None:
+    aware = (datetime.now(UTC) - timedelta(hours=72 + 246, minutes=40)).isoformat()
+    code, out = run(
+        db_url,
+        *("breach", "add", "--controller", "lytagra-lv", "--title", "Zaudēts klēpjdators"),
+        *("--nature", "Klēpjdators ar klientu sarakstu atstāts vilcienā.", "--aware-at", aware),
+        *("--types", "confidentiality", "--data-categories", "name", "--subject-categories", "client"),
+        *("--subjects", "3"),
+    )
+    assert code == 0, out
+    breach_id = re.search(r"registered breach ([0-9a-f]{32})", out).group(1)  # type: ignore[union-attr]
+    code, out = run(db_url, "breach", "list")
+    assert code == 0 and "UTC  overdue by 246 h\n" in out, out
+    code, out = run(db_url, "breach", "show", breach_id)
+    assert "— overdue by 246 h" in " ".join(out.split()) and "-246" not in out, out
+
+
 def test_bad_input_fails_with_a_message_and_exit_code_1(db_url: str) -> None:
     code, out = run(
         db_url,

@@ -42,7 +42,9 @@ def test_policy_check_names_file_line_and_field_of_each_problem(tmp_path: Path) 
     line = next(i for i, text_ in enumerate(source.splitlines(), 1) if "consnt" in text_)
     result = run("policy", "check", str(bad))
     assert result.exit_code == 1  # type: ignore[attr-defined]
-    assert f"{bad}:{line}: purposes[0].legal_basis" in result.output.replace("\n", "")  # type: ignore[attr-defined]
+    output = result.output.replace("\n", "")  # type: ignore[attr-defined]
+    assert f"{bad}:{line}:5: purposes[0].legal_basis" in output
+    assert "did you mean 'consent'?" in output
 
 
 def test_policy_check_of_a_missing_file_fails_clearly(tmp_path: Path) -> None:

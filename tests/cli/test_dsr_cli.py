@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
 from sargs.core.config import Settings
-from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+from sargs.domains.dsr.intake import Intake, file_request
+from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.subjects.identifiers import Identity
 from sargs.entrypoints.cli.main import make_cli

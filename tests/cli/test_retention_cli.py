@@ -104,3 +104,34 @@ def test_holds_are_added_listed_and_released_and_bad_input_names_the_problem(
     assert bad_date.exit_code == 1 and "until" in bad_date.output
     unknown = sargs(db_url, "plan", "--policy", "nope")
     assert unknown.exit_code == 1 and "unknown policy 'nope'" in unknown.output
+
+
+def test_the_retailer_plan_shows_what_is_destroyed_and_what_is_kept_for_the_state_archive(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.retention_sources import Shop
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    monkeypatch.setenv("SARGS_SOURCE_SHOP_URL", url)
+    engine = sa.create_engine(url)
+    shop, old = Shop(engine), NOW - timedelta(days=11 * 365)
+    for cid in (1, 2):
+        shop.customer(cid, created_at=old)
+    shop.add("orders", *({"id": 10 + i, "customer_id": 1, "placed_at": old} for i in range(3)))
+    shop.add("loyalty_transactions", {"id": 1, "customer_id": 2, "occurred_at": old})
+    engine.dispose()
+
+    shown = sargs(db_url, "plan", "--source", "shop")
+    assert shown.exit_code == 0, shown.output
+    # customers 1 and 2 anonymised, the loyalty row deleted; the three orders go to the archive
+    assert "shop: 3 row(s) to destroy (delete or anonymise), 3 kept for the state archive" in shown.stdout
+    assert "orders: service-ten-years: placed_at on or before" in shown.stdout
+    assert "kept for the state archive (R 2.5)" in shown.stdout
+    (planned,) = json.loads(sargs(db_url, "plan", "--source", "shop", "--json").stdout)
+    counts = {t["table"]: (t["to_purge"], t["archive"]) for t in planned["tables"]}
+    assert counts == {
+        "orders": (0, 3),
+        "loyalty_transactions": (1, 0),
+        "email_events": (0, 0),
+        "customers": (2, 0),
+    }

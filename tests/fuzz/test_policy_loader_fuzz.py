@@ -44,7 +44,8 @@ def parses_or_points_at_the_problem(text: str) -> Policy | None:
             assert isinstance(problem.line, int) and 1 <= problem.line <= last_line, (problem, last_line)
             assert isinstance(problem.field, str) and problem.field.strip(), problem
             assert problem.message, problem
-            assert str(problem).startswith(f"{FILE}:{problem.line}: "), problem
+            assert problem.column >= 1, problem
+            assert str(problem).startswith(f"{FILE}:{problem.line}:{problem.column}: "), problem
         return None
     assert isinstance(policy, Policy)
     content_hash(policy)

@@ -16,8 +16,9 @@ from sargs.core.db import make_engine
 from sargs.domains.audit.service import Accessor, log_access
 from sargs.domains.documents.model import Table
 from sargs.domains.dsr.fulfilment import fulfil, runs_of
+from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, Intake, file_request, lock_request, verify_identity
+from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
 from sargs.domains.staff.service import add_staff
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject

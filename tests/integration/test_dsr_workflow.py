@@ -13,19 +13,18 @@ from sargs.core.errors import Conflict, InvalidInput
 from sargs.domains.consent.service import Actor, current_states, record_consent
 from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.dsr.fulfilment import fulfil, runs_of
+from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrCallback, DsrRequest, DsrSourceRun
+from sargs.domains.dsr.reminders import remind
 from sargs.domains.dsr.response import build_response
 from sargs.domains.dsr.service import (
     DsrActor,
-    Intake,
     decide_repeat,
     extend_deadline,
-    file_request,
     hold,
     list_requests,
     lock_request,
     record_decision,
-    remind,
     start_work,
     trail,
     verify_identity,

@@ -52,10 +52,26 @@ def test_dpo_registers_a_breach_and_sees_its_clock_on_the_list_and_the_page(
         breach_id = _register(browser)
         page = browser.get("/console/breaches")
         assert "Klientu saraksts nosūtīts" in page.text
-        assert re.search(r'role="timer" data-deadline="2026-11-26T08:00:00\+00:00">70 h 00 min<', page.text)
+        assert re.search(
+            r'role="timer" data-deadline="2026-11-26T08:00:00\+00:00"[^>]*>70 h 00 min<', page.text
+        )
         assert '<script src="/static/breach-clock.js" defer></script>' in page.text
         detail = browser.get(f"/console/breaches/{breach_id}")
         assert "Nevēlami zvani." in detail.text and 'action="/console/breaches/' in detail.text
+
+
+def test_an_overdue_clock_reads_overdue_by_in_the_pages_language(
+    container: Container, staff_member: Callable[..., tuple[str, str]]
+) -> None:
+    aware = (NOW - timedelta(hours=72 + 246, minutes=40)).strftime("%Y-%m-%dT%H:%M")
+    with _browser(container, staff_member, "dpo") as browser:
+        breach_id = _register(browser, aware_at=aware)
+        for path in ("/console/breaches", f"/console/breaches/{breach_id}", "/console/dashboard"):
+            lv = browser.get(path + "?lang=lv").text
+            assert re.search(r'data-overdue-by="nokavēts par \{span\}">nokavēts par 246 h<', lv), path
+            en = browser.get(path + "?lang=en").text
+            assert re.search(r'data-overdue-by="overdue by \{span\}">overdue by 246 h<', en), path
+            assert "-246" not in lv + en
 
 
 def test_a_bad_form_comes_back_with_the_error_and_what_was_typed(

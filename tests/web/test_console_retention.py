@@ -58,6 +58,11 @@ def test_a_dpo_sees_both_plans_runs_one_and_reads_the_destruction_log(
         assert page.status_code == 200
         assert "lmt-group / loyalty" in page.text and "lytagra-group / shop" in page.text
         assert "For the state archive" in page.text  # the retailer's ten-year rule (R 2.5)
+        # The shop's old customer is destroyed (anonymised); its old order is kept for the archive.
+        assert (
+            "A run destroys 1 row(s) (deletes or anonymises them); 1 are kept for the state archive"
+            in page.text
+        )
         assert 'href="/console/retention"' in page.text  # in the navigation
         csrf = console_csrf(browser)
         r = browser.post(

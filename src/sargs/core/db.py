@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -124,3 +125,18 @@ def make_session_factory(engine: Engine, *, readonly: bool = False) -> sessionma
     """Sessions for one unit of work each; readonly ones never take SQLite's write lock."""
     bind = engine.execution_options(readonly=True) if readonly else engine
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+
+
+def lock_names(session: Session, names: Iterable[str]) -> None:
+    """Serialise the transactions that claim any of the same `names`, until they end.
+
+    PostgreSQL: a transaction-scoped advisory lock on a 64-bit hash of each name, taken in sorted
+    order so two claimants never deadlock (a hash collision only serialises more than needed).
+    SQLite needs nothing: its writers already hold the database's write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted(
+        {int.from_bytes(hashlib.sha256(n.encode()).digest()[:8], "big", signed=True) for n in names}
+    )
+    for key in keys:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 
 from sargs.domains.access.model import WebSession
 from sargs.domains.portal.model import OneTimeCode
+from sargs.domains.retention.history import destruction_log
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import RetentionRun
-from sargs.domains.retention.service import destruction_log, plan, run_retention
+from sargs.domains.retention.plan import plan
+from sargs.domains.retention.runs import run_retention
 from sargs.domains.web.model import WebAccessLog
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW

@@ -12,9 +12,11 @@ import pytest
 
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import Duration, Policy
+from sargs.domains.retention.holds import add_hold
+from sargs.domains.retention.plan import plan
 from sargs.domains.retention.ports import RetentionConnector
 from sargs.domains.retention.rules import RowFacts, SourceRules, cutoff, decide, source_rules
-from sargs.domains.retention.service import add_hold, plan, run_retention
+from sargs.domains.retention.runs import run_retention
 from sargs.domains.subjects.identifiers import Identity
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW

@@ -9,8 +9,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from sargs.core.db import make_engine
+from sargs.domains.retention.plan import plan
 from sargs.domains.retention.rules import SourceRules
-from sargs.domains.retention.service import plan, run_retention
+from sargs.domains.retention.runs import run_retention
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import create_loyalty, create_shop
 from sargs.integrations.sources.sql_retention import SqlRetentionConnector

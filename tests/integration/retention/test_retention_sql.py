@@ -17,20 +17,13 @@ from sargs.core.errors import Conflict, InvalidInput
 from sargs.domains.consent.service import Actor, record_consent
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import Duration, Policy
+from sargs.domains.retention.history import destruction_log, retention_overview
+from sargs.domains.retention.holds import add_hold, list_holds, release_hold
 from sargs.domains.retention.model import DestructionLogEntry, RetentionLease, RetentionRun
+from sargs.domains.retention.plan import SourcePlan, plan
 from sargs.domains.retention.ports import RetentionConnector
 from sargs.domains.retention.rules import SourceRules, cutoff
-from sargs.domains.retention.service import (
-    Progress,
-    SourcePlan,
-    add_hold,
-    destruction_log,
-    list_holds,
-    plan,
-    release_hold,
-    retention_overview,
-    run_retention,
-)
+from sargs.domains.retention.runs import Progress, run_retention
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import get_or_create_subject
 from sargs.entrypoints.container import Container
@@ -596,7 +589,7 @@ def test_a_run_removes_exactly_what_the_plan_said_even_when_purged_children_carr
 def test_a_run_that_stalls_past_its_lease_stops_and_leaves_the_run_to_the_one_that_took_over(
     container: Container, registry: PolicyRegistry, connectors: Connectors, shop: Shop
 ) -> None:
-    from sargs.domains.retention.service import LeaseLost
+    from sargs.domains.retention.leases import LeaseLost
 
     shop.customer(1, created_at=YOUNG)
     shop.add("loyalty_transactions", *({"id": i, "customer_id": 1, "occurred_at": OLD} for i in range(1, 7)))

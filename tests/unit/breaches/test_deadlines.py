@@ -13,6 +13,7 @@ from sargs.domains.breaches.deadlines import (
     check_filing,
     check_reasoning,
     clock,
+    remaining_text,
 )
 
 AWARE = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -28,7 +29,9 @@ def test_the_clock_runs_72_hours_from_awareness_and_turns_overdue_after() -> Non
     overdue = clock(
         aware_at=AWARE, hours=72, now=AWARE + timedelta(hours=75), risk="high", first_filed_at=None
     )
-    assert overdue.state == "overdue" and overdue.overdue and overdue.remaining_text() == "-3 h 00 min"
+    assert (
+        overdue.state == "overdue" and overdue.overdue and overdue.remaining_text() == "overdue by 3 h 00 min"
+    )
 
 
 def test_the_clock_follows_the_policys_hours() -> None:
@@ -144,3 +147,24 @@ def test_closing_needs_assessment_notification_and_for_high_risk_the_people_told
     check_close(status="notified", risk="high", phases=["initial"], subjects_handled=True)
     with pytest.raises(Conflict):
         check_close(status="closed", risk="none", phases=[], subjects_handled=True)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "language", "text"),
+    [
+        (47 * 3600 + 12 * 60, "en", "47 h 12 min"),
+        (47 * 3600 + 12 * 60, "lv", "47 h 12 min"),
+        (0, "en", "0 h 00 min"),
+        (-(3 * 3600 + 5 * 60), "en", "overdue by 3 h 05 min"),
+        (-(3 * 3600 + 5 * 60), "lv", "nokavēts par 3 h 05 min"),
+        (-(23 * 3600 + 59 * 60), "en", "overdue by 23 h 59 min"),
+        (-24 * 3600, "en", "overdue by 24 h"),
+        (-(246 * 3600 + 40 * 60), "en", "overdue by 246 h"),
+        (-(246 * 3600 + 40 * 60), "lv", "nokavēts par 246 h"),
+    ],
+)
+def test_a_clock_past_its_deadline_reads_overdue_by_never_a_negative_time(
+    seconds: int, language: str, text: str
+) -> None:
+    assert remaining_text(seconds, language) == text
+    assert "-" not in remaining_text(seconds, language)

@@ -69,7 +69,10 @@ def test_a_reference_to_an_undeclared_table_is_reported_at_the_reference() -> No
     doc = shop()
     doc["tables"][1]["references"][0]["table"] = "clients"
     assert problems(doc) == [
-        (("data_sources", 0, "tables", 1, "references", 0, "table"), "unknown table 'clients'")
+        (
+            ("data_sources", 0, "tables", 1, "references", 0, "table"),
+            "unknown table 'clients' (valid: customers, orders)",
+        )
     ]
 
 
@@ -98,7 +101,10 @@ def test_an_unknown_data_category_is_reported_at_the_field() -> None:
     doc = shop()
     doc["tables"][0]["fields"][0]["category"] = "shoe-size"
     assert problems(doc) == [
-        (("data_sources", 0, "tables", 0, "fields", 0, "category"), "unknown data category 'shoe-size'")
+        (
+            ("data_sources", 0, "tables", 0, "fields", 0, "category"),
+            "unknown data category 'shoe-size' (valid: email, name, phone)",
+        )
     ]
 
 
@@ -106,7 +112,10 @@ def test_an_exemption_under_an_unknown_retention_rule_is_reported() -> None:
     doc = shop()
     doc["tables"][1]["exemption"]["rule"] = "forever"
     assert problems(doc) == [
-        (("data_sources", 0, "tables", 1, "exemption", "rule"), "unknown retention rule 'forever'")
+        (
+            ("data_sources", 0, "tables", 1, "exemption", "rule"),
+            "unknown retention rule 'forever' (valid: ten-years, until-withdrawal)",
+        )
     ]
 
 
@@ -128,7 +137,7 @@ def test_a_table_that_only_references_itself_cannot_reach_a_person() -> None:
 
 def test_an_unknown_controller_and_a_duplicate_source_id_are_both_reported() -> None:
     found = problems(shop(controllers=["nobody"]), shop())
-    assert (("data_sources", 0, "controllers", 0), "unknown controller 'nobody'") in found
+    assert (("data_sources", 0, "controllers", 0), "unknown controller 'nobody' (valid: acme)") in found
     assert (("data_sources", 1, "id"), "duplicate id 'shop'") in found
 
 

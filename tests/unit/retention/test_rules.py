@@ -82,7 +82,12 @@ def rule(
 
 
 def cond(r: RetentionRule, now: datetime = NOW) -> Condition:
-    return Condition(rule=r, cutoff=cutoff(r.period, now) if r.period else None, date_column="d")
+    return Condition(
+        rule=r,
+        cutoff=cutoff(r.period, now) if r.period else None,
+        date_column="d",
+        archive=r.archive_exemption is True,
+    )
 
 
 def table(
@@ -183,10 +188,38 @@ def test_example_bindings_resolve_with_their_anchors_and_actions(example_policie
     shop_rules = source_rules(policy=retail, source=retail.data_sources[0], now=NOW)
     customers = shop_rules.table("customers")
     assert customers is not None and customers.action == "anonymise"  # erasure: anonymise in the shop
-    assert customers.archive_conditions  # R 2.5
+    # R 2.5: only the accounting documents (orders) go to the state archive; the rest is destroyed.
+    archived = {t.table.name for t in shop_rules.tables if t.archive_conditions}
+    assert archived == {"orders"}
     assert (
         "newest orders.placed_at and created_at on or before 2016-11-23" in customers.conditions[0].describe()
     )
+    assert "state archive" not in customers.conditions[0].describe()
+    orders = shop_rules.table("orders")
+    assert orders is not None and "kept for the state archive" in orders.conditions[0].describe()
+
+
+def test_an_archive_exemption_covers_the_tables_it_names_and_those_holding_its_categories() -> None:
+    from sargs.domains.policy.sources import DataSource, SourceField, SourceTable
+    from sargs.domains.retention.rules import archived
+
+    orders = SourceTable(
+        name="orders", identity={"email": "email"}, fields=[SourceField(name="total", category="accounting")]
+    )
+    invoices = SourceTable(
+        name="invoices", identity={"email": "email"}, fields=[SourceField(name="no", category="invoice")]
+    )
+    visits = SourceTable(name="visits", identity={"email": "email"})
+    shop = DataSource.model_validate({"id": "shop", "title": {"lv": "v", "en": "s"}, "kind": "sql"})
+    by_category = rule("r", "service", archive_exemption={"data_categories": ["accounting", "invoice"]})
+    by_table = rule("r", "service", archive_exemption={"tables": ["shop/visits"]})
+    whole = rule("r", "service", archive_exemption=True)
+    none = rule("r", "service")
+    assert [archived(by_category, shop, t) for t in (orders, invoices, visits)] == [True, True, False]
+    assert [archived(by_table, shop, t) for t in (orders, invoices, visits)] == [False, False, True]
+    assert all(archived(whole, shop, t) for t in (orders, invoices, visits))
+    assert not any(archived(none, shop, t) for t in (orders, invoices, visits))
+    assert "whole rule" in Condition(rule=whole, cutoff=NOW, date_column="d", archive=True).describe()
 
 
 @pytest.mark.parametrize("bad", ["P", "10Y", "P1H"])

@@ -31,7 +31,7 @@ from sargs.domains.alerts.service import (
     recipients,
     send_once,
 )
-from sargs.domains.breaches.deadlines import clock
+from sargs.domains.breaches.deadlines import clock, span_text
 from sargs.domains.breaches.model import Breach, BreachNotification
 from sargs.domains.policy.registry import PolicyRegistry
 
@@ -67,11 +67,6 @@ def due_threshold(*, remaining: timedelta, thresholds: Sequence[int] = THRESHOLD
     """The most urgent threshold (in hours) that `remaining` has reached, or None if none yet."""
     reached = [t for t in thresholds if remaining <= timedelta(hours=t)]
     return min(reached) if reached else None
-
-
-def _left(seconds: int) -> str:
-    seconds = abs(seconds)
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def queue_deadline_alerts(
@@ -115,7 +110,7 @@ def queue_deadline_alerts(
         fields = {
             "title": one_line(row.title),
             "name": controller.short_name,
-            "left": _left(state.remaining_seconds),
+            "left": span_text(state.remaining_seconds),
             "hours": hours,
         }
         parts = []

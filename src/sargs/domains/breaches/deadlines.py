@@ -47,11 +47,31 @@ class BreachClock:
     def overdue(self) -> bool:
         return self.state in ("overdue", "late")
 
-    def remaining_text(self) -> str:
-        """'47 h 12 min' or '-3 h 05 min': what a countdown shows."""
-        seconds = abs(self.remaining_seconds)
-        sign = "-" if self.remaining_seconds < 0 else ""
-        return f"{sign}{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    def remaining_text(self, language: str = "en") -> str:
+        """What a countdown shows: '47 h 12 min', 'overdue by 3 h 05 min', 'overdue by 246 h'."""
+        return remaining_text(self.remaining_seconds, language)
+
+
+# A clock past its deadline reads "overdue by …"; once a day late, the minutes no longer matter.
+OVERDUE_BY: Final[dict[str, str]] = {"lv": "nokavēts par {span}", "en": "overdue by {span}"}
+HOURS_ONLY_AFTER: Final[int] = 24 * 3600
+
+
+def span_text(seconds: int) -> str:
+    """The length of `seconds` (its sign ignored) as a clock shows it: '47 h 12 min'; a span past a
+    deadline (negative) of a day or more in whole hours: '246 h'."""
+    span = abs(seconds)
+    if seconds < 0 and span >= HOURS_ONLY_AFTER:
+        return f"{span // 3600} h"
+    return f"{span // 3600} h {span % 3600 // 60:02d} min"
+
+
+def remaining_text(seconds: int, language: str = "en") -> str:
+    """The time left before a deadline (`seconds`, negative once it passed), in lv or en: the one
+    formatter of clocks for the console, the CLI and the e-mails (static/breach-clock.js mirrors it)."""
+    if seconds >= 0:
+        return span_text(seconds)
+    return OVERDUE_BY.get(language, OVERDUE_BY["en"]).format(span=span_text(seconds))
 
 
 def due_at(*, aware_at: datetime, hours: int) -> datetime:

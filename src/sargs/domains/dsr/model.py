@@ -20,6 +20,15 @@ class DsrRequest(Base):
     __tablename__ = "dsr_requests"
     __table_args__ = (
         Index(None, "subject_id", "kind", "received_at"),
+        Index(None, "controller", "kind", "received_at"),  # repeat requests (dsr.repeats)
+        # Which requests name an identity (PostgreSQL: GIN for `identities @> '["email:…"]'`;
+        # SQLite, which searches with json_each, gets a plain index it does not use).
+        Index(
+            "ix_dsr_requests_identities",
+            "identities",
+            postgresql_using="gin",
+            postgresql_ops={"identities": "jsonb_path_ops"},
+        ),
         Index(None, "status", "due_at"),
         UniqueConstraint("controller", "external_id"),
     )

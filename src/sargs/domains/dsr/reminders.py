@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from sargs.domains.alerts.service import in_languages, languages, recipients
-from sargs.domains.dsr.service import Reminder
+from sargs.domains.dsr import workflow as wf
+from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.dsr.service import EVENTS
 from sargs.domains.mail import outbox
 from sargs.domains.policy.registry import PolicyRegistry
 
@@ -36,6 +39,58 @@ class Digest:
     to: tuple[str, ...]
     subject: str
     text: str
+
+
+@dataclass(frozen=True)
+class Reminder:
+    request_id: str
+    controller: str
+    kind: str
+    status: str
+    due_at: datetime
+    overdue: bool
+
+
+def remind(*, session: Session, now: datetime, within: timedelta = timedelta(days=7)) -> list[Reminder]:
+    """The daily reminder job: open requests due within `within` or overdue, each at most once a
+    day (a second run on the same day finds nothing new)."""
+    today = now.date().isoformat()
+    not_today = (DsrRequest.reminded_on.is_(None)) | (DsrRequest.reminded_on != today)
+    # Core rows, locked (PostgreSQL: another run skips them); claimed in bulk; one trail row each.
+    due = session.execute(
+        select(DsrRequest.id, DsrRequest.controller, DsrRequest.kind, DsrRequest.status, DsrRequest.due_at)
+        .where(DsrRequest.status.in_(wf.OPEN), DsrRequest.due_at <= now + within, not_today)
+        .order_by(DsrRequest.due_at)
+        .with_for_update(skip_locked=True)
+    ).all()
+    out: list[Reminder] = []
+    for k in range(0, len(due), 1000):
+        chunk = due[k : k + 1000]
+        session.execute(
+            update(DsrRequest)
+            .where(DsrRequest.id.in_([r.id for r in chunk]), not_today)
+            .values(reminded_on=today)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            insert(EVENTS),
+            [
+                {
+                    "request_id": r.id,
+                    "at": now,
+                    "actor_kind": "system",
+                    "actor_id": None,
+                    "action": "reminded",
+                    "from_status": r.status,
+                    "to_status": r.status,
+                    "reason": None,
+                    "data": {"overdue": r.due_at < now},
+                }
+                for r in chunk
+            ],
+        )
+        out.extend(Reminder(r.id, r.controller, r.kind, r.status, r.due_at, r.due_at < now) for r in chunk)
+    return out
 
 
 def digests(

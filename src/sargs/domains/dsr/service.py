@@ -1,5 +1,6 @@
-"""Rights requests: intake, verification, holds, repeat decisions, extensions, decisions, listing
-and reminders (R-DSR-1..4). Services never commit: the entrypoint owns the transaction."""
+"""Rights requests after intake: the trail, verification, holds, repeat decisions, extensions,
+decisions and listing (R-DSR-1..4); intake is in `intake`, the daily reminder in `reminders`.
+Services never commit: the entrypoint owns the transaction."""
 
 from __future__ import annotations
 
@@ -7,29 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sargs.core.db import table
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
-from sargs.domains.consent.service import Actor, current_states, record_consent
+from sargs.domains.consent.service import Actor
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest
+from sargs.domains.dsr.withdrawals import withdraw_consents
 from sargs.domains.policy.registry import PolicyRegistry
-from sargs.domains.subjects.identifiers import Identity, parse_identity
-from sargs.domains.subjects.model import SubjectIdentity
-from sargs.domains.subjects.service import find_subject_id
 
 EVENTS = table(DsrEvent)
-STAFF_CONSENT_CHANNEL = {
-    "portal": "portal",
-    "in_person": "staff",
-    "post": "post",
-    "representative": "staff",
-    "email": "staff",
-    "api": "api",
-}
 
 
 @dataclass(frozen=True)
@@ -42,25 +33,6 @@ class DsrActor:
     def consent_actor(self) -> Actor:
         kinds = {"staff": "staff", "token": "token", "subject": "subject"}
         return Actor(kinds.get(self.kind, "system"), self.id)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Intake:
-    """What a request says when it arrives (retailer 3.4.1) and through which channel."""
-
-    controller: str
-    kind: str
-    channel: str
-    identities: list[Identity]
-    requester: dict[str, Any]
-    details: str = ""
-    ground: str | None = None
-    purposes: tuple[str, ...] = ()
-    language: str = "lv"
-    representative: dict[str, Any] | None = None
-    subject_id: str | None = None
-    external_id: str | None = None
-    callback_urls: tuple[str, ...] = ()
 
 
 def log_event(
@@ -151,154 +123,6 @@ def opendsr_view(request: DsrRequest) -> dict[str, Any]:
         "received_time": request.received_at.isoformat(),
         "api_version": "1.0",
     }
-
-
-def file_request(
-    *, session: Session, registry: PolicyRegistry, intake: Intake, actor: DsrActor, now: datetime
-) -> DsrRequest:
-    """Record a request. Checks its kind, ground and channel, sets the due date, flags a repeat;
-    an objection to direct marketing withdraws the marketing consents in this same transaction."""
-    policy = registry.policy_for(intake.controller)
-    if intake.kind not in wf.KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(wf.KINDS)}", field="kind")
-    if intake.channel not in wf.CHANNELS:
-        raise InvalidInput(f"channel must be one of {', '.join(wf.CHANNELS)}", field="channel")
-    ground = intake.ground or None
-    if intake.kind == "erasure":
-        if ground not in wf.ERASURE_GROUNDS:
-            raise InvalidInput(
-                f"an erasure request names its ground: {', '.join(wf.ERASURE_GROUNDS)}", field="ground"
-            )
-    elif intake.kind == "objection":
-        if ground not in wf.OBJECTION_SCOPES:
-            raise InvalidInput(f"an objection is to {' or '.join(wf.OBJECTION_SCOPES)}", field="ground")
-    else:
-        ground = None
-    if intake.language not in ("lv", "en"):
-        raise InvalidInput("language is lv or en", field="language")
-    purposes = list(dict.fromkeys(intake.purposes))
-    for p in purposes:
-        registry.purpose(intake.controller, p)
-    subject_id = intake.subject_id
-    for ident in intake.identities:
-        found = find_subject_id(session=session, identity=ident)
-        if subject_id is None:
-            subject_id = found
-    # Only what the requester gave: the person's other identifiers may be held by other companies
-    # of the group, which this company's staff must not see (R-POL-2).
-    identities = list(dict.fromkeys(str(i) for i in intake.identities))
-    if not identities:
-        raise InvalidInput("name at least one phone, e-mail or customer number", field="identity")
-    requester = {
-        k: (str(v).strip()[:500] if not isinstance(v, bool) else v) for k, v in intake.requester.items()
-    }
-    due = wf.due_date(received_at=now, kind=intake.kind, ground=ground, deadlines=policy.deadlines)
-    request = DsrRequest(
-        id=new_id(),
-        controller=intake.controller,
-        subject_id=subject_id,
-        kind=intake.kind,
-        ground=ground,
-        purposes=purposes,
-        details=intake.details.strip()[:4000],
-        channel=intake.channel,
-        language=intake.language,
-        status="received",
-        identities=identities,
-        requester=requester,
-        representative=intake.representative,
-        received_at=now,
-        first_due_at=due,
-        due_at=due,
-        external_id=intake.external_id,
-        callback_urls=list(intake.callback_urls),
-        created_by=f"{actor.kind}:{actor.id}" if actor.id else actor.kind,
-    )
-    if subject_id is not None:
-        previous = session.execute(
-            select(DsrRequest.id, DsrRequest.received_at).where(
-                DsrRequest.subject_id == subject_id,
-                DsrRequest.controller == intake.controller,
-                DsrRequest.kind == intake.kind,
-                DsrRequest.status != "cancelled",
-            )
-        ).all()
-        if wf.is_repeat(
-            previous_received=[r.received_at for r in previous], received_at=now, deadlines=policy.deadlines
-        ):
-            request.repeat_of = max(previous, key=lambda r: r.received_at).id
-    session.add(request)
-    session.flush()
-    log_event(
-        session=session,
-        request=request,
-        actor=actor,
-        action="received",
-        now=now,
-        data={"channel": intake.channel, "repeat_of": request.repeat_of},
-    )
-    if wf.is_marketing_objection(intake.kind, ground) and subject_id is not None:
-        withdrawn = withdraw_consents(
-            session=session,
-            registry=registry,
-            request=request,
-            actor=actor,
-            now=now,
-            direct_marketing_only=True,
-        )
-        log_event(
-            session=session,
-            request=request,
-            actor=actor,
-            action="marketing_stopped",
-            now=now,
-            data={"withdrawn": withdrawn},
-        )
-    queue_callbacks(session=session, request=request, now=now)
-    return request
-
-
-def withdraw_consents(
-    *,
-    session: Session,
-    registry: PolicyRegistry,
-    request: DsrRequest,
-    actor: DsrActor,
-    now: datetime,
-    direct_marketing_only: bool,
-) -> list[str]:
-    """Withdraw the person's granted consents at the request's controller through the consent
-    service: every direct-marketing purpose, or the purposes the request names (all if none)."""
-    if request.subject_id is None:
-        return []
-    withdrawn = []
-    for state in current_states(
-        session=session, subject_id=request.subject_id, controller=request.controller
-    ):
-        if state.status != "granted":
-            continue
-        purpose = registry.purpose(request.controller, state.purpose)
-        if direct_marketing_only and not purpose.direct_marketing:
-            continue
-        if not direct_marketing_only and request.purposes and state.purpose not in request.purposes:
-            continue
-        preferred = STAFF_CONSENT_CHANNEL[request.channel]
-        channels = purpose.consent_channels
-        channel = preferred if preferred in channels else ("portal" if "portal" in channels else channels[0])
-        record_consent(
-            session=session,
-            registry=registry,
-            subject_id=request.subject_id,
-            controller=request.controller,
-            purpose=state.purpose,
-            action="withdraw",
-            channel=channel,
-            actor=actor.consent_actor(),
-            now=now,
-            evidence={"dsr_request": request.id, "request_channel": request.channel},
-        )
-        withdrawn.append(state.purpose)
-    return withdrawn
 
 
 def get_request(
@@ -563,7 +387,7 @@ def record_decision(
             session=session,
             registry=registry,
             request=request,
-            actor=actor,
+            actor=actor.consent_actor(),
             now=now,
             direct_marketing_only=False,
         )
@@ -572,7 +396,7 @@ def record_decision(
             session=session,
             registry=registry,
             request=request,
-            actor=actor,
+            actor=actor.consent_actor(),
             now=now,
             direct_marketing_only=True,
         )
@@ -611,65 +435,3 @@ def list_requests(
     elif due_within is not None:
         stmt = stmt.where(DsrRequest.due_at <= now + due_within)
     return list(session.scalars(stmt.order_by(DsrRequest.due_at, DsrRequest.id).limit(limit)))
-
-
-@dataclass(frozen=True)
-class Reminder:
-    request_id: str
-    controller: str
-    kind: str
-    status: str
-    due_at: datetime
-    overdue: bool
-
-
-def remind(*, session: Session, now: datetime, within: timedelta = timedelta(days=7)) -> list[Reminder]:
-    """The daily reminder job: open requests due within `within` or overdue, each at most once a
-    day (a second run on the same day finds nothing new)."""
-    today = now.date().isoformat()
-    not_today = (DsrRequest.reminded_on.is_(None)) | (DsrRequest.reminded_on != today)
-    # Core rows, locked (PostgreSQL: another run skips them); claimed in bulk; one trail row each.
-    due = session.execute(
-        select(DsrRequest.id, DsrRequest.controller, DsrRequest.kind, DsrRequest.status, DsrRequest.due_at)
-        .where(DsrRequest.status.in_(wf.OPEN), DsrRequest.due_at <= now + within, not_today)
-        .order_by(DsrRequest.due_at)
-        .with_for_update(skip_locked=True)
-    ).all()
-    out: list[Reminder] = []
-    for k in range(0, len(due), 1000):
-        chunk = due[k : k + 1000]
-        session.execute(
-            update(DsrRequest)
-            .where(DsrRequest.id.in_([r.id for r in chunk]), not_today)
-            .values(reminded_on=today)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            insert(EVENTS),
-            [
-                {
-                    "request_id": r.id,
-                    "at": now,
-                    "actor_kind": "system",
-                    "actor_id": None,
-                    "action": "reminded",
-                    "from_status": r.status,
-                    "to_status": r.status,
-                    "reason": None,
-                    "data": {"overdue": r.due_at < now},
-                }
-                for r in chunk
-            ],
-        )
-        out.extend(Reminder(r.id, r.controller, r.kind, r.status, r.due_at, r.due_at < now) for r in chunk)
-    return out
-
-
-def portal_identity_evidence(*, session: Session, subject_id: str) -> list[Identity]:
-    """The verified identities of a signed-in person (what the portal session proves)."""
-    rows = session.scalars(
-        select(SubjectIdentity).where(
-            SubjectIdentity.subject_id == subject_id, SubjectIdentity.verified.is_(True)
-        )
-    )
-    return [parse_identity(f"{r.kind}:{r.value}") for r in rows]

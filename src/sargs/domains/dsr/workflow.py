@@ -144,11 +144,14 @@ def months_before(moment: datetime, months: int) -> datetime:
 
 
 def is_repeat(*, previous_received: list[datetime], received_at: datetime, deadlines: Deadlines) -> bool:
-    """A second request of the same kind within `repeat_request_months` (retailer 3.6)."""
+    """A second request of the same kind within `repeat_request_months` (retailer 3.6).
+
+    `previous_received`: requests filed before this one. One filed a moment earlier may still read
+    a later time (its clock was read before it waited for the database), so no upper bound."""
     if deadlines.repeat_request_months <= 0:
         return False
     since = months_before(received_at, deadlines.repeat_request_months)
-    return any(since <= at <= received_at for at in previous_received)
+    return any(since <= at for at in previous_received)
 
 
 def check_repeat_decision(decision: str, *, fee: str | None, reason: str | None) -> dict[str, Any]:

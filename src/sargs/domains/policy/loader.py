@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +11,16 @@ import yaml
 from pydantic import ValidationError
 
 from sargs.core.errors import PolicyError
+from sargs.domains.policy.problems import Loc, Problem, schema_messages
+from sargs.domains.policy.salvage import salvage
 from sargs.domains.policy.schema import Policy
 
-Loc = tuple[str | int, ...]
+__all__ = ["Problem", "content_hash", "load_policy", "parse_policy"]
 
 # A policy nests five or six levels and holds a few thousand values; these bounds only stop
 # documents that would exhaust the stack or, through aliases, expand without bound.
 MAX_DEPTH = 64
 MAX_VALUES = 200_000
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
 def _field_name(loc: Loc) -> str:
@@ -40,27 +30,38 @@ def _field_name(loc: Loc) -> str:
     return out or "(file)"
 
 
-def _line_of(root: yaml.Node | None, loc: Loc) -> int:
-    """The 1-based line of the deepest YAML node the location reaches."""
+def _position(root: yaml.Node | None, loc: Loc) -> tuple[int, int]:
+    """The 1-based line and column of the deepest YAML node the location reaches (a key's own
+    position for a mapping entry; a missing key's parent)."""
     node = root
-    line = (root.start_mark.line + 1) if root is not None else 1
+    mark = root.start_mark if root is not None else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             nxt = None
             for key, value in node.value:
                 if key.value == part:
                     nxt = value
-                    line = key.start_mark.line + 1
+                    mark = key.start_mark
                     break
             node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             node = node.value[part]
-            line = node.start_mark.line + 1
+            mark = node.start_mark
         else:
             break
         if node is None:
             break
-    return line
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def _problem(filename: str, root: yaml.Node | None, loc: Loc, message: str) -> Problem:
+    line, column = _position(root, loc)
+    return Problem(filename, line, _field_name(loc), message, column)
+
+
+def _failed(problems: list[Problem]) -> PolicyError:
+    problems = sorted(problems, key=lambda p: (p.line, p.column))
+    return PolicyError("\n".join(map(str, problems)), problems=problems)
 
 
 OPTIONAL_SECTIONS: tuple[str, ...] = ("sms", "web")
@@ -80,14 +81,14 @@ def content_hash(policy: Policy) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> list[tuple[Loc, int]]:
+def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> list[tuple[Loc, yaml.Mark]]:
     """Keys given twice in one mapping (YAML would silently keep the last)."""
-    found: list[tuple[Loc, int]] = []
+    found: list[tuple[Loc, yaml.Mark]] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[object] = set()
         for key, value in node.value:
             if key.value in seen:
-                found.append(((*path, key.value), key.start_mark.line + 1))
+                found.append(((*path, key.value), key.start_mark))
             seen.add(key.value)
             found.extend(_duplicate_keys(value, (*path, key.value)))
     elif isinstance(node, yaml.SequenceNode):
@@ -140,9 +141,9 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _alias_problem(root: yaml.Node) -> tuple[int, str] | None:
+def _alias_problem(root: yaml.Node) -> tuple[yaml.Mark, str] | None:
     """An alias inside the node it names, or aliases expanding the document past MAX_VALUES
-    values (the "billion laughs"), as (line, message); None for a document of sane shape."""
+    values (the "billion laughs"), as (where, message); None for a document of sane shape."""
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()  # the nodes on the path from the root to the current one
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -152,7 +153,7 @@ def _alias_problem(root: yaml.Node) -> tuple[int, str] | None:
             open_nodes.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
             if sizes[id(node)] > MAX_VALUES:
-                return node.start_mark.line + 1, f"aliases expand the document past {MAX_VALUES} values"
+                return node.start_mark, f"aliases expand the document past {MAX_VALUES} values"
             continue
         if id(node) in sizes:
             continue
@@ -160,9 +161,28 @@ def _alias_problem(root: yaml.Node) -> tuple[int, str] | None:
         stack.append((node, True))
         for child in _children(node):
             if id(child) in open_nodes:
-                return node.start_mark.line + 1, "an alias refers to a node that contains it"
+                return node.start_mark, "an alias refers to a node that contains it"
             stack.append((child, False))
     return None
+
+
+# Errors PyYAML notices only on a later line (where the key's ':' or the closing bracket should
+# have been): the place to fix is where the construct began, its context mark.
+_STARTS_AT_CONTEXT = ("while scanning a simple key", "while parsing a flow", "while scanning a quoted")
+
+
+def _yaml_problem(filename: str, exc: yaml.MarkedYAMLError) -> Problem:
+    problem, context = exc.problem or str(exc), exc.context or ""
+    mark = exc.problem_mark
+    if exc.context_mark is not None and context.startswith(_STARTS_AT_CONTEXT):
+        thing = context.removeprefix("while scanning a ").removeprefix("while parsing a ")
+        problem += f", in the {thing} that starts here"
+        if exc.problem_mark is not None:
+            problem += f" (noticed at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1})"
+        mark = exc.context_mark
+    if mark is None:
+        return Problem(filename, 1, "(yaml)", problem)
+    return Problem(filename, mark.line + 1, "(yaml)", problem, mark.column + 1)
 
 
 def _read_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
@@ -173,48 +193,60 @@ def _read_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
             root = loader.get_single_node()
             shape = _alias_problem(root) if root is not None else None
             if shape is not None:
-                problem = Problem(filename, shape[0], "(yaml)", shape[1])
-                raise PolicyError(str(problem), problems=[problem])
+                mark, message = shape
+                raise _failed([Problem(filename, mark.line + 1, "(yaml)", message, mark.column + 1)])
             return root, loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        problem = Problem(filename, line, "(yaml)", f"character U+{char:04X} is not allowed in YAML")
-        raise PolicyError(str(problem), problems=[problem]) from None
+        message = f"character U+{char:04X} is not allowed in YAML"
+        raise _failed([Problem(filename, line, "(yaml)", message, column)]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise _failed([_yaml_problem(filename, exc)]) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = Problem(filename, line, "(yaml)", str(getattr(exc, "problem", exc)))
-        raise PolicyError(str(problem), problems=[problem]) from None
+        raise _failed([Problem(filename, 1, "(yaml)", str(exc))]) from None
 
 
 def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
-    """Validate a policy document; raises PolicyError listing every problem with its line."""
+    """Validate a policy document; raises PolicyError listing every problem, sorted by line.
+
+    Schema errors and dangling references come in one run: when the schema has errors, the
+    references are checked on what does validate (salvage.py)."""
     root, data = _read_yaml(text, filename)
     if not isinstance(data, dict):
-        problem = Problem(filename, 1, "(file)", "a policy file must be a YAML mapping")
-        raise PolicyError(str(problem), problems=[problem])
-    duplicates = [
-        Problem(filename, line, _field_name(loc), "key given twice") for loc, line in _duplicate_keys(root)
+        raise _failed([Problem(filename, 1, "(file)", "a policy file must be a YAML mapping")])
+    problems = [
+        Problem(filename, mark.line + 1, _field_name(loc), "key given twice", mark.column + 1)
+        for loc, mark in _duplicate_keys(root)
     ]
-    if duplicates:
-        raise PolicyError("\n".join(map(str, duplicates)), problems=duplicates)
+    policy: Policy | None = None
+    broken: dict[str, set[str]] = {}
+    renamed: dict[str, str] = {}
     try:
         policy = Policy.model_validate(data)
+        checked = policy
+        schema: list[tuple[Loc, str]] = []
     except ValidationError as exc:
-        problems = [
-            Problem(filename, _line_of(root, tuple(err["loc"])), _field_name(tuple(err["loc"])), err["msg"])
-            for err in exc.errors()
-        ]
-        raise PolicyError("\n".join(map(str, problems)), problems=problems) from None
-    ref_problems = [
-        Problem(filename, _line_of(root, loc), _field_name(loc), msg)
-        for loc, msg in policy.reference_problems()
+        schema = schema_messages(Policy, data, exc.errors())
+        salvaged = salvage(Policy, data)
+        assert isinstance(salvaged.policy, Policy)
+        checked, broken, renamed = salvaged.policy, salvaged.broken, salvaged.renamed
+    malformed = [loc for loc, _ in schema]
+    back = {name: key for key, name in renamed.items()}
+    references = [
+        # a section read from a misspelt key is reported where it is, under that key
+        ((back.get(str(loc[0]), loc[0]), *loc[1:]), message)
+        for loc, message in checked.reference_problems(broken)
+        # a value reported as malformed is not reported again as a dangling reference, nor is what
+        # holds it (the tolerant reading left the bad part out, so the rest may look incomplete)
+        if not any(loc[: len(bad)] == bad or bad[: len(loc)] == loc for bad in malformed)
     ]
-    if ref_problems:
-        raise PolicyError("\n".join(map(str, ref_problems)), problems=ref_problems)
+    problems += [_problem(filename, root, loc, message) for loc, message in schema + references]
+    if problems or policy is None:
+        raise _failed(problems)
     return policy
 
 

@@ -8,11 +8,13 @@ kept, who processes it for them, and whom a data subject may complain to.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from sargs.domains.policy.problems import unknown
 from sargs.domains.policy.sources import DataSource as DataSource
 from sargs.domains.policy.sources import source_problems
 from sargs.domains.policy.text import Frozen as Frozen
@@ -168,6 +170,26 @@ class DataCategory(Frozen):
     special: bool = False
 
 
+class ArchiveExemption(Frozen):
+    """What of a rule's expired data the law sends to the state archives (R 2.5): kept, not destroyed.
+
+    A table's rows are kept for the archive when the table is named here (`source/table`) or one of
+    its fields holds one of `data_categories`; everything else the rule releases is destroyed.
+    `archive_exemption: true` on a rule keeps all of it."""
+
+    data_categories: list[Slug] = Field(default_factory=list)
+    tables: list[str] = Field(default_factory=list, description="Tables as source/table, e.g. shop/orders.")
+    reason: Text | None = None
+
+    @field_validator("tables")
+    @classmethod
+    def _source_slash_table(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*/[A-Za-z_][A-Za-z0-9_.]*", name):
+                raise ValueError(f"name a table as source/table, e.g. shop/orders (not {name!r})")
+        return value
+
+
 class RetentionRule(Frozen):
     """How long data of a purpose is kept. Several rules for one purpose: whichever ends first."""
 
@@ -177,8 +199,10 @@ class RetentionRule(Frozen):
     period: Duration | None = None
     anchor: RetentionAnchor
     action: Literal["delete", "anonymise"] = "delete"
-    archive_exemption: bool = Field(
-        default=False, description="Records the law requires to go to the state archive are kept (R 2.5)."
+    archive_exemption: bool | ArchiveExemption = Field(
+        default=False,
+        description="What the law sends to the state archive is kept (R 2.5): `true` keeps everything "
+        "the rule releases; tables or data categories keep only those and the rest is destroyed.",
     )
     description: Text | None = None
 
@@ -188,6 +212,13 @@ class RetentionRule(Frozen):
         if isinstance(value, str):
             return Duration.parse(value)
         return value
+
+    @field_validator("archive_exemption", mode="before")
+    @classmethod
+    def _archive_scope(cls, value: object) -> object:
+        # A mapping is the narrowed form: validate it as one, so a typo is reported at its key
+        # rather than as "not a boolean" as well.
+        return ArchiveExemption.model_validate(value) if isinstance(value, dict) else value
 
 
 class ProcessorContract(Frozen):
@@ -259,10 +290,10 @@ class SmsNumber(Frozen):
                     names = {name for _, name, _, _ in string.Formatter().parse(text.get(language)) if name}
                 except ValueError as exc:
                     raise ValueError(f"replies.{kind}.{language}: {exc}") from None
-                unknown = names - SMS_REPLY_FIELDS
-                if unknown:
+                extra = names - SMS_REPLY_FIELDS
+                if extra:
                     raise ValueError(
-                        f"replies.{kind}.{language} uses unknown field(s) {sorted(unknown)}; "
+                        f"replies.{kind}.{language} uses unknown field(s) {sorted(extra)}; "
                         f"known: {sorted(SMS_REPLY_FIELDS)}"
                     )
         return value
@@ -307,13 +338,19 @@ class Policy(Frozen):
 
     # --- cross references (field-level checks are pydantic's) ---------------------------------
 
-    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """Every dangling or duplicated reference, with the location it was found at."""
+    def reference_problems(
+        self, broken: Mapping[str, set[str]] | None = None
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every dangling or duplicated reference, with the location it was found at.
+
+        `broken`: per section, ids the file declares in items that did not validate (their own
+        errors are reported; see salvage.py): references to them are not dangling."""
+        broken = broken or {}
         problems: list[tuple[tuple[str | int, ...], str]] = []
-        controllers = {c.id for c in self.controllers}
-        groups = {g.id for g in self.client_groups}
-        categories = {c.id for c in self.data_categories}
-        purposes = {p.id for p in self.purposes}
+        controllers = {c.id for c in self.controllers} | broken.get("controllers", set())
+        groups = {g.id for g in self.client_groups} | broken.get("client_groups", set())
+        categories = {c.id for c in self.data_categories} | broken.get("data_categories", set())
+        purposes = {p.id for p in self.purposes} | broken.get("purposes", set())
 
         def unique(items: list[str], section: str) -> None:
             seen: set[str] = set()
@@ -332,20 +369,26 @@ class Policy(Frozen):
 
         if self.default_client_group not in groups:
             problems.append(
-                (("default_client_group",), f"unknown client group {self.default_client_group!r}")
+                (("default_client_group",), unknown("client group", self.default_client_group, groups))
             )
 
         keywords: dict[str, int] = {}
         for i, p in enumerate(self.purposes):
             for j, c in enumerate(p.controllers or []):
                 if c not in controllers:
-                    problems.append((("purposes", i, "controllers", j), f"unknown controller {c!r}"))
+                    problems.append(
+                        (("purposes", i, "controllers", j), unknown("controller", c, controllers))
+                    )
             for j, g in enumerate(p.eligible_groups or []):
                 if g not in groups:
-                    problems.append((("purposes", i, "eligible_groups", j), f"unknown client group {g!r}"))
+                    problems.append(
+                        (("purposes", i, "eligible_groups", j), unknown("client group", g, groups))
+                    )
             for j, d in enumerate(p.data_categories):
                 if d not in categories:
-                    problems.append((("purposes", i, "data_categories", j), f"unknown data category {d!r}"))
+                    problems.append(
+                        (("purposes", i, "data_categories", j), unknown("data category", d, categories))
+                    )
             if p.sms_keyword:
                 if p.sms_keyword in keywords:
                     problems.append(
@@ -366,8 +409,12 @@ class Policy(Frozen):
                 problems.append((("sms", i, "number"), f"SMS number {number.number!r} is listed twice"))
             numbers.add(number.number)
             if number.controller not in controllers:
-                problems.append((("sms", i, "controller"), f"unknown controller {number.controller!r}"))
-            elif not any(p.sms_keyword for p in self.purposes_of(number.controller)):
+                problems.append(
+                    (("sms", i, "controller"), unknown("controller", number.controller, controllers))
+                )
+            elif not broken.get("purposes") and not any(
+                p.sms_keyword for p in self.purposes_of(number.controller)
+            ):
                 problems.append(
                     (
                         ("sms", i, "controller"),
@@ -376,12 +423,16 @@ class Policy(Frozen):
                 )
         for i, r in enumerate(self.retention_rules):
             if r.purpose not in purposes:
-                problems.append((("retention_rules", i, "purpose"), f"unknown purpose {r.purpose!r}"))
+                problems.append((("retention_rules", i, "purpose"), unknown("purpose", r.purpose, purposes)))
             for j, d in enumerate(r.data_categories):
                 if d not in categories:
                     problems.append(
-                        (("retention_rules", i, "data_categories", j), f"unknown data category {d!r}")
+                        (
+                            ("retention_rules", i, "data_categories", j),
+                            unknown("data category", d, categories),
+                        )
                     )
+            problems.extend(self._archive_problems(i, r, categories, broken.get("data_sources", set())))
             if r.period is None and r.anchor != "consent_withdrawal":
                 problems.append(
                     (
@@ -392,27 +443,73 @@ class Policy(Frozen):
         for i, proc in enumerate(self.processors):
             for j, c in enumerate(proc.controllers or []):
                 if c not in controllers:
-                    problems.append((("processors", i, "controllers", j), f"unknown controller {c!r}"))
+                    problems.append(
+                        (("processors", i, "controllers", j), unknown("controller", c, controllers))
+                    )
             for j, d in enumerate(proc.data_categories):
                 if d not in categories:
-                    problems.append((("processors", i, "data_categories", j), f"unknown data category {d!r}"))
+                    problems.append(
+                        (("processors", i, "data_categories", j), unknown("data category", d, categories))
+                    )
             for j, pu in enumerate(proc.purposes):
                 if pu not in purposes:
-                    problems.append((("processors", i, "purposes", j), f"unknown purpose {pu!r}"))
+                    problems.append((("processors", i, "purposes", j), unknown("purpose", pu, purposes)))
         problems.extend(
             source_problems(
                 self.data_sources,
                 controllers=controllers,
                 categories=categories,
-                rules={r.id: r.anchor for r in self.retention_rules},
+                rules={
+                    **dict.fromkeys(broken.get("retention_rules", set())),
+                    **{r.id: r.anchor for r in self.retention_rules},
+                },
             )
         )
         problems.extend(
             web_problems(
                 self.web,
                 controllers=controllers,
-                purposes={p.id: (p.needs_consent, p.controllers, p.data_categories) for p in self.purposes},
-                rules={r.id: (r.purpose, r.period is not None) for r in self.retention_rules},
+                purposes={
+                    **dict.fromkeys(broken.get("purposes", set())),
+                    **{p.id: (p.needs_consent, p.controllers, p.data_categories) for p in self.purposes},
+                },
+                rules={
+                    **dict.fromkeys(broken.get("retention_rules", set())),
+                    **{r.id: (r.purpose, r.period is not None) for r in self.retention_rules},
+                },
             )
         )
+        return problems
+
+    def _archive_problems(
+        self, i: int, rule: RetentionRule, categories: set[str], broken_sources: set[str]
+    ) -> list[tuple[tuple[str | int, ...], str]]:
+        """An archive exemption names known data categories and tables that the rule binds
+        (`broken_sources`: sources declared but themselves invalid, whose tables are not checked)."""
+        ex = rule.archive_exemption
+        if not isinstance(ex, ArchiveExemption):
+            return []
+        at: tuple[str | int, ...] = ("retention_rules", i, "archive_exemption")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if not ex.tables and not ex.data_categories:
+            problems.append(
+                (at, "name the tables or data_categories that go to the state archive (or say true)")
+            )
+        for j, d in enumerate(ex.data_categories):
+            if d not in categories:
+                problems.append(((*at, "data_categories", j), unknown("data category", d, categories)))
+        sources = {s.id: s for s in self.data_sources}
+        for j, name in enumerate(ex.tables):
+            source_id, table_name = name.split("/", 1)
+            source = sources.get(source_id)
+            table = source.table(table_name) if source else None
+            if source is None and source_id in broken_sources:
+                continue
+            if table is None:
+                declared = [f"{s.id}/{t.name}" for s in self.data_sources for t in s.tables]
+                problems.append(((*at, "tables", j), unknown("table", name, declared)))
+            elif not any(b.rule == rule.id for b in table.retention):
+                problems.append(
+                    ((*at, "tables", j), f"table {name!r} has no retention binding to {rule.id!r}")
+                )
         return problems

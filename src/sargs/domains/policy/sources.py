@@ -10,10 +10,12 @@ deployment secret.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from sargs.domains.policy.problems import unknown
 from sargs.domains.policy.text import Frozen as _Frozen
 from sargs.domains.policy.text import Text
 
@@ -121,9 +123,11 @@ class DataSource(_Frozen):
 
 
 def source_problems(
-    sources: list[DataSource], *, controllers: set[str], categories: set[str], rules: dict[str, str]
+    sources: list[DataSource], *, controllers: set[str], categories: set[str], rules: Mapping[str, str | None]
 ) -> list[tuple[tuple[str | int, ...], str]]:
-    """Dangling names in the data-source declarations, each with its location in the file."""
+    """Dangling names in the data-source declarations, each with its location in the file.
+
+    rules: retention rule id -> its anchor (None: a rule declared but itself invalid)."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     seen: set[str] = set()
     for i, source in enumerate(sources):
@@ -133,7 +137,7 @@ def source_problems(
         seen.add(source.id)
         for j, c in enumerate(source.controllers or []):
             if c not in controllers:
-                problems.append(((*at, "controllers", j), f"unknown controller {c!r}"))
+                problems.append(((*at, "controllers", j), unknown("controller", c, controllers)))
         if source.kind == "sql" and not source.tables:
             problems.append(((*at, "tables"), "an sql source needs at least one table"))
         names = [t.name for t in source.tables]
@@ -145,13 +149,13 @@ def source_problems(
             for m, f in enumerate(table.fields):
                 if f.category not in categories:
                     problems.append(
-                        ((*tat, "fields", m, "category"), f"unknown data category {f.category!r}")
+                        ((*tat, "fields", m, "category"), unknown("data category", f.category, categories))
                     )
                 if fields.count(f.name) > 1:
                     problems.append(((*tat, "fields", m, "name"), f"field {f.name!r} is listed twice"))
             for m, ref in enumerate(table.references):
                 if ref.table not in names:
-                    problems.append(((*tat, "references", m, "table"), f"unknown table {ref.table!r}"))
+                    problems.append(((*tat, "references", m, "table"), unknown("table", ref.table, names)))
             if not table.identity and not table.references:
                 problems.append(
                     ((*tat, "identity"), "a table needs an identity column or a reference to reach a person")
@@ -160,18 +164,23 @@ def source_problems(
                 problems.append(((*tat, "keep_reason"), "say why erasure keeps this table's rows"))
             if table.exemption and table.exemption.rule not in rules:
                 problems.append(
-                    ((*tat, "exemption", "rule"), f"unknown retention rule {table.exemption.rule!r}")
+                    ((*tat, "exemption", "rule"), unknown("retention rule", table.exemption.rule, rules))
                 )
             for m, r in enumerate(table.retention):
                 if r.rule not in rules:
-                    problems.append(((*tat, "retention", m, "rule"), f"unknown retention rule {r.rule!r}"))
-                elif rules[r.rule] != "consent_withdrawal" and not (r.date_column or r.latest_of):
+                    problems.append(
+                        ((*tat, "retention", m, "rule"), unknown("retention rule", r.rule, rules))
+                    )
+                elif rules[r.rule] not in (None, "consent_withdrawal") and not (r.date_column or r.latest_of):
                     problems.append(
                         ((*tat, "retention", m), f"rule {r.rule!r} needs date_column or latest_of")
                     )
                 if r.latest_of and r.latest_of.rsplit(".", 1)[0] not in names:
                     problems.append(
-                        ((*tat, "retention", m, "latest_of"), f"unknown table in {r.latest_of!r}")
+                        (
+                            (*tat, "retention", m, "latest_of"),
+                            unknown("table", r.latest_of.rsplit(".", 1)[0], names) + f" in {r.latest_of!r}",
+                        )
                     )
         cycles = _cycles(source, at)
         problems.extend(cycles or _unreachable(source, at))

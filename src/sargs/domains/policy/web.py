@@ -6,10 +6,12 @@ consent purpose gates e-mail tracking, and how website access logs are kept.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
+from sargs.domains.policy.problems import unknown
 from sargs.domains.policy.text import Frozen
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
@@ -56,25 +58,30 @@ def web_problems(
     web: WebSection | None,
     *,
     controllers: set[str],
-    purposes: dict[str, tuple[bool, list[str] | None, list[str]]],
-    rules: dict[str, tuple[str, bool]],
+    purposes: Mapping[str, tuple[bool, list[str] | None, list[str]] | None],
+    rules: Mapping[str, tuple[str, bool] | None],
 ) -> list[tuple[tuple[str | int, ...], str]]:
     """Dangling references in the web section.
 
     purposes: id -> (needs consent, controllers or None for all, data categories);
-    rules: id -> (purpose, has a period).
+    rules: id -> (purpose, has a period). None: declared, but the item is itself invalid.
     """
     if web is None:
         return []
     problems: list[tuple[tuple[str | int, ...], str]] = []
     if web.controller not in controllers:
-        problems.append((("web", "controller"), f"unknown controller {web.controller!r}"))
+        problems.append((("web", "controller"), unknown("controller", web.controller, controllers)))
     if web.email_tracking_purpose is not None:
         found = purposes.get(web.email_tracking_purpose)
-        if found is None:
+        if web.email_tracking_purpose not in purposes:
             problems.append(
-                (("web", "email_tracking_purpose"), f"unknown purpose {web.email_tracking_purpose!r}")
+                (
+                    ("web", "email_tracking_purpose"),
+                    unknown("purpose", web.email_tracking_purpose, purposes),
+                )
             )
+        elif found is None:
+            pass
         elif not found[0]:
             problems.append((("web", "email_tracking_purpose"), "e-mail tracking must rest on consent"))
         elif found[1] is not None and web.controller not in found[1]:
@@ -87,13 +94,18 @@ def web_problems(
     logs = web.access_logs
     if logs is not None:
         found = purposes.get(logs.purpose)
-        if found is None:
-            problems.append((("web", "access_logs", "purpose"), f"unknown purpose {logs.purpose!r}"))
+        if logs.purpose not in purposes:
+            problems.append((("web", "access_logs", "purpose"), unknown("purpose", logs.purpose, purposes)))
         rule = rules.get(logs.retention_rule)
-        if rule is None:
+        if logs.retention_rule not in rules:
             problems.append(
-                (("web", "access_logs", "retention_rule"), f"unknown retention rule {logs.retention_rule!r}")
+                (
+                    ("web", "access_logs", "retention_rule"),
+                    unknown("retention rule", logs.retention_rule, rules),
+                )
             )
+        elif rule is None:
+            pass
         elif rule[0] != logs.purpose:
             problems.append(
                 (

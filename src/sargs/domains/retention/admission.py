@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from sargs.core.errors import Conflict
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.retention.coverage import resolve_rules, retained_sources
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import RetentionLease
 from sargs.domains.retention.ports import RetentionConnectorFactory
-from sargs.domains.retention.service import resolve_rules, retained_sources
 
 
 def check_runnable(

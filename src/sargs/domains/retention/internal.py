@@ -18,6 +18,7 @@ from sargs.domains.access.model import WebSession
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import Duration
 from sargs.domains.portal.model import OneTimeCode
+from sargs.domains.retention.rules import cutoff
 from sargs.domains.web import access_logs
 
 INTERNAL_SOURCE = "sargs"
@@ -56,6 +57,17 @@ def internal_stores(registry: PolicyRegistry | None = None) -> list[InternalStor
         for provider in _PROVIDERS:
             stores.extend(provider(registry))
     return stores
+
+
+def store_cutoff(store: InternalStore, registry: PolicyRegistry, now: datetime) -> datetime | None:
+    """The instant on or before which the store's rows expired at `now` (None: its rule has no period)."""
+    if store.period is not None:
+        return cutoff(store.period, now)
+    for policy in registry.policies:
+        for rule in policy.retention_rules:
+            if rule.id == store.rule_id and rule.period is not None:
+                return cutoff(rule.period, now)
+    return None
 
 
 def _count_codes(session: Session, before: datetime) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sargs.core.db import Base, JSONType, UTCDateTime
 
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
+UNFINISHED = ("running", "interrupted", "failed", "paused")  # run statuses the next run resumes
 
 
 class RetentionRun(Base):

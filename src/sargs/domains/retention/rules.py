@@ -18,9 +18,11 @@ How a row's fate is decided (`decide` spells it out; the SQL connector compiles 
   expires only when every purpose bound to the table has expired. (A row no rule binds never
   expires: retention only removes what a rule says may go.)
 - A legal hold (on the table, or on a person whose rows these are) keeps an expired row untouched.
-- Archive exemption (R 2.5): an expired row that a rule with `archive_exemption` has released is
-  NOT destroyed. The plan and the run report it as "to the state archive"; the engine leaves it
-  in place until it has been handed over (then the DPO deletes it, or narrows the rule).
+- Archive exemption (R 2.5): an expired row that a rule has released is NOT destroyed when the
+  rule's `archive_exemption` covers its table: `true` covers every table the rule binds; otherwise
+  the tables it names, and the tables with a field of one of its data categories (`archived`). The plan
+  and the run report those rows as "for the state archive" and leave them in place until they
+  have been handed over (then the DPO deletes them, or narrows the rule); the rest is destroyed.
 - A row that would be deleted while rows of another declared table still reference it is kept
   (children are purged first, so this only happens when a child is still needed).
 """
@@ -34,7 +36,7 @@ from typing import Literal
 
 from dateutil.relativedelta import relativedelta
 
-from sargs.domains.policy.schema import Duration, Policy, RetentionRule
+from sargs.domains.policy.schema import ArchiveExemption, Duration, Policy, RetentionRule
 from sargs.domains.policy.sources import DataSource, SourceTable
 
 Action = Literal["delete", "anonymise"]
@@ -83,18 +85,19 @@ class Condition:
     latest_of: LatestOf | None = None
     # consent_withdrawal: identity kind -> identities whose consent is withdrawn (filled by the service)
     withdrawn: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    archive: bool = False  # what this binding releases goes to the state archive (`archived`)
 
     @property
     def on_withdrawal(self) -> bool:
         return self.rule.anchor == "consent_withdrawal"
 
     def describe(self) -> str:
-        """Why rows expire under this binding, in words (no personal data)."""
+        """Why rows expire under this binding, and whether they go to the archive (no personal data)."""
         if self.on_withdrawal:
             text = f"{self.rule.id}: consent to {self.rule.purpose} withdrawn"
             if self.rule.period is not None and self.cutoff is not None:
                 text += f" on or before {self.cutoff:%Y-%m-%d %H:%M}"
-            return text
+            return text + self._archive_note()
         assert self.cutoff is not None
         what = (
             f"newest {self.latest_of.table}.{self.latest_of.column}"
@@ -102,7 +105,21 @@ class Condition:
             if self.latest_of
             else str(self.date_column)
         )
-        return f"{self.rule.id}: {what} on or before {self.cutoff:%Y-%m-%d %H:%M} ({self.rule.period.iso() if self.rule.period else ''})"
+        period = self.rule.period.iso() if self.rule.period else ""
+        return (
+            f"{self.rule.id}: {what} on or before {self.cutoff:%Y-%m-%d %H:%M} ({period})"
+            + self._archive_note()
+        )
+
+    def _archive_note(self) -> str:
+        if not self.archive:
+            return ""
+        if self.rule.archive_exemption is True:
+            return (
+                "; kept for the state archive: archive_exemption is true for the whole rule"
+                " (name its tables or data_categories to destroy the rest)"
+            )
+        return "; kept for the state archive (R 2.5)"
 
 
 @dataclass(frozen=True)
@@ -124,7 +141,7 @@ class TableRules:
 
     @property
     def archive_conditions(self) -> tuple[Condition, ...]:
-        return tuple(c for c in self.conditions if c.rule.archive_exemption)
+        return tuple(c for c in self.conditions if c.archive)
 
 
 @dataclass(frozen=True)
@@ -200,6 +217,17 @@ def _latest_of(source: DataSource, table: SourceTable, spec: str) -> LatestOf:
     raise ValueError(f"latest_of {spec!r}: {other_name!r} has no reference to {table.name!r}")
 
 
+def archived(rule: RetentionRule, source: DataSource, table: SourceTable) -> bool:
+    """Whether what `rule` releases of `table` goes to the state archive (R 2.5) instead of being
+    destroyed: the whole rule (`archive_exemption: true`), the table named, or a field's category."""
+    exemption = rule.archive_exemption
+    if not isinstance(exemption, ArchiveExemption):
+        return bool(exemption)
+    if f"{source.id}/{table.name}" in exemption.tables:
+        return True
+    return any(f.category in exemption.data_categories for f in table.fields)
+
+
 def table_rules(
     *, policy: Policy, source: DataSource, table: SourceTable, now: datetime, held_tables: Iterable[str] = ()
 ) -> TableRules | None:
@@ -216,6 +244,7 @@ def table_rules(
             cutoff=at,
             date_column=binding.date_column,
             latest_of=_latest_of(source, table, binding.latest_of) if binding.latest_of else None,
+            archive=archived(rule, source, table),
         )
         groups.setdefault(rule.purpose, []).append(condition)
     if not groups:

@@ -16,6 +16,7 @@ from sargs.core.clock import as_utc
 from sargs.core.errors import SargsError
 from sargs.domains.access.principal import Principal
 from sargs.domains.breaches import service as breaches
+from sargs.domains.breaches.deadlines import BreachClock
 from sargs.domains.breaches.notification import authority_notification, notification_document
 from sargs.domains.breaches.service import BreachView
 from sargs.domains.breaches.subjects import notify_affected, source_identities
@@ -49,6 +50,15 @@ def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _clock(c: BreachClock) -> str:
+    """'running, 47 h 12 min left', 'overdue by 246 h', or the state with the time it stopped at."""
+    if c.state == "running":
+        return f"running, {c.remaining_text()} left"
+    if c.state == "overdue":
+        return c.remaining_text()
+    return f"{c.state} ({c.remaining_text()})"
+
+
 def _print(view: BreachView) -> None:
     c = view.clock
     console.print(f"[bold]{view.title}[/] ({view.id})", highlight=False)
@@ -56,7 +66,7 @@ def _print(view: BreachView) -> None:
         ("controller", view.controller),
         ("status", view.status),
         ("aware at", view.aware_at.isoformat()),
-        ("deadline", f"{c.due_at.isoformat()} — {c.state} ({c.remaining_text()})"),
+        ("deadline", f"{c.due_at.isoformat()} — {_clock(c)}"),
         ("risk", f"{view.risk or '—'}: {view.risk_reasoning or ''}"),
         ("data categories", ", ".join(view.data_categories) or "—"),
         ("subject categories", ", ".join(view.subject_categories) or "—"),
@@ -149,7 +159,7 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
         for v in views:
             console.print(
                 f"{v.id}  {v.controller}  {v.status}  risk {v.risk or '—'}  "
-                f"due {v.clock.due_at.strftime('%Y-%m-%d %H:%M')} UTC  {v.clock.state} {v.clock.remaining_text()}\n"
+                f"due {v.clock.due_at.strftime('%Y-%m-%d %H:%M')} UTC  {_clock(v.clock)}\n"
                 f"    {v.title}",
                 markup=False,
                 highlight=False,

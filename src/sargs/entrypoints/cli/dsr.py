@@ -15,8 +15,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from sargs.core.errors import SargsError
 from sargs.domains.dsr.callbacks import deliver_callbacks
 from sargs.domains.dsr.fulfilment import runs_of, sql_sources
-from sargs.domains.dsr.reminders import digests, queue_digests
-from sargs.domains.dsr.service import DsrActor, get_request, list_requests, missing_of, remind, trail
+from sargs.domains.dsr.reminders import digests, queue_digests, remind
+from sargs.domains.dsr.service import DsrActor, get_request, list_requests, missing_of, trail
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import response_bytes, response_document, run_fulfilment
 

@@ -43,7 +43,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     ) -> None:
         """Dry run: per source and table, how many rows expired, why, and what a run would do."""
-        from sargs.domains.retention.service import plan
+        from sargs.domains.retention.plan import plan
 
         c = container(publish=False)
         try:
@@ -70,7 +70,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
             table = Table(title=title, title_justify="left")
             table.add_column("table", no_wrap=True)
             table.add_column("action", no_wrap=True)
-            for name in ("expired", "to purge", "held", "archive", "blocked"):
+            for name in ("expired", "destroy", "held", "archive", "blocked"):
                 table.add_column(name, justify="right", no_wrap=True)
             reasons: list[str] = []
             for t in p.tables:
@@ -86,6 +86,12 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
                 )
                 reasons.extend(f"  {t.table}: {r}" for r in t.reasons)
             console.print(table)
+            console.print(
+                f"{p.source_id}: {p.to_purge} row(s) to destroy (delete or anonymise), "
+                f"{p.to_archive} kept for the state archive, {p.kept} kept on hold or still referenced",
+                markup=False,
+                highlight=False,
+            )
             for line in reasons:
                 console.print(line, markup=False, highlight=False)
 
@@ -105,9 +111,10 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
         """Purge expired rows in bounded batches; an interrupted run is resumed by the next one."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from sargs.domains.retention.coverage import retained_sources
         from sargs.domains.retention.internal import INTERNAL_SOURCE
-        from sargs.domains.retention.service import Progress as Step
-        from sargs.domains.retention.service import retained_sources, run_retention
+        from sargs.domains.retention.runs import Progress as Step
+        from sargs.domains.retention.runs import run_retention
 
         c = container(publish=False)
         try:
@@ -171,7 +178,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
     @app.command("runs")
     def runs_cmd(limit: Annotated[int, typer.Option(min=1, max=1000)] = 20) -> None:
         """The latest runs: status, rows removed per table."""
-        from sargs.domains.retention.service import list_runs
+        from sargs.domains.retention.history import list_runs
 
         c = container(publish=False)
         table = Table()
@@ -197,7 +204,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
         limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     ) -> None:
         """The destruction log: what was removed, when, under which rules, by which run."""
-        from sargs.domains.retention.service import destruction_log
+        from sargs.domains.retention.history import destruction_log
 
         c = container(publish=False)
         table = Table()
@@ -236,7 +243,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
     ) -> None:
         """Place a legal hold on a person or a table."""
         from sargs.core.errors import InvalidInput
-        from sargs.domains.retention.service import add_hold
+        from sargs.domains.retention.holds import add_hold
         from sargs.domains.subjects.identifiers import parse_identity
 
         c = container(publish=False)
@@ -268,7 +275,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
         show_all: Annotated[bool, typer.Option("--all", help="Also released and ended holds.")] = False,
     ) -> None:
         """Legal holds in force (identities masked)."""
-        from sargs.domains.retention.service import list_holds
+        from sargs.domains.retention.holds import list_holds
 
         c = container(publish=False)
         table = Table()
@@ -285,7 +292,7 @@ def retention_cli(container: Callable[..., Container]) -> typer.Typer:
     @hold_app.command("release")
     def hold_release(hold_id: str) -> None:
         """Release a hold; the next run purges what it kept if the rules say so."""
-        from sargs.domains.retention.service import release_hold
+        from sargs.domains.retention.holds import release_hold
 
         c = container(publish=False)
         try:

@@ -20,6 +20,7 @@ from sargs.entrypoints.web.routes import (
     console_reports,
     console_retention,
     portal,
+    start,
 )
 from sargs.entrypoints.web.security import PORTAL_COOKIE, STAFF_COOKIE, CsrfFailed, LoginRequired
 from sargs.entrypoints.web.visitors import install_visitors
@@ -36,6 +37,7 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.include_router(console_reports.router, prefix="/console", include_in_schema=False)
     app.include_router(console_retention.router, prefix="/console", include_in_schema=False)
     app.include_router(portal.router, prefix="/portal", include_in_schema=False)
+    app.include_router(start.router)
     install_visitors(app, container)
     api_handler = app.exception_handlers[SargsError]
 

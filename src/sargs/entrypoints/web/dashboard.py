@@ -108,7 +108,7 @@ def consents_panel(ctx: PanelContext) -> dict[str, Any]:
         id="chart-consents-channel",
         title=t["chart_consents_channel"],
         description=t["chart_consents_channel_desc"],
-        labels=channels,
+        labels=[t.get("consent_channel_" + c, c) for c in channels],
         series=coloured(
             [
                 (t["chart_grants"], [by_channel[c]["grant"] for c in channels]),

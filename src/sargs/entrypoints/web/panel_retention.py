@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sargs.domains.retention.service import retention_overview
+from sargs.domains.retention.history import retention_overview
 from sargs.entrypoints.api.routers.retention import visible_sources
 from sargs.entrypoints.web.charts import bar_chart, coloured
 from sargs.entrypoints.web.dashboard import Panel, PanelContext, register_panel

@@ -9,12 +9,15 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from sargs.domains.breaches.deadlines import OVERDUE_BY
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.i18n import LANG_COOKIE, LANGUAGES, language_of, translator
 from sargs.entrypoints.web.security import csrf_for, ensure_pre_cookie, new_pre_seed, set_cookie
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# How a breach clock past its deadline reads, for breach-clock.js to keep it current.
+templates.env.globals["overdue_by"] = OVERDUE_BY
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

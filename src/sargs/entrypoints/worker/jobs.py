@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from sargs.domains.dsr.callbacks import CallbackPoster, deliver_callbacks
 from sargs.domains.mail.ports import MailSender
+from sargs.domains.retention.coverage import retained_sources
 from sargs.domains.retention.internal import INTERNAL_SOURCE
-from sargs.domains.retention.service import retained_sources, run_retention
+from sargs.domains.retention.runs import run_retention
 from sargs.domains.sms.ports import SmsSender
 from sargs.entrypoints.container import Container
 
@@ -86,8 +87,7 @@ def dsr_callbacks(ctx: JobContext) -> str:
 
 def dsr_remind(ctx: JobContext) -> str:
     """The daily digest of rights requests due within 7 days or overdue, to staff."""
-    from sargs.domains.dsr.reminders import digests, queue_digests
-    from sargs.domains.dsr.service import remind
+    from sargs.domains.dsr.reminders import digests, queue_digests, remind
 
     c = ctx.container
     with c.sessions.begin() as session:  # the reminders and their e-mails land together

@@ -18,8 +18,8 @@ from sargs.domains.dsr.fulfilment import sql_sources
 from sargs.domains.dsr.service import DsrActor, get_request
 from sargs.domains.jobs import tasks as queue
 from sargs.domains.jobs.model import WorkerTask
-from sargs.domains.retention.service import Progress as RetentionStep
-from sargs.domains.retention.service import run_retention
+from sargs.domains.retention.runs import Progress as RetentionStep
+from sargs.domains.retention.runs import run_retention
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import run_fulfilment
 

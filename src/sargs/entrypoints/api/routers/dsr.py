@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field
 
 from sargs.core.errors import InvalidInput, NotFound
 from sargs.domains.dsr.fulfilment import SOURCE_KINDS, runs_of
+from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import (
     DsrActor,
-    Intake,
-    file_request,
     get_request,
     list_requests,
     lock_request,

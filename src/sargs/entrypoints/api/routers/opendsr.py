@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.domains.dsr.callbacks import callback_url_problem
+from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, Intake, cancel, file_request, lock_request, opendsr_view
+from sargs.domains.dsr.service import DsrActor, cancel, lock_request, opendsr_view
 from sargs.domains.subjects.identifiers import Identity, make_identity
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller

@@ -13,19 +13,12 @@ from sargs.domains.access.principal import Principal
 from sargs.domains.jobs import tasks
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.retention.admission import check_runnable
+from sargs.domains.retention.coverage import retained_sources
+from sargs.domains.retention.history import destruction_log, list_runs
+from sargs.domains.retention.holds import HoldView, add_hold, list_holds, release_hold
 from sargs.domains.retention.internal import INTERNAL_SOURCE
 from sargs.domains.retention.model import DestructionLogEntry, RetentionRun
-from sargs.domains.retention.service import (
-    HoldView,
-    SourcePlan,
-    add_hold,
-    destruction_log,
-    list_holds,
-    list_runs,
-    plan,
-    release_hold,
-    retained_sources,
-)
+from sargs.domains.retention.plan import SourcePlan, plan
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, TaskRead, accepted, error_responses

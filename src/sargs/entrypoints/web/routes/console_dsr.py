@@ -16,14 +16,13 @@ from sargs.core.errors import InvalidInput, SargsError
 from sargs.domains.audit.service import AccessAction
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.fulfilment import SOURCE_KINDS, runs_of
+from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import (
     DsrActor,
-    Intake,
     complete_content,
     decide_repeat,
     extend_deadline,
-    file_request,
     get_request,
     hold,
     list_requests,

@@ -12,15 +12,10 @@ from sargs.core.errors import InvalidInput, NotFound, SargsError
 from sargs.domains.jobs import tasks
 from sargs.domains.jobs.model import WorkerTask
 from sargs.domains.retention.admission import check_runnable
-from sargs.domains.retention.service import (
-    add_hold,
-    destruction_log,
-    list_holds,
-    list_runs,
-    plan,
-    release_hold,
-    retained_sources,
-)
+from sargs.domains.retention.coverage import retained_sources
+from sargs.domains.retention.history import destruction_log, list_runs
+from sargs.domains.retention.holds import add_hold, list_holds, release_hold
+from sargs.domains.retention.plan import plan
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.api.routers.retention import RUN_ROW_LIMIT, hold_sources, visible_sources

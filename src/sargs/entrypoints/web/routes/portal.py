@@ -18,8 +18,9 @@ from sargs.domains.access.sessions import end_session, open_session
 from sargs.domains.audit.service import AccessAction, Accessor, log_access
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import get_event, history
+from sargs.domains.dsr.intake import Intake, file_request, portal_identity_evidence
 from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, Intake, file_request, list_requests, portal_identity_evidence
+from sargs.domains.dsr.service import DsrActor, list_requests
 from sargs.domains.dsr.workflow import ERASURE_GROUNDS, OBJECTION_SCOPES
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.portal.service import (
