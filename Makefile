@@ -2,7 +2,10 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# A PostgreSQL *server* (its maintenance database): the tests create their own database there,
+# sargs_test_<random>, and drop it at the end; they never write to the database named here.
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+PORT ?= 8000
 # uv pip compile options for `make lock`; `make lock LOCK_ARGS=--upgrade` moves every pin to its newest release
 LOCK_ARGS ?=
 UV_COMPILE = $(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_ARGS)
@@ -19,13 +22,13 @@ $(BIN)/sargs: pyproject.toml requirements-dev.lock
 	@$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "requirements-dev.lock does not satisfy pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 
-demo: $(BIN)/sargs            ## fresh SQLite, both example policies, sample people, server on 127.0.0.1:8000
-	$(BIN)/sargs demo
+demo: $(BIN)/sargs            ## fresh SQLite, both example policies, sample people, server on 127.0.0.1:$(PORT)
+	$(BIN)/sargs demo --port $(PORT)
 
 test: $(BIN)/sargs            ## the test suite (SQLite; set SARGS_TEST_DATABASE_URL for PostgreSQL)
 	$(BIN)/pytest
 
-test-pg: $(BIN)/sargs
+test-pg: $(BIN)/sargs        ## the test suite on PostgreSQL: a database of its own on the PG_TEST_URL server
 	SARGS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
 lint: $(BIN)/sargs

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 import sargs.domains.models  # noqa: F401
 from sargs.bootstrap import build, create_app, example_policy_paths
@@ -22,14 +22,30 @@ from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import Policy
 from sargs.domains.tokens.service import create_token
 from sargs.entrypoints.container import Container
-from sargs.migrations import downgrade, upgrade
+from sargs.migrations import upgrade
+from tests.helpers import PG_SERVER_URL, PG_URL, create_test_database, drop_test_database
 
-PG_URL = os.environ.get("SARGS_TEST_DATABASE_URL")
+# The suite never reads a ./sargs.env the developer may have (the CLI reads one from the folder it
+# runs in): an empty settings file instead. Tests of that file set SARGS_ENV_FILE themselves.
+os.environ.setdefault("SARGS_ENV_FILE", os.devnull)
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def pytest_report_header() -> str:
-    return f"sargs database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (set SARGS_TEST_DATABASE_URL for PostgreSQL)'}"
+    if not PG_URL:
+        return "sargs database: SQLite (set SARGS_TEST_DATABASE_URL to a PostgreSQL server for PostgreSQL)"
+    server = make_url(PG_SERVER_URL or "").render_as_string(hide_password=True)
+    return (
+        f"sargs database: PostgreSQL {make_url(PG_URL).database}, created on {server} and dropped at the end"
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    create_test_database()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_test_database()
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +56,7 @@ def example_policies() -> list[Policy]:
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database made once per session."""
-    if PG_URL:
-        downgrade(PG_URL, "base")
+    if PG_URL:  # this session's own, new database (see tests.helpers)
         upgrade(PG_URL)
         return PG_URL
     path = tmp_path_factory.mktemp("template") / "template.db"

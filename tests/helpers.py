@@ -1,14 +1,49 @@
-"""Small helpers for tests (markers, direct SQL)."""
+"""Small helpers for tests (markers, direct SQL, the PostgreSQL test database)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
-PG_URL = os.environ.get("SARGS_TEST_DATABASE_URL")
+# SARGS_TEST_DATABASE_URL names a PostgreSQL *server* (through its maintenance database, e.g.
+# .../postgres). The suite never writes there: each test process creates its own database
+# `sargs_test_<random>` on that server (create_test_database, at session start) and drops it at the
+# end, so no existing database is ever downgraded or truncated. PG_URL is that database's URL.
+PG_SERVER_URL = os.environ.get("SARGS_TEST_DATABASE_URL")
+PG_URL = (
+    make_url(PG_SERVER_URL)
+    .set(database=f"sargs_test_{secrets.token_hex(5)}")
+    .render_as_string(hide_password=False)
+    if PG_SERVER_URL
+    else None
+)
 requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: set SARGS_TEST_DATABASE_URL")
+
+
+def _on_server(statement: str) -> None:
+    assert PG_SERVER_URL
+    engine = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def create_test_database() -> None:
+    """Create this session's own PostgreSQL database (a fresh, unique name; fails if it exists)."""
+    if PG_URL:
+        _on_server(f'CREATE DATABASE "{make_url(PG_URL).database}"')
+
+
+def drop_test_database() -> None:
+    """Drop this session's database (only the one create_test_database made), even if still in use."""
+    if PG_URL:
+        _on_server(f'DROP DATABASE IF EXISTS "{make_url(PG_URL).database}" WITH (FORCE)')
 
 
 def tasks_only_worker(container: object) -> Any:

@@ -37,9 +37,10 @@ def sargs(*args: str) -> list[str]:
 
 
 def sargs_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any SARGS_* setting, plus `settings` as SARGS_<NAME>."""
+    """This process's environment without any SARGS_* setting, plus `settings` as SARGS_<NAME>
+    (and no settings file: a ./sargs.env in the folder the process runs in is not read)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SARGS_")}
-    env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
+    env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "200", "SARGS_ENV_FILE": os.devnull})
     env.update({f"SARGS_{k.upper()}": v for k, v in settings.items()})
     return env
 
@@ -69,8 +70,9 @@ class Processes:
         if dead:
             raise AssertionError(f"process(es) {dead} exited early\n{self.outputs()}")
 
-    def wait_http(self, urls: Sequence[str], *, timeout: float = 30.0) -> None:
-        """Wait until every URL answers 200 (each process is checked for an early death)."""
+    def wait_http(self, urls: Sequence[str], *, timeout: float = 60.0) -> None:
+        """Wait until every URL answers 200 (each process is checked for an early death; on a busy
+        shared machine four processes importing everything can take over 30 s to listen)."""
         deadline = time.monotonic() + timeout
         pending = list(urls)
         while pending:
@@ -106,9 +108,13 @@ class Processes:
 
 @contextmanager
 def start_processes(
-    cmds: Sequence[Sequence[str]], env: Mapping[str, str], *, stop_timeout: float = 10.0
+    cmds: Sequence[Sequence[str]],
+    env: Mapping[str, str],
+    *,
+    stop_timeout: float = 10.0,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Iterator[Processes]:
-    """Start every command at once (same environment); stop them all when the block ends."""
+    """Start every command at once (same environment and folder); stop them all when the block ends."""
     procs: list[subprocess.Popen[bytes]] = []
     with ExitStack() as files:
         logs: list[IO[bytes]] = []
@@ -116,7 +122,9 @@ def start_processes(
             for cmd in cmds:
                 log = files.enter_context(tempfile.TemporaryFile())
                 logs.append(log)
-                procs.append(subprocess.Popen(list(cmd), env=dict(env), stdout=log, stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(list(cmd), env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+                )
             yield Processes(procs, logs)
         finally:
             Processes(procs, logs).stop(timeout=stop_timeout)

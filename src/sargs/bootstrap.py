@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
@@ -21,6 +21,7 @@ from sargs.domains.portal.ports import CodeSender
 from sargs.domains.retention.ports import RetentionConnectorFactory
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sources.ports import ConnectorFactory
+from sargs.domains.subjects.sync import ClientRows
 from sargs.entrypoints.container import Container
 
 if TYPE_CHECKING:
@@ -87,6 +88,13 @@ def retention_connectors() -> RetentionConnectorFactory:
     return SqlRetentionConnector.from_env
 
 
+def client_group_rows() -> ClientRows:
+    """Reads the policies' client-group sources, each URL from its SARGS_CLIENTS_<ID>_URL variable."""
+    from sargs.integrations.sources.client_groups import client_rows
+
+    return client_rows
+
+
 def rate_limits(settings: Settings) -> RateLimits:
     """Rate limits in Redis, shared by every process, when SARGS_REDIS_URL is set; else per process."""
     from sargs.integrations.ratelimit import memory_rate_limits, redis_rate_limits
@@ -107,7 +115,15 @@ def build(
     """Engine, sessions and policies for one process; published policy versions are recorded."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    if publish_policies or require_schema:
+        _refuse_missing_sqlite_file(settings.database_url)
     engine = make_engine(settings.database_url)
+    # The database first: it answers (or not) at once, while the policies take a while to read.
+    if (publish_policies or require_schema) and not _has_schema(engine):
+        engine.dispose()
+        raise ConfigurationError(
+            f"the database {_shown(settings.database_url)} has no Sargs tables yet; {_REACH}"
+        )
     if policies is None:
         policies = [load_policy(p) for p in settings.policy_files]
     clock = clock or SystemClock()
@@ -121,16 +137,46 @@ def build(
         code_sender=code_sender(settings, clock),
         sources=source_connectors(settings),
         retention_connectors=retention_connectors(),
+        client_rows=client_group_rows(),
         rate_limits=rate_limits(settings),
     )
-    if (publish_policies or require_schema) and not inspect(engine).has_table("policy_versions"):
-        engine.dispose()
-        raise ConfigurationError("the database has no Sargs tables yet; run `sargs db upgrade` first")
     if publish_policies and policies:
         with container.sessions.begin() as session:
             for policy in policies:
                 publish(session=session, policy=policy, now=container.clock.now())
     return container
+
+
+_REACH = (
+    "`sargs db upgrade` creates the Sargs tables there; to use a running demo instead, run sargs in its folder "
+    "(cd .demo: it reads sargs.env there) or with --env-file .demo/sargs.env"
+)
+
+
+def _has_schema(engine: Engine) -> bool:
+    try:
+        return inspect(engine).has_table("policy_versions")
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _refuse_missing_sqlite_file(url: str) -> None:
+    """A SQLite URL naming no file: say so, rather than let SQLite create an empty database there."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        return
+    if not Path(name).exists():
+        raise ConfigurationError(f"there is no database at {_shown(url)} (no file {name}); {_REACH}")
 
 
 def create_app(container: Container) -> FastAPI:

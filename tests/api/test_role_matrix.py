@@ -20,6 +20,7 @@ from sargs.entrypoints.api.deps import Permit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.security import StaffPermit
 from tests.api.role_samples_reports import api_samples, console_samples, seed_reports
+from tests.api.role_samples_subjects import subject_group_samples
 from tests.web_helpers import console_csrf, console_login
 
 PHONE = "+37129000001"
@@ -299,6 +300,7 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             {},
         ),
         **api_samples(seeded),
+        **subject_group_samples(PHONE),
     }
 
 

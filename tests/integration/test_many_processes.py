@@ -25,7 +25,7 @@ from sargs.bootstrap import example_policy_paths
 from sargs.core.db import Base
 from sargs.domains.tokens.service import create_token, revoke_token
 from sargs.entrypoints.api.deps import TOKEN_CACHE_SECONDS
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 from tests.processes import Processes, free_port, sargs, sargs_env, start_processes
 
 REDIS_URL = os.environ.get("SARGS_TEST_REDIS_URL")

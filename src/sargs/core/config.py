@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,6 +12,42 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sargs.core.errors import ConfigurationError
 
 DEFAULT_SECRET = "change-me-demo-only"
+# `sargs` reads this file from the folder it runs in, when there is one (`sargs demo` writes one).
+ENV_FILE_NAME = "sargs.env"
+
+
+def load_env_file(path: Path, environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Put the settings of a dotenv file (`SARGS_DATABASE_URL=...` lines) into the environment,
+    under what is already there: a variable set in the environment wins. The names it set.
+
+    Every setting, SARGS_SOURCE_<ID>_URL included, is then read from the environment as usual.
+    """
+    import os
+
+    from dotenv import dotenv_values
+
+    target = os.environ if environ is None else environ
+    if not path.exists():
+        raise ConfigurationError(f"no settings file {path} (--env-file or SARGS_ENV_FILE)")
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the settings file {path}: {exc}") from None
+    added = []
+    for name, value in values.items():
+        if value is not None and name not in target:
+            target[name] = value
+            added.append(name)
+    return added
+
+
+def env_file_text(settings: Mapping[str, str], *, comment: str) -> str:
+    """A dotenv file setting these variables (the format `load_env_file` reads)."""
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    for name, value in settings.items():
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'{name}="{escaped}"')
+    return "\n".join(lines) + "\n"
 
 
 class Settings(BaseSettings):
@@ -140,12 +177,17 @@ class Settings(BaseSettings):
         return self.secure_cookies if self.secure_cookies is not None else not self.demo
 
     def require_safe_secrets(self) -> None:
-        """Refuse to serve with a default secret unless running the demo."""
+        """Refuse to serve with a default secret unless running the demo; every one is named at once."""
         if self.demo:
             return
-        for name in ("secret_key", "sms_webhook_secret"):
-            if getattr(self, name) == DEFAULT_SECRET:
-                raise ConfigurationError(
-                    f"SARGS_{name.upper()} is the default value; set it (or SARGS_{name.upper()}_FILE) "
-                    "before serving outside demo mode"
-                )
+        names = [
+            f"SARGS_{n.upper()}"
+            for n in ("secret_key", "sms_webhook_secret")
+            if getattr(self, n) == DEFAULT_SECRET
+        ]
+        if names:
+            raise ConfigurationError(
+                f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} the default value; set "
+                f"{'it' if len(names) == 1 else 'each'} (or its _FILE variant, e.g. {names[0]}_FILE) "
+                "before serving outside demo mode"
+            )

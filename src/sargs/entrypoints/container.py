@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.core.errors import ConfigurationError
+from sargs.domains.policy.clients import ClientGroupSource
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.sources import DataSource
 from sargs.domains.portal.ports import CodeSender
@@ -17,6 +20,7 @@ from sargs.domains.retention.ports import RetentionConnector, RetentionConnector
 from sargs.domains.retention.rules import SourceRules
 from sargs.domains.sms.service import SmsDirectory
 from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
+from sargs.domains.subjects.sync import ClientRows
 from sargs.integrations.ratelimit import RateLimits, memory_rate_limits
 
 
@@ -40,6 +44,11 @@ def no_retention_sources(rules: SourceRules) -> RetentionConnector:
     raise ConfigurationError("no data sources configured", source=rules.source.id)
 
 
+def no_client_sources(source: ClientGroupSource) -> Iterator[Mapping[str, Any]]:
+    """The client-group reader of a container built without bootstrap: no source is reachable."""
+    raise ConfigurationError("no client-group sources configured", source=source.id)
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -51,6 +60,7 @@ class Container:
     code_sender: CodeSender = field(default_factory=UnwiredCodeSender)
     sources: ConnectorFactory = no_sources
     retention_connectors: RetentionConnectorFactory = no_retention_sources
+    client_rows: ClientRows = no_client_sources  # issue 19: policy client_group_sources
     rate_limits: RateLimits = field(default_factory=memory_rate_limits)  # bootstrap wires Redis if set
     sms: SmsDirectory = field(init=False)
 

@@ -220,9 +220,12 @@ def test_sms_purposes_process_the_data_their_row_names(telecom: Policy) -> None:
     }
 
 
-@pytest.mark.skip(reason="the schema has no field for the SMS short number (T: 29307777) yet")
-def test_sms_keywords_are_sent_to_short_number_29307777(telecom: Policy) -> None:  # pragma: no cover
-    raise AssertionError
+def test_sms_keywords_are_sent_to_short_number_29307777(telecom: Policy) -> None:
+    [number] = telecom.sms
+    assert number.number == "29307777" and number.controller == "lmt"  # T: the SMS table, LMT's consents
+    keyword_purposes = [p for p in telecom.purposes if p.sms_keyword]
+    assert len(keyword_purposes) == 5
+    assert all(p.controllers == ["lmt"] for p in keyword_purposes)
 
 
 def test_email_tracking_is_an_lmt_consent_purpose_over_email(telecom: Policy) -> None:

@@ -25,6 +25,7 @@ Permission = Literal[
     "report.read",  # the record of processing (Art. 30), processors, the DPO dashboard
     "notice.send",  # tell people about a new policy version
     "retention.manage",  # retention plans and runs, legal holds, the destruction log
+    "subject.groups",  # put people in client groups, add their identities (issue 19)
 ]
 PERMISSIONS: Final[tuple[str, ...]] = (
     "consent.check",
@@ -41,6 +42,7 @@ PERMISSIONS: Final[tuple[str, ...]] = (
     "report.read",
     "notice.send",
     "retention.manage",
+    "subject.groups",
 )
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
@@ -49,7 +51,10 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # Organises data protection (R 2.6): everything personal, the audit log, staff.
     "dpo": frozenset(PERMISSIONS),
     # Customer-centre operator: finds the person in front of them and records their choices.
-    "operator": frozenset({"consent.check", "consent.write", "subject.read", "dsr.read", "dsr.intake"}),
+    # It also records that the person in front of them became (or stopped being) a client.
+    "operator": frozenset(
+        {"consent.check", "consent.write", "subject.read", "dsr.read", "dsr.intake", "subject.groups"}
+    ),
     # Marketing: audiences and the consent check only, never a person's history.
     "marketing": frozenset({"consent.check", "audience.export"}),
     # Auditor: reads everything, including the audit log, and writes nothing.

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from sargs.domains.policy.clients import ClientGroupSource as ClientGroupSource
+from sargs.domains.policy.clients import client_source_problems
 from sargs.domains.policy.problems import unknown
 from sargs.domains.policy.sources import DataSource as DataSource
 from sargs.domains.policy.sources import source_problems
@@ -311,6 +313,9 @@ class Policy(Frozen):
     processors: list[Processor] = Field(default_factory=list)
     cookie_categories: list[CookieCategory] = Field(default_factory=list)
     data_sources: list[DataSource] = Field(default_factory=list)
+    client_group_sources: list[ClientGroupSource] = Field(
+        default_factory=list, description="Tables whose rows are a client group's members (issue 19)."
+    )
     deadlines: Deadlines = Deadlines()
     sms: list[SmsNumber] = Field(default_factory=list, description="Short numbers taking SMS keywords.")
     web: WebSection | None = Field(
@@ -464,6 +469,9 @@ class Policy(Frozen):
                     **{r.id: r.anchor for r in self.retention_rules},
                 },
             )
+        )
+        problems.extend(
+            client_source_problems(self.client_group_sources, controllers=controllers, groups=groups)
         )
         problems.extend(
             web_problems(

@@ -38,11 +38,19 @@ class SubjectIdentity(Base):
 
 
 class SubjectGroup(Base):
-    """The client group a subject belongs to at one controller (R-CON-3)."""
+    """The client group a subject belongs to at one controller (R-CON-3).
+
+    `source` says what set it ("import", "api", "sync:<policy>/<source>"; None: Sargs itself, e.g. a
+    stranger's first SMS), `seen_at` when a sync last found the person in its source: a sync moves
+    out the members of its group that it did not see (sargs.domains.subjects.sync).
+    """
 
     __tablename__ = "subject_groups"
+    __table_args__ = (Index(None, "controller", "client_group", "seen_at"),)
 
     subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True)
     controller: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_group: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str | None] = mapped_column(String(140), default=None)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

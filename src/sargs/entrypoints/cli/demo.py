@@ -11,11 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from sargs.core.config import Settings
-from sargs.core.errors import SargsError
 from sargs.domains.sms.ports import SmsSender
 from sargs.domains.sms.signatures import sign_json
 from sargs.entrypoints.cli.output import console, err
-from sargs.entrypoints.cli.output import fail as _fail
 from sargs.entrypoints.container import Container
 
 
@@ -41,13 +39,16 @@ def add_demo_command(
             bool, typer.Option("--serve/--no-serve", help="Start the server afterwards.")
         ] = True,
     ) -> None:
-        """A fresh SQLite database with both example policies and sample people, then the server."""
+        """A fresh SQLite database with both example policies and sample people, then the server.
+        It writes DIR/sargs.env: `sargs` run in DIR (or with --env-file DIR/sargs.env) uses the demo."""
         import uvicorn
 
         from sargs.domains.tokens.service import create_token
         from sargs.entrypoints.cli.demo_data import generate
+        from sargs.entrypoints.cli.listen import bind
         from sargs.migrations import upgrade
 
+        sock = bind(host, port) if serve_after else None  # a busy port fails now, not after the setup
         directory.mkdir(parents=True, exist_ok=True)
         db = directory / "sargs-demo.db"
         for suffix in ("", "-wal", "-shm"):
@@ -57,10 +58,7 @@ def add_demo_command(
         s = Settings(database_url=url, policy_files=example_policies(), demo=True)
         if not s.dsr_reminder_to:  # staff alerts and digests (breach deadlines, reviews) go to the demo's DPO
             s = s.model_copy(update={"dsr_reminder_to": ["dpo@demo.sargs.example"]})
-        try:
-            c = build(s)
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        c = build(s)
         from rich.progress import Progress
 
         with Progress(console=err, transient=True) as progress:
@@ -70,7 +68,8 @@ def add_demo_command(
             )
         from sargs.entrypoints.cli.demo_sources import create_demo_sources
 
-        sources_line = create_demo_sources(c, directory)  # sets SARGS_SOURCE_<ID>_URL for the server
+        sources = create_demo_sources(c, directory)  # sets SARGS_SOURCE_<ID>_URL for the server
+        env_file = write_env_file(directory, s, sources.urls)
         import secrets
 
         from sargs.domains.staff.service import add_staff
@@ -96,7 +95,7 @@ def add_demo_command(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
         )
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
-        console.print(sources_line)
+        console.print(sources.line)
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
         console.print(f"API docs:        {base}/docs")
@@ -105,11 +104,18 @@ def add_demo_command(
             f"password {staff_password}"
         )
         console.print(f"retention:       {base}/console/retention (as dpo), or `sargs retention plan`")
+        portal_phone = sources.customer_msisdn or stats.sample_msisdn
+        customer = f" (a {sources.customer_source} customer)" if sources.customer_msisdn else ""
         console.print(
-            f"portal:          {base}/portal/   sign in with {stats.sample_msisdn}; the code SMS is printed here"
+            f"portal:          {base}/portal/   sign in with {portal_phone}{customer}; the code SMS is printed here"
         )
         console.print(  # issue 7: website visitors
             f"sample website:  {base}/demo-site/   the cookie banner (one <script> tag); {base}/.well-known/gpc.json\n"
+        )
+        console.print(
+            f"command line:    the demo's settings are in {env_file}; sargs reads them when run in "
+            f"{directory} (cd {directory}), or anywhere with --env-file {env_file.resolve()}\n"
+            "                 (sargs is .venv/bin/sargs in a checkout; `. .venv/bin/activate` puts it on PATH)\n"
         )
         console.print("Try these:", style="bold")
         for line in demo_curls(
@@ -132,9 +138,35 @@ def add_demo_command(
             worker = Worker(c, worker_ports(s, sms_sender))
             worker.start()
             try:
-                uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+                config = uvicorn.Config(
+                    create_app(c), host=host, port=port, log_level="warning", access_log=False
+                )
+                uvicorn.Server(config).run(sockets=[sock] if sock else None)
             finally:
                 worker.shutdown()
+
+
+def write_env_file(directory: Path, settings: Settings, source_urls: dict[str, str]) -> Path:
+    """DIR/sargs.env: the settings that reach this demo (database, policies, sources, demo mode)."""
+    from sargs.core.config import ENV_FILE_NAME, env_file_text
+
+    values = {
+        "SARGS_DATABASE_URL": settings.database_url,
+        "SARGS_POLICY_FILES": ",".join(str(p) for p in settings.policy_files),
+        "SARGS_DEMO": "true",
+        **source_urls,
+        "SARGS_DSR_REMINDER_TO": ",".join(settings.dsr_reminder_to),
+    }
+    path = directory / ENV_FILE_NAME
+    path.write_text(
+        env_file_text(
+            values,
+            comment="Written by `sargs demo`: the settings that reach the demo. `sargs` reads this file\n"
+            "when run in this folder, or with --env-file PATH (SARGS_ENV_FILE); the environment wins.",
+        ),
+        encoding="utf-8",
+    )
+    return path
 
 
 def demo_curls(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,7 +20,15 @@ BUILDERS = {"shop": create_shop, "loyalty": create_loyalty}
 def known_people(container: Container, controllers: list[str] | None, *, limit: int) -> list[KnownPerson]:
     """Up to `limit` demo people of these controllers (all if None), with their identities."""
     with container.read_sessions.begin() as session:
-        query = select(SubjectGroup.subject_id).order_by(SubjectGroup.subject_id).limit(limit)
+        # In the order of their phone numbers, which the demo's generator makes the same on every
+        # run: the person the demo names (and the README's walkthrough uses) is always the same.
+        query = (
+            select(SubjectGroup.subject_id)
+            .join(SubjectIdentity, SubjectIdentity.subject_id == SubjectGroup.subject_id)
+            .where(SubjectIdentity.kind == "msisdn")
+            .order_by(SubjectIdentity.value, SubjectGroup.subject_id)
+            .limit(limit)
+        )
         if controllers:
             query = query.where(SubjectGroup.controller.in_(controllers))
         ids = list(dict.fromkeys(session.scalars(query)))
@@ -37,6 +46,17 @@ def known_people(container: Container, controllers: list[str] | None, *, limit: 
     ]
 
 
+@dataclass
+class DemoSources:
+    """What `create_demo_sources` made: one line to print, each source's URL variable, and a
+    phone number that is a customer in the sample shop (the first source, when there is no shop)."""
+
+    line: str
+    urls: dict[str, str] = field(default_factory=dict)
+    customer_msisdn: str | None = None
+    customer_source: str | None = None
+
+
 def create_demo_sources(
     container: Container,
     directory: Path,
@@ -44,11 +64,10 @@ def create_demo_sources(
     people: int = 2000,
     known: int = 300,
     environ: MutableMapping[str, str] = os.environ,
-) -> str:
-    """Build each example source the demo has a builder for, point its URL variable at it, and
-    return one line saying where they are and whom to try."""
+) -> DemoSources:
+    """Build each example source the demo has a builder for and point its URL variable at it."""
     made: list[str] = []
-    sample = ""
+    result = DemoSources(line="no sample data sources")
     for policy in container.registry.policies:
         for source in policy.data_sources:
             build = BUILDERS.get(source.id)
@@ -61,7 +80,15 @@ def create_demo_sources(
             persons = known_people(container, source.controllers, limit=known)
             build(url, people=max(people, len(persons)), now=container.clock.now(), known=persons)
             environ[source.url_variable] = url
+            result.urls[source.url_variable] = url
             made.append(f"{source.id} ({path}, {len(persons)} of the demo's people)")
-            if (not sample or source.id == "shop") and persons and persons[0].msisdn:
-                sample = f"; e.g. {persons[0].msisdn} is a {source.id} customer"
-    return ("sample data sources: " + ", ".join(made) + sample) if made else "no sample data sources"
+            if (not result.customer_msisdn or source.id == "shop") and persons and persons[0].msisdn:
+                result.customer_msisdn, result.customer_source = persons[0].msisdn, source.id
+    if made:
+        sample = (
+            f"; e.g. {result.customer_msisdn} is a {result.customer_source} customer"
+            if result.customer_msisdn
+            else ""
+        )
+        result.line = "sample data sources: " + ", ".join(made) + sample
+    return result

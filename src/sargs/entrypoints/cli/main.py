@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sargs.core.config import Settings
+from sargs.core.config import ENV_FILE_NAME, Settings, load_env_file
 from sargs.core.errors import SargsError
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import Policy
@@ -20,12 +20,13 @@ from sargs.entrypoints.cli.demo import add_demo_command
 from sargs.entrypoints.cli.dsr import make_dsr_cli
 from sargs.entrypoints.cli.examples import add_policy_examples
 from sargs.entrypoints.cli.ledger import make_ledger_cli
-from sargs.entrypoints.cli.output import console, err
+from sargs.entrypoints.cli.output import DATABASE_URL_KEY, SargsGroup, console, err, need_policies
 from sargs.entrypoints.cli.output import fail as _fail
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
 from sargs.entrypoints.cli.sms import make_sms_cli
 from sargs.entrypoints.cli.sources import make_sources_cli
+from sargs.entrypoints.cli.subjects import make_subjects_cli
 from sargs.entrypoints.container import Container
 
 BuildFn = Callable[..., Container]
@@ -40,7 +41,11 @@ def make_cli(
     sms_sender: Callable[[Settings], SmsSender],
 ) -> typer.Typer:
     """The Typer application, with the bootstrap's factories injected."""
-    app = typer.Typer(help="Sargs: privacy operations from a published privacy policy.", no_args_is_help=True)
+    app = typer.Typer(
+        cls=SargsGroup,  # configuration and connection problems: one line, no traceback
+        help="Sargs: privacy operations from a published privacy policy.",
+        no_args_is_help=True,
+    )
     policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -60,6 +65,7 @@ def make_cli(
 
     @app.callback()
     def _root(
+        ctx: typer.Context,
         database_url: Annotated[
             str | None, typer.Option("--database-url", envvar="SARGS_DATABASE_URL", help="SQLAlchemy URL.")
         ] = None,
@@ -67,23 +73,34 @@ def make_cli(
             list[Path] | None,
             typer.Option("--policy", "-p", help="Policy file (repeatable); or SARGS_POLICY_FILES."),
         ] = None,
+        env_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--env-file",
+                envvar="SARGS_ENV_FILE",
+                help=f"Read SARGS_* settings from this file (default: ./{ENV_FILE_NAME} if there is one, "
+                "as `sargs demo` writes); the environment wins over it.",
+            ),
+        ] = None,
     ) -> None:
+        if env_file is not None:
+            load_env_file(env_file)
+        elif Path(ENV_FILE_NAME).is_file():
+            load_env_file(Path(ENV_FILE_NAME))
         overrides: dict[str, Any] = {}
         if database_url:
             overrides["database_url"] = database_url
         if policy:
             overrides["policy_files"] = policy
         state["settings"] = lambda: Settings(**overrides)
+        ctx.meta[DATABASE_URL_KEY] = lambda: settings().database_url
 
     def settings() -> Settings:
         factory: Callable[[], Settings] = state.get("settings", Settings)
         return factory()
 
     def container(*, publish: bool = True, schema: bool = True) -> Container:
-        try:
-            return build(settings(), publish_policies=publish, require_schema=schema)
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        return build(settings(), publish_policies=publish, require_schema=schema)
 
     app.add_typer(make_dsr_cli(lambda: container()), name="dsr")
     from sargs.entrypoints.cli.web import make_mail_cli, make_weblog_cli
@@ -91,6 +108,7 @@ def make_cli(
     app.add_typer(make_mail_cli(container), name="mail")
     app.add_typer(make_weblog_cli(container), name="weblog")
     app.add_typer(retention_cli(container), name="retention")
+    app.add_typer(make_subjects_cli(lambda: container()), name="subjects")
     from sargs.entrypoints.cli.worker import add_worker_command
 
     add_worker_command(app, container, sms_sender)
@@ -120,6 +138,7 @@ def make_cli(
         import datetime as dt
 
         c = container(publish=False, schema=False)
+        need_policies(c)
         for r in c.registry.review_reminders(today=dt.date.today()):
             mark = "[red]OVERDUE[/]" if r.overdue else "[green]ok[/]"
             console.print(f"{r.policy_id} {r.version}: published {r.published}, review due {r.due} {mark}")
@@ -139,22 +158,16 @@ def make_cli(
         c = container(publish=False)
         for ctl in controller or []:
             if c.registry.policies:
-                try:
-                    c.registry.policy_for(ctl)
-                except SargsError as exc:
-                    raise _fail(exc.message) from None
-        try:
-            with c.sessions.begin() as session:
-                issued = create_token(
-                    session=session,
-                    name=name,
-                    role=role,
-                    now=c.clock.now(),
-                    controllers=controller or None,
-                    valid_days=days,
-                )
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+                c.registry.policy_for(ctl)  # an unknown controller: one line (SargsGroup)
+        with c.sessions.begin() as session:
+            issued = create_token(
+                session=session,
+                name=name,
+                role=role,
+                now=c.clock.now(),
+                controllers=controller or None,
+                valid_days=days,
+            )
         err.print(f"token {issued.id} (role {issued.role}) — shown once, store it now:")
         print(issued.secret)
 
@@ -183,11 +196,8 @@ def make_cli(
         from sargs.domains.tokens.service import revoke_token
 
         c = container(publish=False)
-        try:
-            with c.sessions.begin() as session:
-                revoke_token(session=session, token_id=token_id, now=c.clock.now())
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        with c.sessions.begin() as session:
+            revoke_token(session=session, token_id=token_id, now=c.clock.now())
         console.print(f"revoked {token_id}")
 
     # --- staff --------------------------------------------------------------------------------
@@ -300,14 +310,14 @@ def make_cli(
         """Serve the API, the staff console (/console) and the portal (/portal)."""
         import uvicorn
 
+        from sargs.entrypoints.cli.listen import bind, probe
+
         s = settings()
-        try:
-            s.require_safe_secrets()
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        s.require_safe_secrets()
         if not s.policy_files:
             err.print("[yellow]warning:[/] no policy files given (--policy or SARGS_POLICY_FILES)")
         if workers > 1:
+            probe(host, port)
             os.environ["SARGS_DATABASE_URL"] = s.database_url
             os.environ["SARGS_POLICY_FILES"] = ",".join(str(p) for p in s.policy_files)
             uvicorn.run(
@@ -320,7 +330,9 @@ def make_cli(
             )
             return
         c = container()
-        uvicorn.run(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+        sock = bind(host, port)
+        config = uvicorn.Config(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
 
     app.add_typer(make_sms_cli(container, sms_sender), name="sms")
     add_demo_command(

@@ -7,22 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
-from sargs.core.errors import SargsError
 from sargs.domains.ropa.processors import contract_status, processors_of
 from sargs.entrypoints.api.routers.ropa import ropa_file
+from sargs.entrypoints.cli.output import console, err, need_policies
+from sargs.entrypoints.cli.output import fail as _fail
 from sargs.entrypoints.container import Container
-
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print("[bold red]error:[/] ", end="")
-    err.print(message, markup=False, highlight=False)
-    return typer.Exit(1)
 
 
 def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
@@ -42,10 +33,7 @@ def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
         if format not in ("pdf", "html", "csv", "json") or lang not in ("lv", "en"):
             raise _fail("--format is pdf, html, csv or json; --lang is lv or en")
         c = container(publish=False, schema=False)
-        try:
-            body, _, _ = ropa_file(c, controller, format, lang)
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        body, _, _ = ropa_file(c, controller, format, lang)
         output.write_bytes(body)
         console.print(f"wrote {output}")
 
@@ -53,12 +41,17 @@ def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
     def processors() -> None:
         """Every processor per controller with its contract state today."""
         c = container(publish=False, schema=False)
+        need_policies(c)
         today = c.clock.now().date()
+        listed = 0
         for controller in c.registry.controller_ids:
             for p in processors_of(c.registry.policy_for(controller), controller):
                 s = contract_status(p, today=today)
                 mark = "[green]in force[/]" if s.in_force else f"[red]NOT IN FORCE[/] ({s.reason})"
                 console.print(f"{controller}: {p.id} {p.name} — {mark}", highlight=False)
+                listed += 1
+        if not listed:
+            console.print("the loaded policies declare no processors")
 
     return app
 
@@ -79,20 +72,17 @@ def add_policy_notify(policy_app: typer.Typer, container: Callable[..., Containe
         if target is None:
             known = ", ".join(p.id for p in c.registry.policies) or "none loaded"
             raise _fail(f"unknown policy {policy!r} (loaded: {known})")
-        try:
-            with Progress(console=err, transient=True) as progress:
-                task = progress.add_task("queueing notices", total=None)
-                report = notify_policy_version(
-                    sessions=c.sessions,
-                    policy=target,
-                    secret=notice_secret(c),
-                    now=c.clock.now,
-                    mail=mail_queue(c),
-                    batch=batch,
-                    progress=lambda n: progress.update(task, completed=n),
-                )
-        except SargsError as exc:
-            raise _fail(exc.message) from None
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("queueing notices", total=None)
+            report = notify_policy_version(
+                sessions=c.sessions,
+                policy=target,
+                secret=notice_secret(c),
+                now=c.clock.now,
+                mail=mail_queue(c),
+                batch=batch,
+                progress=lambda n: progress.update(task, completed=n),
+            )
         console.print(
             f"policy {target.id} {target.version}: queued {report.sms} SMS and {report.email} e-mails; "
             f"{report.already} already told, {report.unreachable} unreachable, "

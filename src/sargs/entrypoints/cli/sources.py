@@ -6,14 +6,24 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from sargs.core.errors import SargsError
+from sargs.domains.policy.sources import DataSource
 from sargs.domains.subjects.identifiers import parse_identity
+from sargs.entrypoints.cli.output import console, err, fail, need_policies
 from sargs.entrypoints.container import Container
 
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+
+def _sql_sources(c: Container, source_id: str | None = None) -> list[DataSource]:
+    """The loaded policies' sql sources (only `source_id`, if given); a clear error when there is none."""
+    need_policies(c)
+    declared = [s for p in c.registry.policies for s in p.data_sources]
+    sql = [s for s in declared if s.kind == "sql" and source_id in (None, s.id)]
+    if not sql:
+        known = ", ".join(s.id for s in declared if s.kind == "sql") or "none"
+        which = f"no sql data source {source_id!r}" if source_id else "no sql data source"
+        raise fail(f"{which} in the loaded policies (their sql sources: {known})")
+    return sql
 
 
 def make_sources_cli(container: Callable[[], Container]) -> typer.Typer:
@@ -30,18 +40,18 @@ def make_sources_cli(container: Callable[[], Container]) -> typer.Typer:
                 for source in policy.data_sources:
                     if source.kind != "sql":
                         console.print(f"- {source.id}: {source.kind} source, handled by hand")
-                        continue
-                    try:
-                        connector = c.sources(source)
-                        probe = getattr(connector, "check", None)
-                        counts: dict[str, int] = probe() if probe else {}
-                    except SargsError as exc:
-                        failed = True
-                        err.print(f"[bold red]✗ {source.id}[/]: ", end="")
-                        err.print(exc.message, markup=False, highlight=False)
-                        continue
-                    rows = ", ".join(f"{t} {n:,}" for t, n in counts.items())
-                    console.print(f"[green]✓ {source.id}[/] ({source.url_variable}): {rows}", highlight=False)
+            for source in _sql_sources(c):
+                try:
+                    connector = c.sources(source)
+                    probe = getattr(connector, "check", None)
+                    counts: dict[str, int] = probe() if probe else {}
+                except SargsError as exc:
+                    failed = True
+                    err.print(f"[bold red]✗ {source.id}[/]: ", end="")
+                    err.print(exc.message, markup=False, highlight=False)
+                    continue
+                rows = ", ".join(f"{t} {n:,}" for t, n in counts.items())
+                console.print(f"[green]✓ {source.id}[/] ({source.url_variable}): {rows}", highlight=False)
         finally:
             c.close()
         if failed:
@@ -56,17 +66,14 @@ def make_sources_cli(container: Callable[[], Container]) -> typer.Typer:
         c = container()
         try:
             ident = parse_identity(identity, region=c.settings.default_region)
-            for policy in c.registry.policies:
-                for source in policy.data_sources:
-                    if source.kind != "sql" or (source_id and source.id != source_id):
-                        continue
-                    access = c.sources(source).collect(identities=[ident])
-                    rows = ", ".join(f"{t.table} {len(t.rows)}" for t in access.tables)
-                    console.print(f"{source.id}: {rows}", highlight=False)
-        except SargsError as exc:
-            err.print("[bold red]error:[/] ", end="")
-            err.print(exc.message, markup=False, highlight=False)
-            raise typer.Exit(1) from None
+            found = 0
+            for source in _sql_sources(c, source_id):
+                access = c.sources(source).collect(identities=[ident])
+                found += access.row_count
+                rows = ", ".join(f"{t.table} {len(t.rows)}" for t in access.tables)
+                console.print(f"{source.id}: {rows}", highlight=False)
+            if not found:
+                console.print(f"no rows for {identity} in {source_id or 'any sql source'}", highlight=False)
         finally:
             c.close()
 

@@ -4,6 +4,7 @@ reminders and alerts are unique per key, retention resumes its run."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from sargs.entrypoints.container import Container
 # next slot continues), so one busy outbox never holds a thread for long.
 SEND_BUDGET = timedelta(seconds=30)
 RETENTION_PREFIX = "retention:"
+SYNC_PREFIX = "subjects_sync:"
 
 
 @dataclass
@@ -207,6 +209,30 @@ def retention_job(policy_id: str, source_id: str) -> Job:
     return run
 
 
+def subjects_sync_job(policy_id: str, source_id: str) -> Job:
+    """Apply one client-group source's joins and leaves (issue 19); the job's lease keeps workers apart."""
+
+    def run(ctx: JobContext) -> str:
+        from sargs.domains.subjects.sync import find_source, sync_source
+
+        c = ctx.container
+        policy, source = find_source(c.registry, f"{policy_id}/{source_id}")
+        if not os.environ.get(source.url_variable):
+            return f"not configured ({source.url_variable})"
+        report = sync_source(
+            sessions=c.sessions,
+            registry=c.registry,
+            policy=policy,
+            source=source,
+            rows=c.client_rows(source),
+            clock=c.clock.now,
+            region=c.settings.default_region,
+        )
+        return report.summary()
+
+    return run
+
+
 JOBS: dict[str, Job] = {
     "sms_send": sms_send,
     "mail_send": mail_send,
@@ -228,6 +254,13 @@ def catalogue(container: Container) -> dict[str, tuple[str, Job]]:
         jobs[f"{RETENTION_PREFIX}{policy.id}/{source.id}"] = (
             "retention",
             retention_job(policy.id, source.id),
+        )
+    from sargs.domains.subjects.sync import declared_sources
+
+    for policy, client_source in declared_sources(container.registry):
+        jobs[f"{SYNC_PREFIX}{policy.id}/{client_source.id}"] = (
+            "subjects_sync",
+            subjects_sync_job(policy.id, client_source.id),
         )
     jobs[f"{RETENTION_PREFIX}{INTERNAL_SOURCE}"] = (
         "retention",

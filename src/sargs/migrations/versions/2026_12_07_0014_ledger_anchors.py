@@ -1,8 +1,8 @@
 """anchored ledger: hash versions on consent events, signed anchors with their chain heads, and
 seals over the access log
 
-Revision ID: 0013_b2
-Revises: 0012_d2
+Revision ID: 0014_b2
+Revises: 0013_d1
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_b2"
-down_revision: str | None = "0012_d2"
+revision: str = "0014_b2"
+down_revision: str | None = "0013_d1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
