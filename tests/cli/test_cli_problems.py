@@ -29,6 +29,7 @@ NO_DATABASE = {
     "ropa export",
     "ropa processors",
     "demo",  # makes its own database in --dir
+    "ledger anchor-key",  # makes a signing key, nothing else
 }
 # Plausible values for the required parameters, by name (the database fails before they matter).
 VALUES = {
