@@ -33,7 +33,8 @@ from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.core.ids import new_id
 from sargs.domains.consent.chain import event_hash
-from sargs.domains.consent.service import Actor, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.tokens.service import create_token
 from sargs.migrations import downgrade, upgrade
 

@@ -48,7 +48,8 @@ from consent import PG_URL, ensure_pg_database, free_port
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.domains.consent.model import ConsentEvent, ConsentState
-from sargs.domains.consent.service import STATUS_OF, verify_ledger
+from sargs.domains.consent.service import STATUS_OF
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.sms.signatures import sign_json
 from sargs.domains.tokens.service import create_token

@@ -27,7 +27,7 @@ from floor import floor_server
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.domains.consent.model import ConsentEvent
-from sargs.domains.consent.service import verify_ledger
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.sms.signatures import sign_json
 from sargs.migrations import downgrade, upgrade

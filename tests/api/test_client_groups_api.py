@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent
-from sargs.domains.consent.service import verify_ledger
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject, SubjectIdentity
 from sargs.domains.subjects.service import create_subject, find_subject_id, view_subject

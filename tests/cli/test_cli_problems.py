@@ -30,6 +30,7 @@ NO_DATABASE = {
     "ropa processors",
     "demo",  # makes its own database in --dir
     "receipts key",  # writes a key file only
+    "ledger anchor-key",  # makes a signing key, nothing else
 }
 # Plausible values for the required parameters, by name (the database fails before they matter).
 VALUES = {

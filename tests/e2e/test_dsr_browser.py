@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from sargs.core.db import make_engine
-from sargs.domains.consent.service import verify_ledger
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.staff.service import add_staff
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject

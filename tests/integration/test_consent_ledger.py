@@ -10,13 +10,8 @@ from sqlalchemy import delete, select, text, update
 
 from sargs.core.errors import Conflict, InvalidInput
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
-from sargs.domains.consent.service import (
-    Actor,
-    check_consent,
-    history,
-    record_consent,
-    verify_ledger,
-)
+from sargs.domains.consent.service import Actor, check_consent, history, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject, SubjectIdentity
 from sargs.domains.subjects.service import create_subject, find_subject_id

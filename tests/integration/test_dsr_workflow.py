@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, text
 
 from sargs.core.errors import Conflict, InvalidInput
-from sargs.domains.consent.service import Actor, current_states, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, current_states, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.dsr.fulfilment import fulfil, runs_of
 from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrCallback, DsrRequest, DsrSourceRun

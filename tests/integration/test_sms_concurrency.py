@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from sargs.domains.consent.model import ConsentEvent
-from sargs.domains.consent.service import verify_ledger
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.sms.service import InboundMessage, InboundResult, handle_inbound
 from sargs.domains.subjects.model import SubjectIdentity

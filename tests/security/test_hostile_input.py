@@ -29,7 +29,8 @@ from sqlalchemy import func, select
 
 from sargs.bootstrap import create_app
 from sargs.core.db import Base
-from sargs.domains.consent.service import Actor, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.sms.model import SmsInbound
 from sargs.domains.sms.signatures import sign_json, twilio_signature

@@ -20,7 +20,8 @@ from sqlalchemy import delete, insert, select, update
 from sargs.core.ids import new_id
 from sargs.domains.consent.chain import event_hash
 from sargs.domains.consent.model import ConsentEvent
-from sargs.domains.consent.service import Actor, LedgerProblem, VerifyReport, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, record_consent
+from sargs.domains.consent.verify import LedgerProblem, VerifyReport, verify_ledger
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject
 from sargs.domains.subjects.service import create_subject

@@ -16,7 +16,8 @@ from pypdf import PdfReader
 
 from sargs.bootstrap import create_app
 from sargs.core.db import make_engine
-from sargs.domains.consent.service import Actor, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject, find_subject_id
 from sargs.entrypoints.container import Container

@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     # Unknown e-mail with a mapped role: create the account (else refuse; accounts matched by e-mail).
     oidc_create_accounts: bool = True
     oidc_scopes: str = "openid email profile"
+    # The anchored ledger (issue 18; docs/ledger.md). The Ed25519 key that signs ledger anchors: a
+    # PEM private key, its 32 raw bytes in base64, or the path of a file holding either
+    # (`sargs ledger anchor-key` makes one). Where anchors go: `file:/path/anchors.jsonl` (appended),
+    # `mail` (every company's DPO, through the outbox) or an `https://` URL (POSTed as JSON).
+    ledger_anchor_key: str | None = Field(default=None, repr=False)  # kept out of reprs and tracebacks
+    ledger_anchor_sink: str | None = None
 
     @field_validator("opendsr_callback_hosts", "dsr_reminder_to", "staff_mfa_roles", mode="before")
     @classmethod
@@ -179,6 +185,7 @@ class Settings(BaseSettings):
             "redis_url",
             "staff_mfa_key",
             "oidc_client_secret",
+            "ledger_anchor_key",
         ):
             path = os.environ.get(f"SARGS_{name.upper()}_FILE")
             if path and name not in data:

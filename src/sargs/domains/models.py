@@ -2,9 +2,16 @@
 
 from sargs.domains.access.model import WebSession
 from sargs.domains.alerts.model import StaffAlert
-from sargs.domains.audit.model import AccessLogEntry
+from sargs.domains.audit.model import AccessLogEntry, AccessSeal
 from sargs.domains.breaches.model import Breach, BreachChange, BreachNotification, BreachSubjectNotice
-from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState, LedgerCheckpoint
+from sargs.domains.consent.model import (
+    ConsentEvent,
+    ConsentRejection,
+    ConsentState,
+    LedgerAnchor,
+    LedgerAnchorHead,
+    LedgerCheckpoint,
+)
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
 from sargs.domains.jobs.model import WorkerJob, WorkerTask
 from sargs.domains.mail.model import MailOutbox
@@ -20,6 +27,7 @@ from sargs.domains.web.model import CookieConsent, EmailEvent, WebAccessLog
 
 __all__ = [
     "AccessLogEntry",
+    "AccessSeal",
     "ApiToken",
     "Breach",
     "BreachChange",
@@ -35,6 +43,8 @@ __all__ = [
     "DsrRequest",
     "DsrSourceRun",
     "EmailEvent",
+    "LedgerAnchor",
+    "LedgerAnchorHead",
     "LedgerCheckpoint",
     "MailOutbox",
     "OneTimeCode",

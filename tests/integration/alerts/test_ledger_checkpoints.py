@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sargs.domains.consent import checkpoints
 from sargs.domains.consent.checkpoints import verify_and_alert, verify_incremental
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
-from sargs.domains.consent.service import VerifyReport, verify_ledger
+from sargs.domains.consent.verify import VerifyReport, verify_ledger
 from sargs.domains.mail.model import MailOutbox
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW

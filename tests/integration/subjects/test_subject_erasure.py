@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from sargs.core.errors import NotFound
 from sargs.domains.consent.model import ConsentRejection
-from sargs.domains.consent.service import Actor, record_consent, verify_ledger
+from sargs.domains.consent.service import Actor, record_consent
+from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.subjects.erasure import (
     erased_pseudonym_prefix,

@@ -28,3 +28,16 @@ class AccessLogEntry(Base):
     action: Mapped[str] = mapped_column(String(16))  # read | change | export | signin | signout
     reason: Mapped[str | None] = mapped_column(String(500))
     outcome: Mapped[str] = mapped_column(String(32))  # ok | not_found | denied | rejected
+
+
+class AccessSeal(Base):
+    """The access log sealed after the fact (audit.seal): `hash` is the running hash over every
+    access_log row with id ≤ `upto`, in id order, and `rows` how many there were. Append-only."""
+
+    __tablename__ = "access_seals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    upto: Mapped[int] = mapped_column(SeqType, unique=True)
+    rows: Mapped[int] = mapped_column(SeqType)
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,11 +1,32 @@
-"""The hash chain over consent events: pure functions, no database."""
+"""The hash chain over consent events: pure functions, no database (docs/ledger.md).
+
+An event's hash is SHA-256 over a JSON document of its chained fields, `prev_hash` (the hash of
+the subject's previous event, null for the first) included. Each event records the version of
+that document in `hash_version`:
+
+- **1** (events written before the anchored ledger): the fields below, keys sorted, no spaces,
+  non-ASCII characters as themselves (Python's `json.dumps(sort_keys=True, ensure_ascii=False,
+  separators=(",", ":"))`). Kept as it was: re-hashing old events would erase the evidence.
+- **2** (every event written since): the same fields plus `"hash_version": 2`, serialised as
+  RFC 8785 (JSON Canonicalization Scheme), so anyone can recompute it with a JCS library and
+  no Sargs code. A chain switches from 1 to 2 at its first event written after the upgrade;
+  the version is itself hashed, so it cannot be relabelled.
+
+Times are text `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, always six fraction digits) in both.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
+
+import rfc8785
+
+from sargs.core.errors import InvalidInput
 
 CHAINED_FIELDS = (
     "id",
@@ -25,16 +46,178 @@ CHAINED_FIELDS = (
     "idempotency_key",
     "prev_hash",
 )
+EVIDENCE = CHAINED_FIELDS.index("evidence")
+HASH_VERSIONS = (1, 2)
+CURRENT_VERSION = 2
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+MAX_SAFE_INTEGER = 2**53 - 1  # JCS numbers are IEEE doubles: larger integers are refused
+
+_decode = json.JSONDecoder().raw_decode
+_string = encode_basestring  # a JSON string, non-ASCII as itself (C; the same escapes as JCS)
+# Sorted compact JSON, non-ASCII as itself: what the legacy hash used (json.dumps(sort_keys=True,
+# ensure_ascii=False, separators=(",", ":")), NaN allowed as there), through CPython's C encoder
+# built once (json.dumps builds one per call, which costs more than the encoding here).
+
+
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_encoder = c_make_encoder(None, _unencodable, encode_basestring, None, ":", ",", True, False, True)
+
+
+def _dumps(value: Any) -> str:
+    return "".join(_encoder(value, 0))
+
+
+class UnhashableEvent(ValueError):
+    """An event cannot be hashed: it names an unknown hash version, or (version 2) its evidence
+    holds a number RFC 8785 cannot spell exactly (an integer beyond 2^53, NaN, infinity)."""
+
+
+class UnknownHashVersion(UnhashableEvent):
+    """An event names a hash version this code does not know."""
+
+
+def canonical_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return canonical_time(value)
     return value
 
 
+def _plain(value: Any) -> bool:
+    """True if Python's sorted compact JSON of `value` is byte for byte its RFC 8785 form: only
+    strings, booleans, null, safe integers, lists, and objects with ASCII keys (JCS sorts keys by
+    UTF-16 code units, the same order as code points for ASCII; numbers other than safe integers
+    have their own JCS spelling)."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return False
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JCS) bytes of a JSON value. The `rfc8785` library is the reference; documents it
+    would spell the same as the standard library's sorted compact JSON (the common case, checked
+    by `_plain`) go through the latter, four times faster (tests/unit/consent/test_chain.py holds
+    the two equal)."""
+    if _plain(value):
+        return _dumps(value).encode("utf-8")
+    return _jcs(value)
+
+
+def _hash(doc: dict[str, Any], version: int) -> str:
+    if version == 2:
+        doc["hash_version"] = 2
+        evidence = doc["evidence"]
+        plain = evidence is None or _plain(evidence)  # the other fields are strings, ints and nulls
+        payload = _dumps(doc).encode("utf-8") if plain else _jcs(doc)
+    elif version == 1:
+        payload = _dumps(doc).encode("utf-8")
+    else:
+        raise UnknownHashVersion(f"unknown hash version {version!r}")
+    return hashlib.sha256(payload).hexdigest()
+
+
 def event_hash(fields: dict[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of an event's chained fields (prev_hash included)."""
+    """The hash of an event given as a mapping of its fields (datetimes or canonical time text),
+    by the version it records (`hash_version`; 1 when absent)."""
     doc = {name: _canonical(fields.get(name)) for name in CHAINED_FIELDS}
-    payload = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return _hash(doc, fields.get("hash_version") or 1)
+
+
+def row_hash(values: Sequence[Any], version: int) -> str:
+    """The hash of an event given as its chained fields in CHAINED_FIELDS order, times already as
+    canonical text and the evidence as its stored JSON text (the verifier's rows, consent.verify).
+    The same bytes as `event_hash`, written out field by field for the verifier's hot loop
+    (tests/unit/consent/test_chain.py holds the two equal); a value not of its column's type
+    goes through the general path."""
+    (id_, subject, seq, controller, purpose, action, channel, actor_type, actor_id, occurred, recorded) = (
+        values[:11]
+    )
+    policy_id, policy_version, stored, key, prev = values[11:16]
+    try:
+        evidence = None if stored is None else _decode(stored)[0]
+    except ValueError:
+        raise UnhashableEvent("the stored evidence is not JSON") from None
+    if version == 2:
+        mid = ',"hash_version":2,"id":'
+    elif version == 1:
+        mid = ',"id":'
+    else:
+        raise UnknownHashVersion(f"unknown hash version {version!r}")
+    try:
+        if type(seq) is not int:
+            raise TypeError("not a verifier row")
+        text = "".join((id_, subject, controller, purpose, action, channel, actor_type, occurred, recorded))
+        text += policy_id + policy_version
+        if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+            # nothing to escape in these (ids, names, times: nearly always)
+            payload = (
+                f'{{"action":"{action}","actor_id":{_q(actor_id)},"actor_type":"{actor_type}",'
+                f'"chain_seq":{seq},"channel":"{channel}","controller":"{controller}",'
+                f'"evidence":{_evidence(evidence, version)}{mid}"{id_}","idempotency_key":{_q(key)},'
+                f'"occurred_at":"{occurred}","policy_id":"{policy_id}",'
+                f'"policy_version":"{policy_version}","prev_hash":{_q(prev)},"purpose":"{purpose}",'
+                f'"recorded_at":"{recorded}","subject_id":"{subject}"}}'
+            ).encode()
+            return hashlib.sha256(payload).hexdigest()
+        payload = (
+            f'{{"action":{_string(action)},"actor_id":{_q(actor_id)},"actor_type":{_string(actor_type)},'
+            f'"chain_seq":{seq},"channel":{_string(channel)},"controller":{_string(controller)},'
+            f'"evidence":{_evidence(evidence, version)}{mid}{_string(id_)},"idempotency_key":{_q(key)},'
+            f'"occurred_at":{_string(occurred)},"policy_id":{_string(policy_id)},'
+            f'"policy_version":{_string(policy_version)},"prev_hash":{_q(prev)},"purpose":{_string(purpose)},'
+            f'"recorded_at":{_string(recorded)},"subject_id":{_string(subject)}}}'
+        ).encode()
+    except TypeError:
+        fields = dict(zip(CHAINED_FIELDS, values, strict=False))
+        fields["evidence"] = evidence
+        return _hash(fields, version)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _q(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def _evidence(value: Any, version: int) -> str:
+    """The canonical JSON of an event's evidence; an object of strings (nearly always) checked
+    for plainness in one pass."""
+    if version == 1:
+        return _dumps(value)
+    if type(value) is dict and "".join(value).isascii():
+        for v in value.values():
+            if type(v) is not str:
+                break
+        else:
+            return _dumps(value)
+    if value is None or _plain(value):
+        return _dumps(value)
+    return _jcs(value).decode("utf-8")
+
+
+def _jcs(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise UnhashableEvent(str(exc)) from None
+
+
+def seal(fields: dict[str, Any]) -> None:
+    """Give a new event the current hash version and its hash (the write path's one call here)."""
+    fields["hash_version"] = CURRENT_VERSION
+    try:
+        fields["hash"] = event_hash(fields)
+    except UnhashableEvent as exc:
+        raise InvalidInput(f"evidence cannot be recorded: {exc} (RFC 8785 JSON)", field="evidence") from None

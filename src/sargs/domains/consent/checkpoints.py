@@ -34,19 +34,28 @@ from sqlalchemy.orm import Session
 
 from sargs.core.db import PerDialect, table
 from sargs.domains.alerts.service import in_languages, languages, recipients, send_once
-from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
+from sargs.domains.consent.chain import UnhashableEvent, row_hash
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
-from sargs.domains.consent.service import (
-    VERIFY_COLUMNS,
+from sargs.domains.consent.verify import (
+    HASH,
+    ID,
+    POS,
+    VERSION,
     LedgerProblem,
     VerifyReport,
     check_chain,
+    event_columns,
+    stream_events,
     verify_ledger,
+)
+from sargs.domains.consent.verify import (
+    SUBJECT as SUBJECT_ID,
 )
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.subjects.model import Subject
 
 CHECKPOINTS = table(LedgerCheckpoint)
+EVENTS = table(ConsentEvent)
 BATCH = 200  # chains whose new events are read in one statement
 WRITE_BATCH = 1000
 KIND = "ledger_failure"
@@ -105,10 +114,11 @@ def verify_incremental(
     now: datetime,
     full: bool = False,
     progress: Callable[[int], object] | None = None,
+    jobs: int = 1,
 ) -> VerifyReport:
     """Verify the ledger from the checkpoints (everything when `full` or none exist yet) and move
     the checkpoints of the chains verified; `events` counts the events hashed (checkpointed ones
-    excluded), `resumed` the chains not read again."""
+    excluded), `resumed` the chains not read again. `jobs`: processes for a full run (verify)."""
     write = _Writer(session, now)
     watermark = session.scalar(select(func.max(LedgerCheckpoint.event_seq)))
     if full or watermark is None:
@@ -121,7 +131,7 @@ def verify_incremental(
             else:  # nothing of a failed chain is trusted: incremental runs verify it from its start
                 write(sid, 0, None, None, None, False)
 
-        report = verify_ledger(session=session, progress=progress, on_chain=on_chain)
+        report = verify_ledger(session=session, progress=progress, on_chain=on_chain, jobs=jobs)
         write.flush()
         return report
     report = VerifyReport(incremental=True)
@@ -129,30 +139,33 @@ def verify_incremental(
     newer = set(
         session.scalars(select(ConsentEvent.subject_id).where(ConsentEvent.seq > watermark).distinct())
     )
-    anchor_cols = [getattr(ConsentEvent, n).label(f"e_{n}") for n in (*CHAINED_FIELDS, "hash")]
+    subjects, checkpoints = table(Subject), CHECKPOINTS
+    dialect = session.get_bind().dialect.name
+    # Plain columns (the checkpointed event as a verifier row, `consent.verify.event_columns`): one
+    # row per chain, most of them only compared and their checkpointed event re-hashed.
     rows = session.execute(
         select(
-            Subject.id,
-            Subject.chain_length,
-            Subject.chain_head,
-            LedgerCheckpoint.chain_seq,
-            LedgerCheckpoint.event_seq,
-            LedgerCheckpoint.event_id,
-            LedgerCheckpoint.hash,
-            LedgerCheckpoint.ok,
-            *anchor_cols,
+            subjects.c.id,
+            subjects.c.chain_length,
+            subjects.c.chain_head,
+            checkpoints.c.chain_seq,
+            checkpoints.c.event_seq,
+            checkpoints.c.event_id,
+            checkpoints.c.hash,
+            checkpoints.c.ok,
+            *event_columns(dialect),
         )
-        .select_from(Subject)
-        .outerjoin(LedgerCheckpoint, LedgerCheckpoint.subject_id == Subject.id)
-        .outerjoin(ConsentEvent, ConsentEvent.seq == LedgerCheckpoint.event_seq)
+        .select_from(subjects)
+        .outerjoin(checkpoints, checkpoints.c.subject_id == subjects.c.id)
+        .outerjoin(EVENTS, EVENTS.c.seq == checkpoints.c.event_seq)
         .where(
             or_(
-                Subject.chain_length > 0,
-                LedgerCheckpoint.subject_id.is_not(None),
-                Subject.id.in_(newer if len(newer) <= 5000 else []),  # events for a subject with no chain
+                subjects.c.chain_length > 0,
+                checkpoints.c.subject_id.is_not(None),
+                subjects.c.id.in_(newer if len(newer) <= 5000 else []),  # events for a subject with no chain
             )
         )
-        .order_by(Subject.id)
+        .order_by(subjects.c.id)
         .execution_options(yield_per=5000)
     )
     # In subject order: ("done", id, hash) for untouched chains, ("check", id, recorded, start, cp, anchor_ok).
@@ -162,24 +175,12 @@ def verify_incremental(
     def flush() -> None:
         nonlocal to_check
         checks = [p for p in pending if p[0] == "check"]
-        chains: dict[str, list[dict[str, Any]]] = {}
+        chains: dict[str, list[Any]] = {}
         if checks:
-            cols = [getattr(ConsentEvent, n) for n in VERIFY_COLUMNS]
-            stmt = (
-                select(*cols)
-                .where(
-                    or_(
-                        *[
-                            and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0])
-                            for p in checks
-                        ]
-                    )
-                )
-                .order_by(ConsentEvent.subject_id, ConsentEvent.chain_seq)
+            after = or_(
+                *[and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0]) for p in checks]
             )
-            for sid, group in groupby(
-                (r._asdict() for r in session.execute(stmt)), key=lambda f: f["subject_id"]
-            ):
+            for sid, group in groupby(stream_events(session, where=after), key=lambda r: r[SUBJECT_ID]):
                 chains[sid] = list(group)
         for p in pending:
             if p[0] == "done":
@@ -203,29 +204,30 @@ def verify_incremental(
         to_check = 0
 
     for row in rows:
-        recorded = (row.chain_length, row.chain_head) if row.chain_length > 0 else None
-        cp = None if row.chain_seq is None else (row.chain_seq, row.event_seq, row.event_id, row.hash)
+        sid, length, head, cp_seq, cp_event_seq, cp_event_id, cp_hash, cp_ok = row[:8]
+        recorded = (length, head) if length > 0 else None
+        cp = None if cp_seq is None else (cp_seq, cp_event_seq, cp_event_id, cp_hash)
         start: tuple[int, int | None, str | None, str | None] = (0, None, None, None)
         anchor_ok = True
         if cp is not None and cp[0] > 0:
-            problem = _anchor_problem(row)
+            problem = _checkpoint_problem(sid, cp, row[8:])
             if problem is None:
                 start = cp
             else:
                 anchor_ok = False
-                report.findings.append(LedgerProblem(row.id, cp[0], cp[2], "checkpoint", problem))
+                report.findings.append(LedgerProblem(sid, cp[0], cp[2], "checkpoint", problem))
         unchanged = (
             cp is not None
             and anchor_ok
-            and row.ok
+            and cp_ok
             and cp[0] > 0
             and recorded == (cp[0], cp[3])
-            and row.id not in newer
+            and sid not in newer
         )
         if unchanged:
-            pending.append(("done", row.id, cp[3] if cp is not None else None))
+            pending.append(("done", sid, cp[3] if cp is not None else None))
         else:
-            pending.append(("check", row.id, recorded, start, cp, anchor_ok))
+            pending.append(("check", sid, recorded, start, cp, anchor_ok))
             to_check += 1
         if to_check >= BATCH or len(pending) >= 5000:
             flush()
@@ -237,14 +239,20 @@ def verify_incremental(
     return report
 
 
-def _anchor_problem(row: Any) -> str | None:
-    """Why a checkpointed event no longer matches its checkpoint, or None if it does."""
-    if row.e_id is None:
+def _checkpoint_problem(
+    sid: str, cp: tuple[int, int | None, str | None, str | None], event: Any
+) -> str | None:
+    """Why a checkpointed event (a verifier row, all None when no event has its seq) no longer
+    matches its checkpoint, or None if it does."""
+    if event[ID] is None:
         return "checkpoint: the verified event at this position is gone (removed, or its seq changed)"
-    if row.e_id != row.event_id or row.e_subject_id != row.id or row.e_chain_seq != row.chain_seq:
+    if event[ID] != cp[2] or event[SUBJECT_ID] != sid or event[POS] != cp[0]:
         return "checkpoint: another event now stands where the verified one was (moved or replaced)"
-    fields = {n: getattr(row, f"e_{n}") for n in CHAINED_FIELDS}
-    if row.e_hash != row.hash or event_hash(fields) != row.hash:
+    try:
+        computed = row_hash(event, event[VERSION])
+    except UnhashableEvent:
+        computed = None
+    if event[HASH] != cp[3] or computed != cp[3]:
         return "checkpoint: the verified event was altered since it was verified"
     return None
 
@@ -328,10 +336,11 @@ def verify_and_alert(
     full: bool = False,
     configured: Sequence[str] = (),
     progress: Callable[[int], object] | None = None,
+    jobs: int = 1,
 ) -> VerifyReport:
     """The worker's ledger check: verify (incrementally unless `full`), move the checkpoints, and on
     failure e-mail every company's DPO once per distinct failure; `alerts` says how many were queued."""
-    report = verify_incremental(session=session, now=now, full=full, progress=progress)
+    report = verify_incremental(session=session, now=now, full=full, progress=progress, jobs=jobs)
     report.alerts = queue_failure_alerts(
         session=session, registry=registry, report=report, now=now, configured=configured
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sargs.core.db import Base, JSONType, UTCDateTime
@@ -44,6 +44,8 @@ class ConsentEvent(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     prev_hash: Mapped[str | None] = mapped_column(String(64))
+    # How `hash` is computed (consent.chain): 1 legacy JSON, 2 RFC 8785; rows older than it are 1.
+    hash_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     hash: Mapped[str] = mapped_column(String(64))
 
 
@@ -94,3 +96,37 @@ class LedgerCheckpoint(Base):
     hash: Mapped[str | None] = mapped_column(String(64), default=None)
     ok: Mapped[bool] = mapped_column(default=True)
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerAnchor(Base):
+    """A signed checkpoint of the whole ledger sent outside the database (consent.anchors):
+    `record` is the exact signed JSON line the sink received. `sent_at` None: not delivered yet."""
+
+    __tablename__ = "ledger_anchors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    events: Mapped[int] = mapped_column(SeqType)
+    chains: Mapped[int] = mapped_column(Integer)
+    root: Mapped[str] = mapped_column(String(64))
+    audit_upto: Mapped[int] = mapped_column(SeqType)  # access_log.id sealed up to (0: none)
+    audit_head: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(64))
+    sink: Mapped[str] = mapped_column(String(16))  # file | mail | http
+    record: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class LedgerAnchorHead(Base):
+    """A chain's head (position and hash) as of an anchor, written only when it moved since the
+    previous anchor: the heads at anchor N are, per chain, its row with the greatest anchor ≤ N.
+    They need no protection of their own: the signed Merkle root covers them."""
+
+    __tablename__ = "ledger_anchor_heads"
+
+    subject_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    anchor_id: Mapped[int] = mapped_column(
+        ForeignKey("ledger_anchors.id", ondelete="CASCADE"), primary_key=True
+    )
+    chain_seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))

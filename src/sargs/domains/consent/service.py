@@ -1,12 +1,10 @@
-"""Recording consent events, answering "was consent valid at t?", and verifying the chain."""
+"""Recording consent events and answering "was consent valid at t?" (verification: consent.verify)."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import groupby
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, case, exists, insert, select, update
@@ -19,7 +17,7 @@ from sargs.core.db import PerDialect, core_connection, table
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
 from sargs.domains.audit.model import AccessLogEntry
-from sargs.domains.consent.chain import CHAINED_FIELDS, event_hash
+from sargs.domains.consent.chain import seal
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import CONSENT_CHANNELS
@@ -218,50 +216,6 @@ class ConsentCheck:
     event_id: str | None
 
 
-@dataclass(frozen=True)
-class LedgerProblem:
-    """One break in a subject's chain, named at the first event (chain position) where it shows."""
-
-    subject_id: str
-    chain_seq: int | None  # position of the bad event, or of the missing one
-    event_id: str | None  # the event stored there (None when it is missing)
-    kind: Literal["altered", "unlinked", "misplaced", "inserted", "missing", "head_mismatch", "checkpoint"]
-    detail: str
-
-    def __str__(self) -> str:
-        where = f"subject {self.subject_id}"
-        if self.chain_seq is not None:
-            where += f" event #{self.chain_seq}"
-        if self.event_id is not None:
-            where += f" ({self.event_id})"
-        return f"{where}: {self.detail}"
-
-
-@dataclass
-class VerifyReport:
-    subjects: int = 0
-    events: int = 0
-    findings: list[LedgerProblem] = field(default_factory=list)
-    digest: str = ""
-    incremental: bool = False  # chains continued from their checkpoints (see consent.checkpoints)
-    resumed: int = 0  # chains whose verified part was not read again
-    alerts: int = 0  # alert e-mails queued about this report (consent.checkpoints.verify_and_alert)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    @property
-    def problems(self) -> list[str]:
-        """Every finding as a line of text, in verification order (subject id, chain position)."""
-        return [str(f) for f in self.findings]
-
-    @property
-    def first_problem(self) -> LedgerProblem | None:
-        """The first bad event: lowest subject id, then earliest chain position."""
-        return self.findings[0] if self.findings else None
-
-
 def _same_request(event: ConsentEvent, *, subject_id: str, purpose: str, action: str, channel: str) -> bool:
     return (event.subject_id, event.purpose, event.action, event.channel) == (
         subject_id,
@@ -389,7 +343,7 @@ def record_consent(
         "idempotency_key": idempotency_key,
         "prev_hash": head.chain_head,
     }
-    fields["hash"] = event_hash(fields)
+    seal(fields)  # hash version and hash (consent.chain)
     values = _state_values(fields, now)
     if conn.dialect.name == "postgresql":
         params = {**values, **{f"e_{k}": v for k, v in fields.items()}}
@@ -580,199 +534,3 @@ def get_event(*, session: Session, event_id: str) -> ConsentEvent:
     if event is None:
         raise NotFound("no such consent event")
     return event
-
-
-ChainEnd = Callable[[str, int, int | None, str | None, str | None, bool], object]
-
-
-def check_chain(
-    report: VerifyReport,
-    subject_id: str,
-    chain: Iterable[dict[str, Any]],
-    *,
-    recorded: tuple[int, str | None] | None,
-    start: tuple[int, int | None, str | None, str | None] = (0, None, None, None),
-    progress: Callable[[int], object] | None = None,
-) -> tuple[int, int | None, str | None, str | None]:
-    """Verify one subject's events in chain order (all, or those after `start`); findings go to
-    `report`. `recorded` is the subject's (chain_length, chain_head), None if it records no chain;
-    `start` is (chain_seq, event seq, event id, hash) of an already verified event to continue
-    from. Returns the same for the chain's last event."""
-    found = report.findings.append
-    first_finding = len(report.findings)
-    length = recorded[0] if recorded is not None else 0
-    expected_seq, prev, last_id, last_global, beyond = start[0] + 1, start[3], start[2], start[1], False
-    order: list[tuple[int, str]] = []  # (position, id) of this chain's events so far
-    index_of: dict[str | None, int] = {prev: -1}  # hash -> index in `order`; -1: where we started
-    start_name = "the start of the chain" if start[0] == 0 else f"the verified checkpoint #{start[0]}"
-    for fields in chain:
-        report.events += 1
-        seq, event_id = fields["chain_seq"], fields["id"]
-        if seq != expected_seq:
-            gap = f"#{expected_seq}" if seq == expected_seq + 1 else f"#{expected_seq}..#{seq - 1}"
-            found(
-                LedgerProblem(
-                    subject_id,
-                    seq,
-                    event_id,
-                    "misplaced",
-                    f"expected position {expected_seq}: event {gap} was removed, or this event was moved",
-                )
-            )
-            expected_seq = seq
-        if fields["prev_hash"] != prev:
-            earlier = index_of.get(fields["prev_hash"])
-            if earlier is not None and earlier + 1 < len(order):
-                # it links to an older event: the ones after that were put in
-                put_seq, put_id = order[earlier + 1]
-                target = f"#{order[earlier][0]}" if earlier >= 0 else start_name
-                found(
-                    LedgerProblem(
-                        subject_id,
-                        put_seq,
-                        put_id,
-                        "inserted",
-                        f"inserted: the event after it, #{seq} ({event_id}), links past it to {target}",
-                    )
-                )
-            found(
-                LedgerProblem(
-                    subject_id,
-                    seq,
-                    event_id,
-                    "unlinked",
-                    "does not link to the previous event's hash (an event was removed, altered or reordered)",
-                )
-            )
-        if event_hash(fields) != fields["hash"]:
-            found(
-                LedgerProblem(
-                    subject_id, seq, event_id, "altered", "content does not match its hash (altered)"
-                )
-            )
-        if seq > length and not beyond:
-            beyond = True
-            found(
-                LedgerProblem(
-                    subject_id,
-                    seq,
-                    event_id,
-                    "inserted",
-                    (
-                        f"beyond the {length} event(s) the subject records"
-                        if length
-                        else "the subject records no chain"
-                    )
-                    + " (inserted, or the subject's chain length was changed)",
-                )
-            )
-        prev, last_id, last_global = fields["hash"], event_id, fields.get("seq")
-        index_of[prev] = len(order)
-        order.append((seq, event_id))
-        expected_seq += 1
-        if progress is not None and report.events % 10000 == 0:
-            progress(report.events)
-    report.subjects += 1
-    last_seq = expected_seq - 1
-    if recorded is not None:
-        if last_seq < recorded[0]:
-            found(
-                LedgerProblem(
-                    subject_id,
-                    last_seq + 1,
-                    None,
-                    "missing",
-                    f"missing: the subject records {recorded[0]} events but the chain ends "
-                    f"at #{last_seq} (removed from the end)",
-                )
-            )
-        elif not beyond and recorded[1] != prev:
-            found(
-                LedgerProblem(
-                    subject_id,
-                    last_seq,
-                    last_id,
-                    "head_mismatch",
-                    "the last event's hash does not match the subject's recorded chain head "
-                    "(this event was replaced, or the chain head was changed)",
-                )
-            )
-    if len(report.findings) - first_finding > 1:  # in chain order (an insertion is seen one event late)
-        report.findings[first_finding:] = sorted(
-            report.findings[first_finding:], key=lambda f: f.chain_seq or 0
-        )
-    return last_seq, last_global, last_id, prev
-
-
-VERIFY_COLUMNS = (*CHAINED_FIELDS, "hash", "seq")
-
-
-def verify_ledger(
-    *,
-    session: Session,
-    progress: Callable[[int], object] | None = None,
-    on_chain: ChainEnd | None = None,
-) -> VerifyReport:
-    """Recompute every chain; report altered, removed, inserted or reordered events.
-
-    Subjects and events are read as two ordered streams and merged, so memory stays flat
-    however large the ledger. Findings come in order (subject id, chain position), each naming
-    the subject, the chain position and the event id, so `first_problem` is the first bad event.
-    `progress`, if given, is called with the events checked so far; `on_chain`, if given, with
-    (subject id, last chain position, its event seq, event id, hash, ok) after each chain.
-    """
-    report = VerifyReport()
-    found = report.findings.append
-    digest = hashlib.sha256()
-    heads = session.execute(
-        select(Subject.id, Subject.chain_length, Subject.chain_head)
-        .where(Subject.chain_length > 0)
-        .order_by(Subject.id)
-        .execution_options(yield_per=5000)
-    )
-    cols = [getattr(ConsentEvent, name) for name in VERIFY_COLUMNS]
-    events = session.execute(
-        select(*cols)
-        .order_by(ConsentEvent.subject_id, ConsentEvent.chain_seq)
-        .execution_options(yield_per=5000)
-    )
-
-    def chain_without_events(head: Any) -> None:
-        found(
-            LedgerProblem(
-                head.id,
-                1,
-                None,
-                "missing",
-                f"missing: the subject records {head.chain_length} events but none exist (all removed)",
-            )
-        )
-        if on_chain is not None:
-            on_chain(head.id, 0, None, None, None, False)
-
-    head = next(heads, None)
-    for subject_id, chain in groupby((row._asdict() for row in events), key=lambda f: f["subject_id"]):
-        while head is not None and head.id < subject_id:
-            chain_without_events(head)
-            head = next(heads, None)
-        recorded = head if head is not None and head.id == subject_id else None
-        before = len(report.findings)
-        last_seq, last_global, last_id, prev = check_chain(
-            report,
-            subject_id,
-            chain,
-            recorded=None if recorded is None else (recorded.chain_length, recorded.chain_head),
-            progress=progress,
-        )
-        if recorded is not None:
-            head = next(heads, None)
-        if on_chain is not None:
-            on_chain(subject_id, last_seq, last_global, last_id, prev, len(report.findings) == before)
-        digest.update(f"{subject_id}:{prev}\n".encode())
-    while head is not None:
-        chain_without_events(head)
-        head = next(heads, None)
-    report.digest = digest.hexdigest()
-    if progress is not None:
-        progress(report.events)
-    return report

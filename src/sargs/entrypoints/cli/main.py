@@ -19,6 +19,7 @@ from sargs.entrypoints.cli.breaches import make_breach_cli
 from sargs.entrypoints.cli.demo import add_demo_command
 from sargs.entrypoints.cli.dsr import make_dsr_cli
 from sargs.entrypoints.cli.examples import add_policy_examples
+from sargs.entrypoints.cli.ledger import make_ledger_cli
 from sargs.entrypoints.cli.output import DATABASE_URL_KEY, SargsGroup, console, err, need_policies
 from sargs.entrypoints.cli.receipts import make_receipts_cli
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
@@ -47,12 +48,11 @@ def make_cli(
         no_args_is_help=True,
     )
     policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
-    ledger_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
     token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
     db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
     app.add_typer(make_staff_cli(lambda **kw: container(**kw)), name="staff")
     app.add_typer(policy_app, name="policy")
-    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(make_ledger_cli(lambda **kw: container(**kw)), name="ledger")
     app.add_typer(token_app, name="token")
     app.add_typer(db_app, name="db")
     app.add_typer(make_breach_cli(lambda: container()), name="breach")
@@ -143,50 +143,6 @@ def make_cli(
         for r in c.registry.review_reminders(today=dt.date.today()):
             mark = "[red]OVERDUE[/]" if r.overdue else "[green]ok[/]"
             console.print(f"{r.policy_id} {r.version}: published {r.published}, review due {r.due} {mark}")
-
-    # --- ledger -------------------------------------------------------------------------------
-
-    @ledger_app.command("verify")
-    def ledger_verify(
-        full: Annotated[bool, typer.Option("--full", help="Verify every chain from its start.")] = False,
-    ) -> None:
-        """Verify the hash chains from their checkpoints (every event with --full); exit 1 if any
-        event was altered, removed or reordered."""
-        from rich.progress import Progress
-
-        from sargs.domains.consent.checkpoints import verify_incremental
-
-        c = container(publish=False)
-        with Progress(console=err, transient=True) as progress:
-            task = progress.add_task("verifying events", total=None)
-            with c.sessions.begin() as session:  # the checkpoints move with the verification
-                report = verify_incremental(
-                    session=session,
-                    now=c.clock.now(),
-                    full=full,
-                    progress=lambda n: progress.update(task, completed=n),
-                )
-        if report.ok and report.incremental:
-            console.print(
-                f"[green]✓ ledger intact:[/] {report.events} new events verified in {report.subjects} subject "
-                f"chains ({report.resumed} unchanged since their checkpoint; --full re-reads every event)\n"
-                f"  digest {report.digest}"
-            )
-            return
-        if report.ok:
-            console.print(
-                f"[green]✓ ledger intact:[/] {report.events} events in {report.subjects} subject chains\n"
-                f"  digest {report.digest} (keep it: a later digest must extend, not contradict it)"
-            )
-            return
-        err.print(
-            f"[bold red]✗ ledger tampered:[/] {len(report.problems)} problem(s) in {report.events} events"
-        )
-        for problem in report.problems[:50]:
-            err.print(f"  {problem}", markup=False, highlight=False)
-        if len(report.problems) > 50:
-            err.print(f"  … and {len(report.problems) - 50} more")
-        raise typer.Exit(1)
 
     # --- tokens -------------------------------------------------------------------------------
 

@@ -150,6 +150,7 @@ def ledger_verify(ctx: JobContext) -> str:
 
 def _verify(ctx: JobContext, *, full: bool) -> str:
     from sargs.domains.consent.checkpoints import verify_and_alert
+    from sargs.domains.consent.verify import default_jobs
 
     c = ctx.container
     with c.sessions.begin() as session:
@@ -163,6 +164,7 @@ def _verify(ctx: JobContext, *, full: bool) -> str:
             now=c.clock.now(),
             full=full,
             configured=c.settings.dsr_reminder_to,
+            jobs=default_jobs() if full else 1,
         )
     if not report.ok:
         raise LedgerBroken(f"{len(report.problems)} problems in {report.events} events checked")
@@ -174,6 +176,19 @@ def ledger_verify_full(ctx: JobContext) -> str:
     """The weekly full verification: every chain from its first event (an incremental run cannot see
     an event altered before a checkpoint whose own event is intact)."""
     return _verify(ctx, full=True)
+
+
+def ledger_anchor(ctx: JobContext) -> str:
+    """Seal the access log and send a signed anchor of the ledger outside the database (only when
+    SARGS_LEDGER_ANCHOR_KEY and SARGS_LEDGER_ANCHOR_SINK are set)."""
+    from sargs.entrypoints.anchoring import run_anchor
+
+    settings = ctx.container.settings
+    if not settings.ledger_anchor_key or not settings.ledger_anchor_sink:
+        return "not configured (SARGS_LEDGER_ANCHOR_KEY, SARGS_LEDGER_ANCHOR_SINK)"
+    run = run_anchor(ctx.container)
+    a = run.anchor
+    return f"anchor {a.id}: {a.chains} chains, {a.events} events, access log to row {a.access.upto}; {run.delivered} delivered"
 
 
 class LedgerBroken(Exception):
@@ -233,6 +248,7 @@ JOBS: dict[str, Job] = {
     "policy_review": policy_review,
     "ledger_verify": ledger_verify,
     "ledger_verify_full": ledger_verify_full,
+    "ledger_anchor": ledger_anchor,
 }
 
 

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, str] = {
     "policy_review": "0 8 * * *",
     "ledger_verify": "1h",  # incremental: only events since the last checkpoint
     "ledger_verify_full": "0 3 * * 0",  # every chain from its start, Sundays
+    "ledger_anchor": "1h",  # a signed anchor outside the database (when a key and a sink are set)
     "retention": "30 2 * * *",  # each source is its own job, under its own lease
     "subjects_sync": "1h",  # each client-group source is its own job (issue 19)
 }
