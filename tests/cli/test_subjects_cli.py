@@ -241,9 +241,31 @@ def test_a_sync_that_fails_mid_read_moves_nobody_out(container: Container, billi
     with pytest.raises(SourceUnavailable):
         sync(container, rows=broken())
     assert all(group_of(container, "msisdn", r["msisdn"]) == "own" for r in rows)
-    # A bad row in the source is reported and the rest still apply.
+    # A bad row in the source is reported and the rest still apply, but nobody leaves: the bad row
+    # may be the very person who would otherwise lapse.
     report = sync(container, rows=[*rows[:4], {"msisdn": "12"}])
-    assert report.failed == 1 and report.errors[0].line == 5 and report.left == 1
+    assert report.failed == 1 and report.errors[0].line == 5 and report.left == 0
+    assert report.leaves_held and "1 row(s) could not be applied" in report.leaves_held
+    assert group_of(container, "msisdn", rows[4]["msisdn"]) == "own"
+    # Once the source reads cleanly, the leave is applied.
+    clean = sync(container, rows=rows[:4])
+    assert clean.left == 1 and clean.leaves_held is None
+    assert group_of(container, "msisdn", rows[4]["msisdn"]) == "other_operator"
+
+
+def test_an_empty_source_moves_nobody_out(
+    db_url: str, container: Container, billing: Billing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SARGS_CLIENTS_BILLING_URL", billing.url)
+    billing.set(("+37129900011", None, "active"), ("+37129900012", None, "active"))
+    assert sync(container).joined == 2
+    billing.set()  # the table was emptied (or a view or filter went wrong)
+    report = sync(container)
+    assert report.left == 0 and report.leaves_held and "no rows while 2 people" in report.leaves_held
+    assert group_of(container, "msisdn", "+37129900011") == "own"
+    r = sargs("subjects", "sync", url=db_url, env={"SARGS_CLIENTS_BILLING_URL": billing.url})
+    assert r.exit_code == 1 and "leaves held" in r.stderr, r.output
+    assert group_of(container, "msisdn", "+37129900012") == "own"
 
 
 def test_sync_command_reports_each_source_and_an_unconfigured_one(

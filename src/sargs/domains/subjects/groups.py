@@ -14,9 +14,10 @@ names a person by one or more identities and puts them in a client group at a co
 - Applying the same records again changes nothing (`GroupReport.changed` is 0).
 - Moving a person out of a group that alone may give some consent lapses that consent
   (sargs.domains.consent.lapses); the person's row is locked first, as every consent writer does.
-- A sync stamps `seen_at` on every member it sees and, once the whole source was read, moves the
-  members it manages (`source`) that it did not see to the leave group: joins and leaves are both
-  idempotent, and a crash before the end moves nobody out. Concurrent runs of one source are safe:
+- A sync stamps `seen_at` on every member it sees and, once the whole source was read cleanly,
+  moves every member of the group it did not see to the leave group, whoever put them there (the
+  source defines the group; sargs.domains.subjects.sync): joins and leaves are both idempotent, and
+  a crash before the end, a bad row or an empty read moves nobody out. Concurrent runs of one source are safe:
   a run only moves out members last seen before it started.
 """
 
@@ -81,6 +82,7 @@ class GroupReport:
     lapsed: int = 0  # consents that lapsed because their holder left the group that may give them
     kept: int = 0  # sync: records of people already in the group
     failed: int = 0
+    leaves_held: str | None = None  # sync: why nobody was moved out this run (a partial or empty read)
     errors: list[RowError] = field(default_factory=list)
     changes: list[tuple[int, str, str]] = field(default_factory=list)  # (line, subject, controller), API
 
@@ -106,7 +108,7 @@ class GroupReport:
             f"{self.rows} rows: {self.created} new people, {self.joined} group changes, "
             f"{self.identities_added} identities added, {self.left} left, {self.lapsed} consents lapsed, "
             f"{self.unchanged} unchanged, {self.failed} failed"
-        )
+        ) + (f"; leaves held: {self.leaves_held}" if self.leaves_held else "")
 
 
 # --- applying one batch ------------------------------------------------------------------------

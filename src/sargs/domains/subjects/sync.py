@@ -8,6 +8,12 @@ controller that no run has seen since it started to the leave group (`apply_leav
 memory stays flat and a crash loses at most the batch in flight: the next run starts over, and
 nobody is moved out by a run that did not read the whole source.
 
+A read that may be incomplete moves nobody out either (`leaves_held` says why): a run with bad
+rows (the person on a bad row is not stamped, and must not lapse for a typo in the billing
+system), and a source that returned no rows at all while the group has members (an emptied table,
+a wrong filter or view would otherwise move every client out and lapse their consents). Fix the
+source and the next run applies the leaves.
+
 Two runs of one source at once (the worker and `sargs subjects sync`) are safe: a run only moves
 out members last seen before it started, and every join and leave is idempotent. The worker runs
 each source's job under the job's own lease (sargs.domains.jobs.periodic), so workers never overlap.
@@ -98,9 +104,9 @@ def sync_source(
         seen_at=started,
         on_batch=on_batch,
     )
-    if dry_run:
-        with sessions() as session:
-            members = session.scalar(
+    with sessions() as session:
+        members = int(
+            session.scalar(
                 select(func.count())
                 .select_from(GROUPS)
                 .where(
@@ -108,7 +114,22 @@ def sync_source(
                     GROUPS.c.client_group == source.group,
                 )
             )
-        report.left = max(int(members or 0) - report.kept, 0)
+            or 0
+        )
+    if report.failed:
+        report.leaves_held = (
+            f"{report.failed} row(s) could not be applied; nobody was moved out of {source.group!r} "
+            "(fix the rows and run again)"
+        )
+        return report
+    if report.rows == 0 and members:
+        report.leaves_held = (
+            f"the source returned no rows while {members} people are in {source.group!r}; nobody was "
+            "moved out (check the table, its filter and the source URL)"
+        )
+        return report
+    if dry_run:
+        report.left = max(members - report.kept, 0)
         return report
     leaves = apply_leaves(
         sessions=sessions,

@@ -116,7 +116,11 @@ def _print_report(report: GroupReport, *, dry_run: bool, shown: int) -> None:
     if report.failed > shown:
         err.print(f"... and {report.failed - shown} more bad rows", highlight=False)
     verb = "would change" if dry_run else "changed"
-    if report.changed == 0 and report.lapsed == 0:
+    if report.changed == 0 and report.lapsed == 0 and report.failed and report.failed == report.rows:
+        console.print(
+            f"nothing changed: every row failed ({report.summary()})", highlight=False, soft_wrap=True
+        )
+    elif report.changed == 0 and report.lapsed == 0:
         console.print(f"nothing to change ({report.summary()})", highlight=False, soft_wrap=True)
     else:
         console.print(
@@ -205,7 +209,7 @@ def make_subjects_cli(container: Callable[[], Container]) -> typer.Typer:
         try:
             chosen = [find_source(c.registry, source)] if source else declared_sources(c.registry)
             if not chosen:
-                console.print("no client_group_sources declared in the loaded policies")
+                raise fail("no client_group_sources declared in the loaded policies: nothing to sync")
             for policy, src in chosen:
                 try:
                     report = sync_source(
@@ -228,7 +232,10 @@ def make_subjects_cli(container: Callable[[], Container]) -> typer.Typer:
                     err.print(e.reason, markup=False, highlight=False)
                 console.print(f"{policy.id}/{src.id} → {src.controller}:{src.group}", highlight=False)
                 _print_report(report, dry_run=dry_run, shown=min(len(report.errors), SHOWN_ERRORS))
-                failed = failed or report.failed > 0
+                if report.leaves_held:
+                    err.print(f"[bold yellow]! {policy.id}/{src.id}[/]: leaves held: ", end="")
+                    err.print(report.leaves_held, markup=False, highlight=False)
+                failed = failed or report.failed > 0 or report.leaves_held is not None
         except SargsError as exc:
             raise fail(exc.message) from None
         finally:

@@ -219,6 +219,7 @@ def subjects_sync_job(policy_id: str, source_id: str) -> Job:
     """Apply one client-group source's joins and leaves (issue 19); the job's lease keeps workers apart."""
 
     def run(ctx: JobContext) -> str:
+        from sargs.core.errors import SourceUnavailable
         from sargs.domains.subjects.sync import find_source, sync_source
 
         c = ctx.container
@@ -234,6 +235,8 @@ def subjects_sync_job(policy_id: str, source_id: str) -> Job:
             clock=c.clock.now,
             region=c.settings.default_region,
         )
+        if report.leaves_held:  # the joins are applied; the job shows as failed until the source is fixed
+            raise SourceUnavailable(report.summary())
         return report.summary()
 
     return run
