@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -98,7 +99,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if is_sqlite(url):
         # Enough pooled connections for the server's concurrent requests: one opened past the
         # pool is closed after use, and opening one costs its pragmas again.
-        if ":memory:" not in url and "poolclass" not in kwargs:
+        if make_url(url).database not in (None, "", ":memory:") and "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
