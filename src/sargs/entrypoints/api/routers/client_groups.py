@@ -148,7 +148,7 @@ def _by_subject(report: GroupReport) -> dict[str, list[str]]:
 @router.put(
     "/subjects/{identity}/groups",
     response_model=GroupsRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(400, 409, 422),
 )
 def put_groups(
     identity: str, body: GroupsWrite, request: Request, container: ContainerDep, principal: Writer
@@ -174,7 +174,7 @@ def put_groups(
 @router.post(
     "/subjects/groups:batch",
     response_model=BatchRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(400, 409, 422),
 )
 def batch_groups(body: BatchWrite, request: Request, container: ContainerDep, principal: Writer) -> BatchRead:
     """Up to 1000 people at once, in one transaction: all land, or (a bad item) none and every bad

@@ -252,7 +252,7 @@ class BatchCheckRead(BaseModel):
     results: list[ConsentCheckRead] = Field(description="One answer per item, in the order of `items`.")
 
 
-@router.post("/consents/checks", response_model=BatchCheckRead, responses=error_responses(413))
+@router.post("/consents/checks", response_model=BatchCheckRead, responses=error_responses(400, 413))
 def check_many(body: BatchCheck, request: Request, container: ContainerDep, principal: Checker) -> Response:
     """The consent check for up to 1,000 (identity, purpose) pairs of one controller in one call,
     answered in order: may each person be processed for that purpose now? Unknown people: not
