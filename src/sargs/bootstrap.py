@@ -176,6 +176,12 @@ def _refuse_missing_sqlite_file(url: str) -> None:
     if parsed.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
         return
     if not Path(name).exists():
+        folder = Path(name).absolute().parent
+        if not folder.is_dir():  # `sargs db upgrade` could not create it there either
+            raise ConfigurationError(
+                f"there is no database at {_shown(url)}: the folder {folder} does not exist; "
+                "create it first, or point SARGS_DATABASE_URL at another path"
+            )
         raise ConfigurationError(f"there is no database at {_shown(url)} (no file {name}); {_REACH}")
 
 

@@ -139,3 +139,10 @@ def test_every_command_says_in_one_line_that_the_database_cannot_be_reached(
             failures.append(f"sargs {name}: {problem}\n{result.output[-1500:]}")
     assert not (tmp_path / "sargs.db").exists()
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_missing_folder_is_named_rather_than_advising_db_upgrade(tmp_path: Path) -> None:
+    env = {"SARGS_DATABASE_URL": "sqlite:///nonexistent-dir/x.db", "SARGS_ENV_FILE": os.devnull}
+    result = CliRunner().invoke(APP, ["ledger", "verify"], env=env)
+    assert result.exit_code == 1
+    assert "nonexistent-dir does not exist" in result.stderr and "db upgrade" not in result.stderr

@@ -158,6 +158,21 @@ def test_serve_names_every_default_secret_at_once(db_url: str, clean_env: pytest
     assert "SARGS_SECRET_KEY, SARGS_SMS_WEBHOOK_SECRET are the default value" in line
 
 
+def test_a_settings_file_cannot_switch_off_the_secrets_check_or_set_other_variables(
+    db_url: str, clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "sargs.env").write_text(
+        env_file_text({"SARGS_DEMO": "true", "PYTHONPATH": "/tmp/evil"}, comment="someone else's"),
+        encoding="utf-8",
+    )
+    clean_env.delenv("PYTHONPATH", raising=False)
+    result = runner.invoke(cli, ["--database-url", db_url, "serve", "--port", str(free_port())])
+    assert result.exit_code == 1, result.output
+    assert "ignoring SARGS_DEMO from the settings file" in result.output
+    assert "SARGS_SECRET_KEY, SARGS_SMS_WEBHOOK_SECRET are the default value" in errors(result.output)[0]
+    assert "PYTHONPATH" not in os.environ
+
+
 def test_the_demo_writes_its_settings_and_prints_lines_that_do_not_wrap(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -18,7 +18,8 @@ ENV_FILE_NAME = "sargs.env"
 
 def load_env_file(path: Path, environ: MutableMapping[str, str] | None = None) -> list[str]:
     """Put the settings of a dotenv file (`SARGS_DATABASE_URL=...` lines) into the environment,
-    under what is already there: a variable set in the environment wins. The names it set.
+    under what is already there: a variable set in the environment wins; names not starting with
+    SARGS_ are ignored. The names it set.
 
     Every setting, SARGS_SOURCE_<ID>_URL included, is then read from the environment as usual.
     """
@@ -35,6 +36,8 @@ def load_env_file(path: Path, environ: MutableMapping[str, str] | None = None) -
         raise ConfigurationError(f"cannot read the settings file {path}: {exc}") from None
     added = []
     for name, value in values.items():
+        if not name.startswith("SARGS_"):  # a settings file sets Sargs' settings, not PATH or PYTHONPATH
+            continue
         if value is not None and name not in target:
             target[name] = value
             added.append(name)

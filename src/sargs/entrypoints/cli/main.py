@@ -85,9 +85,9 @@ def make_cli(
         ] = None,
     ) -> None:
         if env_file is not None:
-            load_env_file(env_file)
+            state["from_file"] = load_env_file(env_file)
         elif Path(ENV_FILE_NAME).is_file():
-            load_env_file(Path(ENV_FILE_NAME))
+            state["from_file"] = load_env_file(Path(ENV_FILE_NAME))
         overrides: dict[str, Any] = {}
         if database_url:
             overrides["database_url"] = database_url
@@ -233,6 +233,13 @@ def make_cli(
 
         from sargs.entrypoints.cli.listen import bind, probe
 
+        if "SARGS_DEMO" in state.get("from_file", ()):
+            # Demo mode switches off the refusal of default secrets: a settings file (perhaps one in
+            # a folder someone else controls) may not do that; only the environment may.
+            os.environ.pop("SARGS_DEMO", None)
+            err.print(
+                "[yellow]warning:[/] ignoring SARGS_DEMO from the settings file: serve takes demo mode only from the environment"
+            )
         s = settings()
         s.require_safe_secrets()
         if not s.policy_files:
