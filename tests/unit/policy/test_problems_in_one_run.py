@@ -164,3 +164,108 @@ def test_an_item_with_a_misspelt_id_still_declares_it() -> None:
     text = replace(BASE, "  - id: offers\n", "  - idd: offers\n")
     problems = problems_of(text)
     assert [p.field for p in problems] == ["purposes[0].idd"], [str(p) for p in problems]
+
+
+# A reference each list section's items make: (key, whether it holds a list of references).
+REFERENCES = {
+    "purposes": ("data_categories", True),
+    "retention_rules": ("purpose", False),
+    "processors": ("data_categories", True),
+}
+
+
+def _line_at(text: str, loc: tuple[str | int, ...]) -> int:
+    node = yaml.compose(text)
+    for part in loc:
+        if isinstance(part, int):
+            node = node.value[part]
+        else:
+            node = next(value for key, value in node.value if key.value == part)
+    return node.start_mark.line + 1
+
+
+def _examples_with(section: str) -> list[str]:
+    return [
+        str(p)
+        for p in example_policy_paths()
+        if len(yaml.safe_load(p.read_text(encoding="utf-8")).get(section) or []) >= 2
+    ]
+
+
+def _misspelt_first_items() -> list[tuple[str, str]]:
+    return [(path, section) for section in REFERENCES for path in _examples_with(section)]
+
+
+def _with_bad_reference(item: dict[str, object], key: str, is_list: bool) -> tuple[str | int, ...]:
+    """`item` naming something undeclared at `key`; the location (within the item) of that name."""
+    if is_list:
+        item[key] = [*(item.get(key) or []), "undeclared-thing"]  # type: ignore[misc]
+        return (key, len(item[key]) - 1)  # type: ignore[arg-type]
+    item[key] = "undeclared-thing"
+    return (key,)
+
+
+@pytest.mark.parametrize(("path", "section"), _misspelt_first_items())
+def test_a_later_items_problem_keeps_its_own_index_and_line_when_an_earlier_item_is_invalid(
+    path: str, section: str
+) -> None:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    items = data[section]
+    model = type_at(Policy, (section, 0))
+    required = next(
+        n
+        for n, f in model.model_fields.items()
+        if f.is_required() and n not in ("id", *REFERENCES[section][:1])
+    )
+    items[0][required + "x"] = items[0].pop(required)  # misspelt: the item lacks a required value
+    last = 1  # the next one: an index a dropped first item would shift to 0
+    at = (section, last, *_with_bad_reference(items[last], *REFERENCES[section]))
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    problems = problems_of(text)
+    field = f"{section}[{last}].{at[2]}" + (f"[{at[3]}]" if len(at) > 3 else "")
+    assert [p.field for p in problems] == [f"{section}[0].{required}x", field], [str(p) for p in problems]
+    assert problems[1].line == _line_at(text, at)
+    assert problems[1].message.startswith("unknown ")
+
+
+@pytest.mark.parametrize("path", _examples_with("retention_rules"))
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [("anchor", "anchr", "anchr"), ("anchor", "anchor", "anchor")],
+    ids=["misspelt-key", "bad-value"],
+)
+def test_an_item_missing_a_required_value_still_has_its_references_checked(
+    path: str, old: str, new: str, field: str
+) -> None:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    rule = data["retention_rules"][1]
+    anchor = rule.pop(old)
+    rule[new] = anchor if new != old else "whenever"
+    rule["purpose"] = "servise"
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    problems = problems_of(text)
+    # sorted by line: the purpose stays where it was, the anchor went to the end of the rule
+    fields = [p.field for p in problems]
+    assert fields == ["retention_rules[1].purpose", f"retention_rules[1].{field}"], [str(p) for p in problems]
+    purpose = next(p for p in problems if p.field == "retention_rules[1].purpose")
+    assert purpose.line == _line_at(text, ("retention_rules", 1, "purpose"))
+    assert purpose.message.startswith("unknown purpose 'servise'")
+    # a check that weighs the missing anchor (is a period needed?) is not guessed at
+    assert not any(p.field == "retention_rules[1].period" for p in problems)
+
+
+def test_a_purpose_with_a_misspelt_legal_basis_still_has_its_data_categories_checked() -> None:
+    text = replace(BASE, "    legal_basis: consent\n", "    legal_basiss: consent\n")
+    text = replace(text, "    data_categories: [contact]\n", "    data_categories: [contakt]\n")
+    problems = problems_of(text)
+    assert [(p.field, p.line) for p in problems] == [
+        ("purposes[0].legal_basiss", line_of(text, "legal_basiss")),
+        ("purposes[0].data_categories[0]", line_of(text, "data_categories: [contakt]")),
+    ], [str(p) for p in problems]
+
+
+def test_a_reference_after_a_left_out_list_element_keeps_its_own_index() -> None:
+    text = replace(BASE, "    data_categories: [contact]\n", "    data_categories: [Not A Slug, contakt]\n")
+    problems = problems_of(text)
+    assert [p.field for p in problems] == ["purposes[0].data_categories[0]", "purposes[0].data_categories[1]"]
+    assert problems[1].message.startswith("unknown data category 'contakt'")

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from sargs.core.errors import PolicyError
-from sargs.domains.policy.problems import Loc, Problem, schema_messages
+from sargs.domains.policy.problems import DANGLING, Loc, Problem, schema_messages
 from sargs.domains.policy.salvage import salvage
 from sargs.domains.policy.schema import Policy
 
@@ -210,6 +210,23 @@ def _read_yaml(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
         raise _failed([Problem(filename, 1, "(yaml)", str(exc))]) from None
 
 
+def _salvaged_references(data: dict[str, Any]) -> tuple[list[tuple[Loc, str]], dict[str, str]]:
+    """The reference problems of what validates in `data`, at the file's own locations, and the
+    sections read from a misspelt key. An item read in part (it lacks a required value) is checked
+    only for what it names that is not declared, at the values it gives: a check that weighs
+    several of its values (a period against the anchor) would be a guess."""
+    salvaged = salvage(Policy, data)
+    assert isinstance(salvaged.policy, Policy) and isinstance(salvaged.probe, Policy)
+    found = [(salvaged.origin(loc), m) for loc, m in salvaged.policy.reference_problems(salvaged.broken)]
+    if salvaged.in_part:
+        for loc, message in salvaged.probe.reference_problems(salvaged.broken):
+            at = salvaged.origin(loc, probe=True)
+            given = salvaged.in_part.get(at[:2])
+            if given is not None and len(at) > 2 and at[2] in given and message.startswith(DANGLING):
+                found.append((at, message))
+    return found, salvaged.renamed
+
+
 def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
     """Validate a policy document; raises PolicyError listing every problem, sorted by line.
 
@@ -223,23 +240,20 @@ def parse_policy(text: str, *, filename: str = "<policy>") -> Policy:
         for loc, mark in _duplicate_keys(root)
     ]
     policy: Policy | None = None
-    broken: dict[str, set[str]] = {}
     renamed: dict[str, str] = {}
     try:
         policy = Policy.model_validate(data)
-        checked = policy
         schema: list[tuple[Loc, str]] = []
+        found = policy.reference_problems()
     except ValidationError as exc:
         schema = schema_messages(Policy, data, exc.errors())
-        salvaged = salvage(Policy, data)
-        assert isinstance(salvaged.policy, Policy)
-        checked, broken, renamed = salvaged.policy, salvaged.broken, salvaged.renamed
+        found, renamed = _salvaged_references(data)
     malformed = [loc for loc, _ in schema]
     back = {name: key for key, name in renamed.items()}
     references = [
         # a section read from a misspelt key is reported where it is, under that key
         ((back.get(str(loc[0]), loc[0]), *loc[1:]), message)
-        for loc, message in checked.reference_problems(broken)
+        for loc, message in found
         # a value reported as malformed is not reported again as a dangling reference, nor is what
         # holds it (the tolerant reading left the bad part out, so the rest may look incomplete)
         if not any(loc[: len(bad)] == bad or bad[: len(loc)] == loc for bad in malformed)

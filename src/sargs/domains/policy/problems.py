@@ -49,12 +49,19 @@ def _listed(valid: Iterable[str]) -> str:
     return shown + (f", … ({len(names)} in all)" if len(names) > MAX_LISTED else "")
 
 
+# How every message of `unknown` begins: a reference to something not declared.
+DANGLING = "unknown "
+
+
 def unknown(kind: str, value: object, valid: Iterable[str]) -> str:
-    """'unknown purpose 'markting'; did you mean 'marketing'? (valid: marketing, service)'."""
-    valid = list(valid)
+    """'unknown purpose 'markting'; did you mean 'marketing'? (valid: marketing, service)'.
+
+    A value that is not a string (the missing id of an item read in part, see salvage.py) is not
+    one of the valid ones."""
+    valid = [v for v in valid if isinstance(v, str)]
     hint = did_you_mean(value, valid)
     return (
-        f"unknown {kind} {value!r}"
+        f"{DANGLING}{kind} {value!r}"
         + (f"; did you mean {hint!r}?" if hint else "")
         + f" (valid: {_listed(valid)})"
     )
