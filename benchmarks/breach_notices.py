@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
+from databases import wipeable
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.clock import FixedClock
 from sargs.core.config import Settings
@@ -50,7 +51,7 @@ def main() -> None:
             url, source = f"sqlite:///{Path(tmp) / 'sargs.db'}", f"sqlite:///{Path(tmp) / 'loyalty.db'}"
         else:
             url = PG_URL
-            downgrade(url, "base")
+            downgrade(wipeable(url), "base")
             from sqlalchemy import create_engine
 
             engine = create_engine(url)
@@ -135,7 +136,7 @@ def main() -> None:
             )
         c.close()
         if args.db == "postgres":
-            downgrade(url, "base")
+            downgrade(wipeable(url), "base")
 
 
 if __name__ == "__main__":

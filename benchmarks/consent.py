@@ -28,6 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
+from databases import wipeable
 from floor import floor_server, wait_ready
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
@@ -160,13 +161,8 @@ def bulk_load_postgres(url: str, n: int, version: str) -> None:
 
 
 def ensure_pg_database(url: str) -> None:
-    import psycopg
-
-    base, _, name = url.rpartition("/")
-    admin = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as con:
-        if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            con.execute(f'CREATE DATABASE "{name}"')
+    """Create the benchmark's PostgreSQL database if missing (refusing one a benchmark did not make)."""
+    wipeable(url)
 
 
 def free_port() -> int:
@@ -359,7 +355,7 @@ def bench(label: str, url: str, n: int, workers: list[int], concurrency: int) ->
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     else:
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     settings = Settings(database_url=url, policy_files=policies, demo=True)
     container = build(settings)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, text
 
+from databases import wipeable
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.core.db import table
@@ -138,14 +139,14 @@ def main() -> None:
             bench(url, args.requests)
     if args.db in ("postgres", "both"):
         try:
-            downgrade(PG_URL, "base")
+            downgrade(wipeable(PG_URL), "base")
             upgrade(PG_URL)
         except Exception as exc:  # no server: say so and skip
             print(f"PostgreSQL skipped: {type(exc).__name__}", file=sys.stderr)
             return
         print(f"PostgreSQL, {args.requests} requests")
         bench(PG_URL, args.requests)
-        downgrade(PG_URL, "base")
+        downgrade(wipeable(PG_URL), "base")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from consent import PG_URL, ensure_pg_database
+from databases import wipeable
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.core.ids import new_id
@@ -177,7 +178,7 @@ def main() -> None:
     if args.db == "postgres":
         url = PG_URL
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     else:
         url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'ledger.db'}"
     upgrade(url)

@@ -45,6 +45,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from consent import PG_URL, ensure_pg_database, free_port
+from databases import wipeable
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.domains.consent.model import ConsentEvent, ConsentState
@@ -163,7 +164,7 @@ def fresh_database(url: str) -> str:
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     else:
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     container = build(Settings(database_url=url, policy_files=POLICIES, demo=True))
     with container.sessions.begin() as session:

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
 from consent import BENCH_DIR, PG_URL, against, ensure_pg_database, free_port, sargs_server
+from databases import wipeable
 from floor import floor_server
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
@@ -82,7 +83,7 @@ def bench(label: str, url: str, count: int, senders: int, workers: int, concurre
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     else:
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     settings = Settings(database_url=url, policy_files=policies, demo=True)
     build(settings).close()  # publishes the policies

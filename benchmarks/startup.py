@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
 from consent import BENCH_DIR, PG_URL, ensure_pg_database, free_port, msisdn
+from databases import wipeable
 from floor import prepare, wait_ready
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
@@ -63,7 +64,7 @@ def bench(label: str, url: str, runs: int) -> None:
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     else:
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     container = build(Settings(database_url=url, policy_files=policies, demo=True))
     with container.sessions.begin() as session:

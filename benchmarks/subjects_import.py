@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from databases import wipeable
 from sargs.bootstrap import example_policy_paths
 from sargs.migrations import downgrade, upgrade
 
@@ -87,7 +88,7 @@ def raw_load(url: str, path: Path) -> None:
 
 def bench(label: str, url: str, path: Path, rows: int, batch: int) -> None:
     if not url.startswith("sqlite"):
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SARGS_")}
     env.update(SARGS_DATABASE_URL=url, SARGS_POLICY_FILES=",".join(str(p) for p in example_policy_paths()))

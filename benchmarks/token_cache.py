@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from consent import PG_URL, ensure_pg_database
+from databases import wipeable
 from sargs.bootstrap import build
 from sargs.core.config import Settings
 from sargs.domains.tokens.service import create_token
@@ -39,7 +40,7 @@ RATES = [10, 100, 1000]
 def prepare(url: str) -> Any:
     if url.startswith("postgresql"):
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     container = build(Settings(database_url=url, demo=True), policies=[])
     with container.sessions.begin() as session:

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
 from consent import PG_URL, ensure_pg_database, free_port
+from databases import wipeable
 from sargs.bootstrap import build, example_policy_paths
 from sargs.core.config import Settings
 from sargs.domains.web.model import CookieConsent, WebAccessLog
@@ -71,7 +72,7 @@ def bench(label: str, url: str, n_choices: int, n_lines: int, concurrency: int) 
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     else:
         ensure_pg_database(url)
-        downgrade(url, "base")
+        downgrade(wipeable(url), "base")
     upgrade(url)
     settings = Settings(database_url=url, policy_files=policies, demo=True)
     build(settings).close()

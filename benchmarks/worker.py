@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import sqlalchemy as sa
 
+from databases import wipeable
 from sargs.bootstrap import example_policy_paths
 from sargs.core.db import make_engine, make_session_factory
 from sargs.domains.jobs import tasks
@@ -168,7 +169,7 @@ def main() -> None:
         upgrade(url)
         run("SQLite", url, args.seconds, scratch)
         if args.pg:
-            downgrade(args.pg, "base")
+            downgrade(wipeable(args.pg), "base")
             upgrade(args.pg)
             run("PostgreSQL", args.pg, args.seconds, scratch)
 
