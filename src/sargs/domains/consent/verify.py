@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from sargs.core.db import table
-from sargs.domains.consent.chain import UnhashableEvent, row_hash
+from sargs.domains.consent.chain import CHAINED_FIELDS, UnhashableEvent, row_hash
 from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.subjects.model import Subject
 
@@ -95,27 +95,7 @@ def _time_text(column: Any, dialect: str) -> ColumnElement[str]:
 def event_columns(dialect: str) -> list[Any]:
     """The verifier's row: the chained fields, then hash_version, hash, seq (positions above)."""
     cols: list[Any] = []
-    for name in (
-        "id",
-        "subject_id",
-        "chain_seq",
-        "controller",
-        "purpose",
-        "action",
-        "channel",
-        "actor_type",
-        "actor_id",
-        "occurred_at",
-        "recorded_at",
-        "policy_id",
-        "policy_version",
-        "evidence",
-        "idempotency_key",
-        "prev_hash",
-        "hash_version",
-        "hash",
-        "seq",
-    ):
+    for name in (*CHAINED_FIELDS, "hash_version", "hash", "seq"):
         column = EVENTS.c[name]
         if name in ("occurred_at", "recorded_at"):
             cols.append(_time_text(column, dialect).label(name))
