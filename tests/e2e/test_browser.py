@@ -59,7 +59,9 @@ def second_factor(page: Any, base: str, email: str, shoot: Any = None) -> None:
         AUTHENTICATORS[email] = Authenticator(page.locator("[data-secret]").inner_text())
         page.locator("#code").fill(AUTHENTICATORS[email].code(datetime.now(UTC)))
         page.locator("button[type=submit]").last.click()
-        page.locator("[data-recovery]").first.wait_for()
+        page.locator("[data-recovery]").first.wait_for(
+            timeout=90_000
+        )  # ten argon2 hashes: slow on a loaded machine
         assert page.locator("[data-recovery]").count() == 10
         if shoot:
             shoot(page, "console-mfa-recovery-codes")

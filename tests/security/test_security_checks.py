@@ -356,6 +356,9 @@ def test_no_secret_is_compared_with_equals_anywhere_in_the_source() -> None:
     allowed = {  # hashes of public data (the ledger chain, policy files): timing reveals nothing
         "domains/consent/checkpoints.py",
         "domains/consent/service.py",
+        "domains/consent/verify.py",
+        "domains/consent/anchors.py",
+        "domains/audit/seal.py",
         "domains/policy/registry.py",
     }
     assert [o for o in offenders if o.split(":")[0] not in allowed] == []
@@ -440,7 +443,7 @@ def run_every_secret(container: Container, token: Callable[..., str], secrets: d
     app = create_app(container)
     admin = token("admin")
     secrets["api token"] = admin
-    secrets["api token secret part"] = admin.rsplit("_", 1)[1]
+    secrets["api token secret part"] = admin.split("_", 2)[2]  # sargs_<id>_<secret>; the secret may hold "_"
     with TestClient(app) as api:
         bearer = {"Authorization": f"Bearer {admin}", "X-Access-Reason": "ticket 7"}
         r = api.post(
