@@ -12,6 +12,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput
+from sargs.core.i18n import Message
 from sargs.domains.access.principal import Principal
 from sargs.domains.audit.service import AccessAction, accesses_to_subject
 from sargs.domains.documents.model import Document
@@ -158,7 +159,7 @@ def portability_bytes(
         return portability_zip(accesses, generated_at=container.clock.now(), subject_ref=request.id)
 
 
-NOTICE_SUBJECT = {"lv": "Jūsu datu subjekta pieprasījums", "en": "Your data-subject request"}
+NOTICE_SUBJECT = Message("dsr_common", "NOTICE_SUBJECT")
 
 
 def _contact_email(request: DsrRequest) -> str | None:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sargs.core.i18n import Message
 from sargs.domains.alerts.service import (
     in_languages,
     languages,
@@ -38,29 +39,18 @@ from sargs.domains.policy.registry import PolicyRegistry
 KIND = "breach_deadline"
 THRESHOLDS_HOURS: tuple[int, ...] = (24, 6)
 
-SUBJECT = {
-    "lv": "Sargs: pārkāpums „{title}” — jāziņo uzraudzības iestādei {left} laikā ({name})",
-    "en": "Sargs: breach “{title}” — notify the supervisory authority within {left} ({name})",
-}
-SUBJECT_OVERDUE = {
-    "lv": "Sargs: pārkāpums „{title}” — nokavēts termiņš ziņot uzraudzības iestādei ({name})",
-    "en": "Sargs: breach “{title}” — the deadline to notify the supervisory authority has passed ({name})",
-}
-INTRO = {
-    "lv": "{name}: par šo personas datu aizsardzības pārkāpumu vēl nav ziņots uzraudzības iestādei. "
-    "VDAR 33. pants prasa ziņot {hours} stundu laikā no brīža, kad kļuva par to zināms.",
-    "en": "{name}: this personal data breach has not yet been notified to the supervisory authority. "
-    "GDPR Art. 33 requires notification within {hours} hours of becoming aware of it.",
-}
-BREACH = {"lv": "Pārkāpums", "en": "Breach"}
-AWARE = {"lv": "Konstatēts", "en": "Became aware"}
-DEADLINE = {"lv": "Termiņš", "en": "Deadline"}
-LEFT = {"lv": "Atlicis", "en": "Time left"}
-LATE = {"lv": "Nokavēts par", "en": "Overdue by"}
-STATUS = {"lv": "Statuss", "en": "Status"}
-RISK = {"lv": "Risks", "en": "Risk"}
-NOT_ASSESSED = {"lv": "nav novērtēts", "en": "not assessed"}
-CONSOLE = {"lv": "Konsolē", "en": "In the console"}
+SUBJECT = Message("breaches.alerts", "SUBJECT")
+SUBJECT_OVERDUE = Message("breaches.alerts", "SUBJECT_OVERDUE")
+INTRO = Message("breaches.alerts", "INTRO")
+BREACH = Message("breaches.alerts", "BREACH")
+AWARE = Message("breaches.alerts", "AWARE")
+DEADLINE = Message("breaches.alerts", "DEADLINE")
+LEFT = Message("breaches.alerts", "LEFT")
+LATE = Message("breaches.alerts", "LATE")
+STATUS = Message("breaches.alerts", "STATUS")
+RISK = Message("breaches.alerts", "RISK")
+NOT_ASSESSED = Message("breaches.alerts", "NOT_ASSESSED")
+CONSOLE = Message("breaches.alerts", "CONSOLE")
 
 
 def due_threshold(*, remaining: timedelta, thresholds: Sequence[int] = THRESHOLDS_HOURS) -> int | None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from sargs.core.errors import Conflict, InvalidInput
+from sargs.core.i18n import Message
 
 Risk = Literal["none", "risk", "high"]
 RISKS: Final[tuple[str, ...]] = ("none", "risk", "high")
@@ -53,7 +54,7 @@ class BreachClock:
 
 
 # A clock past its deadline reads "overdue by …"; once a day late, the minutes no longer matter.
-OVERDUE_BY: Final[dict[str, str]] = {"lv": "nokavēts par {span}", "en": "overdue by {span}"}
+OVERDUE_BY = Message("breaches.deadlines", "OVERDUE_BY")
 HOURS_ONLY_AFTER: Final[int] = 24 * 3600
 
 

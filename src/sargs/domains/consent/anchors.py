@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.db import table
 from sargs.core.errors import ConfigurationError, SargsError
+from sargs.core.i18n import Message
 from sargs.domains.audit.seal import SealPoint, seal_access_log, verify_access_log
 from sargs.domains.consent.chain import canonical_json, canonical_time
 from sargs.domains.consent.checkpoints import verify_incremental
@@ -515,18 +516,8 @@ def _check_access_log(session: Session, anchor: dict[str, Any], report: AnchorRe
 
 # --- one anchoring run (the CLI's `ledger anchor` and the worker's ledger_anchor job) ---------------
 
-MAIL_SUBJECT = {
-    "lv": "Sargs: piekrišanu žurnāla enkurs #{anchor} ({name})",
-    "en": "Sargs: consent ledger anchor #{anchor} ({name})",
-}
-MAIL_INTRO = {
-    "lv": "Šis ir parakstīts piekrišanu žurnāla stāvokļa nospiedums ({chains} ķēdes, {events} notikumi). "
-    "Saglabājiet zemāko rindu (JSON) nemainītu failā ārpus Sargs: `sargs ledger verify --anchors FAILS` "
-    "ar to atklās žurnāla pārrakstīšanu datu bāzē. Tajā nav personas datu.",
-    "en": "This is a signed fingerprint of the consent ledger ({chains} chains, {events} events). Keep the "
-    "line below (JSON) unchanged in a file outside Sargs: `sargs ledger verify --anchors FILE` with it "
-    "detects a rewrite of the ledger in the database. It holds no personal data.",
-}
+MAIL_SUBJECT = Message("consent.anchors", "MAIL_SUBJECT")
+MAIL_INTRO = Message("consent.anchors", "MAIL_INTRO")
 
 
 def queue_anchor_mail(

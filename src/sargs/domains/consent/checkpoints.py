@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sargs.core.db import PerDialect, table
+from sargs.core.i18n import Message
 from sargs.domains.alerts.service import in_languages, languages, recipients, send_once
 from sargs.domains.consent.chain import UnhashableEvent, row_hash
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
@@ -257,23 +258,12 @@ def _checkpoint_problem(
     return None
 
 
-SUBJECT = {
-    "lv": "Sargs: piekrišanu žurnāla pārbaude NEIZDEVĀS — {problems} problēma(s) ({name})",
-    "en": "Sargs: consent ledger verification FAILED — {problems} problem(s) ({name})",
-}
-INTRO = {
-    "lv": "{name}: piekrišanu žurnāla (hash ķēdes) pārbaude atrada notikumus, kas mainīti, dzēsti vai "
-    "ievietoti. Tas var nozīmēt datu bāzes labojumu ārpus Sargs vai uzbrukumu (R-CON-5).",
-    "en": "{name}: the consent ledger (hash chain) verification found events altered, removed or "
-    "inserted. This can mean a change to the database outside Sargs, or an attack (R-CON-5).",
-}
-COUNTS = {"lv": "Problēmas pēc veida", "en": "Problems by kind"}
-CHAINS = {"lv": "Skartās ķēdes (datu subjekti)", "en": "Chains (data subjects) affected"}
-FAILURE = {"lv": "Kļūmes nospiedums", "en": "Failure digest"}
-WHAT_NEXT = {
-    "lv": "Sīkāk: `sargs ledger verify --full`. Šis brīdinājums netiek atkārtots, kamēr problēmas nemainās.",
-    "en": "Details: `sargs ledger verify --full`. This alert is not repeated while the problems stay the same.",
-}
+SUBJECT = Message("consent.checkpoints", "SUBJECT")
+INTRO = Message("consent.checkpoints", "INTRO")
+COUNTS = Message("consent.checkpoints", "COUNTS")
+CHAINS = Message("consent.checkpoints", "CHAINS")
+FAILURE = Message("consent.checkpoints", "FAILURE")
+WHAT_NEXT = Message("consent.checkpoints", "WHAT_NEXT")
 
 
 def failure_digest(report: VerifyReport) -> str:
@@ -319,7 +309,7 @@ def queue_failure_alerts(
                 key=f"ledger:{fingerprint[:40]}:{controller.id}",
                 kind=KIND,
                 to=recipients(controller, configured),
-                subject=SUBJECT[language].format(**fields),
+                subject=SUBJECT.plural(language, len(report.findings)).format(**fields),
                 text=in_languages(parts),
                 now=now,
                 controller=controller.id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sargs.core.i18n import Message
 from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.policy.schema import DPV, Policy
 
@@ -25,6 +26,8 @@ DPV_STATUS = {
     "withdraw": DPV + "ConsentWithdrawn",
     "refuse": DPV + "ConsentRefused",
 }
+
+TERMINATION = Message("consent.receipts", "TERMINATION")
 
 
 def build_receipt(*, event: ConsentEvent, policy: Policy, language: str = "lv") -> dict[str, Any]:
@@ -73,7 +76,7 @@ def build_receipt(*, event: ConsentEvent, policy: Policy, language: str = "lv") 
                         "consentType": "EXPLICIT",
                         "piiCategory": pii,
                         "primaryPurpose": True,
-                        "termination": "until withdrawn" if language == "en" else "līdz atsaukumam",
+                        "termination": TERMINATION.get(language, TERMINATION["lv"]),
                         "thirdPartyDisclosure": bool(processors),
                         "thirdPartyName": ", ".join(p.name for p in processors) or None,
                     }

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sargs.core.errors import Conflict, InvalidInput, SargsError
+from sargs.core.i18n import Message
 from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.model import DsrRequest, DsrSourceRun
@@ -32,16 +33,8 @@ from sargs.domains.subjects.identifiers import Identity, mask, parse_identity
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)
 SOURCE_KINDS = ("access", "portability", "erasure")
-KEPT_NOTE = {
-    "lv": "Daļa datu ir saglabāta, jo to glabāšanu prasa tiesību akti (skatīt sadaļu par saglabātajiem datiem).",
-    "en": "Some data was kept because the law requires it (see what was kept and why).",
-}
-SHARED_NOTE = {
-    "lv": "Jūsu tālruņa numurs un e-pasts paliek reģistrā, jo ar tiem ir saistītas jūsu piekrišanas citiem "
-    "grupas uzņēmumiem; lai tos dzēstu arī tur, vērsieties pie šiem uzņēmumiem.",
-    "en": "Your phone number and e-mail stay on record because your consents to other companies of the "
-    "group are tied to them; to have them erased there too, ask those companies.",
-}
+KEPT_NOTE = Message("dsr.fulfilment", "KEPT_NOTE")
+SHARED_NOTE = Message("dsr.fulfilment", "SHARED_NOTE")
 Progress = Callable[[str, str], object]  # (source id, status: running | ok | failed | skipped)
 
 

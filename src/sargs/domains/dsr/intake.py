@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput
+from sargs.core.i18n import LANGUAGES
 from sargs.core.ids import new_id
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.model import DsrRequest
@@ -63,8 +64,8 @@ def file_request(
             raise InvalidInput(f"an objection is to {' or '.join(wf.OBJECTION_SCOPES)}", field="ground")
     else:
         ground = None
-    if intake.language not in ("lv", "en"):
-        raise InvalidInput("language is lv or en", field="language")
+    if intake.language not in LANGUAGES:
+        raise InvalidInput(f"language is one of {', '.join(LANGUAGES)}", field="language")
     purposes = list(dict.fromkeys(intake.purposes))
     for p in purposes:
         registry.purpose(intake.controller, p)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from sargs.core.i18n import Message
 from sargs.domains.alerts.service import in_languages, languages, recipients
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.model import DsrRequest
@@ -21,16 +22,10 @@ from sargs.domains.dsr.service import EVENTS
 from sargs.domains.mail import outbox
 from sargs.domains.policy.registry import PolicyRegistry
 
-SUBJECT = {
-    "lv": "Sargs: datu subjektu pieprasījumi — {overdue} nokavēti, {soon} drīz jāatbild ({name})",
-    "en": "Sargs: rights requests — {overdue} overdue, {soon} due soon ({name})",
-}
-INTRO = {
-    "lv": "{name}: šiem datu subjektu pieprasījumiem drīz beigsies vai jau beidzies atbildes termiņš.",
-    "en": "{name}: these rights requests are due soon or overdue.",
-}
-OVERDUE = {"lv": "NOKAVĒTS", "en": "OVERDUE"}
-DUE = {"lv": "termiņš", "en": "due"}
+SUBJECT = Message("dsr.reminders", "SUBJECT")
+INTRO = Message("dsr.reminders", "INTRO")
+OVERDUE = Message("dsr.reminders", "OVERDUE")
+DUE = Message("dsr.reminders", "DUE")
 
 
 @dataclass(frozen=True)

@@ -6,162 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sargs.core.i18n import LANGUAGES, Texts
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.documents.model import Block, Bullets, Document, Heading, KeyValues, Paragraph, Table
 from sargs.domains.dsr.fulfilment import erasure_tables
 from sargs.domains.dsr.model import DsrRequest, DsrSourceRun
 from sargs.domains.policy.schema import Policy
 
-T: dict[str, dict[str, str]] = {
-    "lv": {
-        "title": "Atbilde uz datu subjekta pieprasījumu",
-        "request": "Pieprasījums",
-        "id": "Numurs",
-        "kind": "Veids",
-        "received": "Saņemts",
-        "due": "Atbildes termiņš",
-        "status": "Statuss",
-        "controller": "Pārzinis",
-        "ground": "Pamatojums",
-        "done": "Kas tika izdarīts",
-        "source": "Datu avots",
-        "table": "Tabula",
-        "rows": "Ieraksti",
-        "deleted": "Dzēsti",
-        "anonymised": "Anonimizēti",
-        "kept": "Saglabāti",
-        "kept_title": "Kas tika saglabāts un kāpēc",
-        "until": "līdz",
-        "nothing_kept": "Nekas netika saglabāts.",
-        "failed": "Šis datu avots vēl nav apstrādāts; mēs to atkārtosim.",
-        "decision": "Lēmums",
-        "staff_title": "Kuri darbinieki skatīja jūsu datus",
-        "staff_none": "Neviens darbinieks nav skatījis jūsu datus.",
-        "when": "Kad",
-        "who": "Kas",
-        "role": "Loma",
-        "action": "Darbība",
-        "reason": "Iemesls",
-        "authority": "Tiesības iesniegt sūdzību",
-        "complain": "Ja uzskatāt, ka jūsu personas dati tiek apstrādāti nelikumīgi, jums ir tiesības iesniegt sūdzību uzraudzības iestādei:",
-        "extended": "Atbildes termiņš tika pagarināts",
-        "sargs": "Mūsu piekrišanu reģistrā jūsu identifikatori (tālrunis, e-pasts, klienta numurs) aizstāti ar pseidonīmiem; piekrišanu vēsture paliek bez personas datiem.",
-        "authority_name": "Iestāde",
-        "address": "Adrese",
-        "email": "E-pasts",
-        "phone": "Tālrunis",
-        "web": "Tīmekļa vietne",
-        "withdrawn": "Atsauktās piekrišanas",
-        "footer": "Sagatavots ar Sargs",
-        "asked": "Jūsu pieprasījums",
-        "export": "Jūsu dati ir pievienoti datorlasāmā formātā (JSON un CSV, zip arhīvs); tos varat lejupielādēt arī portālā.",
-    },
-    "en": {
-        "title": "Answer to your data-subject request",
-        "request": "Request",
-        "id": "Number",
-        "kind": "Type",
-        "received": "Received",
-        "due": "Answer due",
-        "status": "Status",
-        "controller": "Controller",
-        "ground": "Ground",
-        "done": "What was done",
-        "source": "Data source",
-        "table": "Table",
-        "rows": "Rows",
-        "deleted": "Deleted",
-        "anonymised": "Anonymised",
-        "kept": "Kept",
-        "kept_title": "What was kept and why",
-        "until": "until",
-        "nothing_kept": "Nothing was kept.",
-        "failed": "This data source has not been processed yet; we will retry it.",
-        "decision": "Decision",
-        "staff_title": "Which staff looked at your data",
-        "staff_none": "No member of staff has looked at your data.",
-        "when": "When",
-        "who": "Who",
-        "role": "Role",
-        "action": "Action",
-        "reason": "Reason",
-        "authority": "Your right to complain",
-        "complain": "If you believe your personal data is processed unlawfully, you may complain to the supervisory authority:",
-        "extended": "The answer's deadline was extended",
-        "sargs": "In our consent register your identifiers (phone, e-mail, customer number) were replaced by pseudonyms; the consent history stays, without personal data.",
-        "authority_name": "Authority",
-        "address": "Address",
-        "email": "E-mail",
-        "phone": "Phone",
-        "web": "Website",
-        "withdrawn": "Consents withdrawn",
-        "footer": "Prepared with Sargs",
-        "asked": "What you asked",
-        "export": "Your data is attached in a machine-readable form (JSON and CSV in a zip archive); you can also download it in the portal.",
-    },
-}
-KIND_NAMES: dict[str, dict[str, str]] = {
-    "lv": {
-        "access": "Piekļuve datiem",
-        "rectification": "Datu labošana",
-        "erasure": "Datu dzēšana",
-        "restriction": "Apstrādes ierobežošana",
-        "portability": "Datu pārnesamība",
-        "objection": "Iebildums",
-        "automated_decision_review": "Automatizēta lēmuma pārskatīšana",
-        "consent_withdrawal": "Piekrišanas atsaukšana",
-    },
-    "en": {
-        "access": "Access",
-        "rectification": "Rectification",
-        "erasure": "Erasure",
-        "restriction": "Restriction of processing",
-        "portability": "Data portability",
-        "objection": "Objection",
-        "automated_decision_review": "Review of an automated decision",
-        "consent_withdrawal": "Consent withdrawal",
-    },
-}
-GROUND_NAMES: dict[str, dict[str, str]] = {
-    "lv": {
-        "no_longer_needed": "dati vairs nav vajadzīgi (3.1.5.1.)",
-        "consent_withdrawn": "piekrišana atsaukta (3.1.5.2.)",
-        "unlawful": "dati apstrādāti nelikumīgi (3.1.5.3.)",
-        "legal_obligation": "dzēšanu prasa tiesību akti (3.1.5.4.)",
-        "direct_marketing": "tiešā tirgvedība",
-        "legitimate_interest": "apstrāde leģitīmās interesēs",
-    },
-    "en": {
-        "no_longer_needed": "no longer needed (3.1.5.1)",
-        "consent_withdrawn": "consent withdrawn (3.1.5.2)",
-        "unlawful": "processed unlawfully (3.1.5.3)",
-        "legal_obligation": "legal obligation to erase (3.1.5.4)",
-        "direct_marketing": "direct marketing",
-        "legitimate_interest": "legitimate-interest processing",
-    },
-}
-STATUS_NAMES: dict[str, dict[str, str]] = {
-    "lv": {
-        "received": "saņemts",
-        "on_hold": "gaida papildinformāciju",
-        "verified": "identitāte pārbaudīta",
-        "in_progress": "tiek izpildīts",
-        "fulfilled": "izpildīts",
-        "partially_fulfilled": "izpildīts daļēji",
-        "refused": "atteikts",
-        "cancelled": "atsaukts",
-    },
-    "en": {
-        "received": "received",
-        "on_hold": "waiting for information",
-        "verified": "identity verified",
-        "in_progress": "in progress",
-        "fulfilled": "fulfilled",
-        "partially_fulfilled": "partially fulfilled",
-        "refused": "refused",
-        "cancelled": "cancelled",
-    },
-}
+T = Texts("dsr.response.T")
+KIND_NAMES = Texts("dsr.response.KIND_NAMES")
+GROUND_NAMES = Texts("dsr.response.GROUND_NAMES")
+STATUS_NAMES = Texts("dsr.response.STATUS_NAMES")
 
 
 def _day(value: Any) -> str:
@@ -178,7 +33,7 @@ def build_response(
     language: str | None = None,
 ) -> Document:
     """The response document for `request` in its language (or `language`)."""
-    lang = language if language in ("lv", "en") else request.language
+    lang = language if language in LANGUAGES else request.language
     t = T[lang]
     controller = policy.controller(request.controller)
     blocks: list[Block] = [

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sargs.core.db import table
 from sargs.core.errors import InvalidInput, PermissionDenied
+from sargs.core.i18n import Message
 from sargs.core.ids import new_id
 from sargs.domains.consent.audiences import iter_audience
 from sargs.domains.consent.model import ConsentState
@@ -38,10 +39,7 @@ STATES = table(ConsentState)
 SUBJECTS = table(Subject)
 EVENTS = table(EmailEvent)
 BOUNCE_MEMORY = timedelta(days=90)
-FOOTER = {
-    "lv": "Lai atteiktos no šiem e-pastiem: {url}",
-    "en": "To stop receiving these e-mails: {url}",
-}
+FOOTER = Message("mail.campaign", "FOOTER")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from sargs.core.i18n import Message
 from sargs.domains.alerts.service import in_languages, languages, local_zone, recipients, send_once
 from sargs.domains.policy.registry import PolicyRegistry, ReviewReminder
 
@@ -22,30 +23,16 @@ KIND = "policy_review"
 AHEAD = timedelta(days=30)
 REPEAT = timedelta(days=7)
 
-SUBJECT_SOON = {
-    "lv": "Sargs: privātuma politikas {policy} pārskatīšanas termiņš {due} ({name})",
-    "en": "Sargs: privacy policy {policy} is due for review on {due} ({name})",
-}
-SUBJECT_OVERDUE = {
-    "lv": "Sargs: privātuma politikas {policy} pārskatīšana nokavēta kopš {due} ({name})",
-    "en": "Sargs: privacy policy {policy} review overdue since {due} ({name})",
-}
-INTRO = {
-    "lv": "{name}: privātuma politika jāpārskata vismaz reizi {months} mēnešos (R-POL-3).",
-    "en": "{name}: the privacy policy must be reviewed at least every {months} months (R-POL-3).",
-}
-POLICY = {"lv": "Politika", "en": "Policy"}
-VERSION = {"lv": "Versija", "en": "Version"}
-PUBLISHED = {"lv": "Publicēta", "en": "Published"}
-DUE = {"lv": "Pārskatīšanas termiņš", "en": "Review due"}
-LATE = {"lv": "Nokavēts par (dienas)", "en": "Overdue by (days)"}
-NEXT = {
-    "lv": "Publicējiet pārskatītu versiju ar jaunu `policy.version` un `policy.published`; "
-    "kamēr termiņš nokavēts, atgādinājums atkārtojas reizi nedēļā.",
-    "en": "Publish the reviewed version with a new `policy.version` and `policy.published`; "
-    "while the review is overdue this reminder repeats once a week.",
-}
-CONSOLE = {"lv": "Konsolē", "en": "In the console"}
+SUBJECT_SOON = Message("policy.reviews", "SUBJECT_SOON")
+SUBJECT_OVERDUE = Message("policy.reviews", "SUBJECT_OVERDUE")
+INTRO = Message("policy.reviews", "INTRO")
+POLICY = Message("policy.reviews", "POLICY")
+VERSION = Message("policy.reviews", "VERSION")
+PUBLISHED = Message("policy.reviews", "PUBLISHED")
+DUE = Message("policy.reviews", "DUE")
+LATE = Message("policy.reviews", "LATE")
+NEXT = Message("policy.reviews", "NEXT")
+CONSOLE = Message("policy.reviews", "CONSOLE")
 
 
 def reminder_step(

@@ -27,7 +27,8 @@ from sargs.domains.policy.web import web_problems
 DPV = "https://w3id.org/dpv#"
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
-Language = Literal["lv", "en"]
+# Any language code: texts a policy lacks in it read as English, then Latvian (policy.text.Text).
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 
 LegalBasis = Literal[
     "consent", "contract", "legal_obligation", "vital_interest", "public_task", "legitimate_interest"
@@ -287,7 +288,7 @@ class SmsNumber(Frozen):
         import string
 
         for kind, text in value.items():
-            for language in ("lv", "en"):
+            for language in text.languages:
                 try:
                     names = {name for _, name, _, _ in string.Formatter().parse(text.get(language)) if name}
                 except ValueError as exc:

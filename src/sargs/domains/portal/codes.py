@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import RateLimited
+from sargs.core.i18n import Catalogue, Texts
 from sargs.core.ids import new_id
 from sargs.domains.portal.model import OneTimeCode
 from sargs.domains.portal.ports import CodeSender
@@ -32,10 +33,7 @@ MAX_ATTEMPTS = 5
 MAX_CODES_PER_HOUR = 5
 CodePurpose = Literal["signin", "contact"]
 
-MESSAGES = {
-    "lv": ("Jūsu Sargs kods: {code}. Derīgs 10 minūtes. Nevienam to nestāstiet.", "Jūsu pierakstīšanās kods"),
-    "en": ("Your Sargs code: {code}. Valid for 10 minutes. Do not share it.", "Your sign-in code"),
-}
+MESSAGES = Texts("portal.codes.MESSAGES")
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,8 @@ def issue_code(
     )
     session.flush()
     if subject_id is not None:
-        text, subject = MESSAGES.get(language, MESSAGES["lv"])
+        texts = Catalogue(language, MESSAGES.context)
+        text, subject = texts["text"], texts["subject"]
         if identity.kind == "msisdn":
             sender.send_sms(identity.value, text.format(code=code), session=session)
         else:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sargs.core.db import table
 from sargs.core.errors import InvalidInput
+from sargs.core.i18n import Texts
 from sargs.core.ids import new_id
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import CookieCategory, Policy
@@ -41,34 +42,7 @@ MARKETING_DPV = {
 INSERT = insert(table(CookieConsent))
 
 # The banner's own words (its categories come from the policy).
-BANNER_TEXT: dict[str, dict[str, str]] = {
-    "lv": {
-        "title": "Sīkdatņu izvēle",
-        "intro": "Izvēlieties, kuras sīkdatnes atļaujat. Nepieciešamās sīkdatnes mājaslapa izmanto vienmēr.",
-        "accept_all": "Atļaut visas",
-        "reject_all": "Tikai nepieciešamās",
-        "save": "Saglabāt izvēli",
-        "required": "vienmēr ieslēgtas",
-        "gpc": "Jūsu pārlūks sūta Global Privacy Control signālu: mārketinga sīkdatnes ir atteiktas.",
-        "reopen": "Sīkdatņu iestatījumi",
-        "saved": "Izvēle saglabāta.",
-        "error": "Izvēli neizdevās saglabāt. Mēģiniet vēlreiz.",
-        "policy": "Privātuma politika",
-    },
-    "en": {
-        "title": "Cookie choices",
-        "intro": "Choose which cookies you allow. The website always uses the necessary ones.",
-        "accept_all": "Allow all",
-        "reject_all": "Necessary only",
-        "save": "Save my choice",
-        "required": "always on",
-        "gpc": "Your browser sends the Global Privacy Control signal: marketing cookies are refused.",
-        "reopen": "Cookie settings",
-        "saved": "Your choice was saved.",
-        "error": "Your choice could not be saved. Please try again.",
-        "policy": "Privacy policy",
-    },
-}
+BANNER_TEXT = Texts("web.cookies.BANNER_TEXT")
 
 
 def is_marketing(category: CookieCategory) -> bool:
@@ -98,7 +72,7 @@ def _policy(registry: PolicyRegistry, controller: str) -> Policy:
 def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banner:
     """The categories and texts the banner shows, in one language."""
     if language not in BANNER_TEXT:
-        raise InvalidInput("lang must be lv or en", field="lang")
+        raise InvalidInput(f"lang must be one of {', '.join(BANNER_TEXT)}", field="lang")
     policy = _policy(registry, controller)
     company = registry.controller(controller)
     return Banner(
@@ -118,7 +92,7 @@ def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banne
             }
             for c in policy.cookie_categories
         ],
-        text=BANNER_TEXT[language],
+        text=dict(BANNER_TEXT[language]),
     )
 
 

@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from sargs.core.clock import as_utc
 from sargs.core.errors import SargsError
+from sargs.core.i18n import LANGUAGES
 from sargs.domains.access.principal import Principal
 from sargs.domains.breaches import service as breaches
 from sargs.domains.breaches.deadlines import BreachClock
@@ -307,8 +308,8 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
         ] = None,
     ) -> None:
         """The notification to the authority with every Art. 33(3) field, as PDF or JSON."""
-        if format not in ("pdf", "json") or lang not in ("lv", "en"):
-            raise _fail("--format is pdf or json, --lang is lv or en")
+        if format not in ("pdf", "json") or lang not in LANGUAGES:
+            raise _fail(f"--format is pdf or json, --lang is one of {', '.join(LANGUAGES)}")
         c = container()
         try:
             with c.read_sessions.begin() as session:

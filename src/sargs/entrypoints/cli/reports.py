@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
+from sargs.core.i18n import LANGUAGES
 from sargs.domains.ropa.processors import contract_status, processors_of
 from sargs.entrypoints.api.routers.ropa import ropa_file
 from sargs.entrypoints.cli.output import console, err, need_policies
@@ -27,11 +28,11 @@ def make_ropa_cli(container: Callable[..., Container]) -> typer.Typer:
         controller: Annotated[str, typer.Option(help="Controller id from the policy.")],
         output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
         format: Annotated[str, typer.Option("--format", help="pdf, html, csv or json.")] = "pdf",
-        lang: Annotated[str, typer.Option(help="lv or en.")] = "lv",
+        lang: Annotated[str, typer.Option(help="lv, en or another language of the catalogues.")] = "lv",
     ) -> None:
         """Write one controller's Art. 30(1) record, generated from its published policy."""
-        if format not in ("pdf", "html", "csv", "json") or lang not in ("lv", "en"):
-            raise _fail("--format is pdf, html, csv or json; --lang is lv or en")
+        if format not in ("pdf", "html", "csv", "json") or lang not in LANGUAGES:
+            raise _fail(f"--format is pdf, html, csv or json; --lang is one of {', '.join(LANGUAGES)}")
         c = container(publish=False, schema=False)
         body, _, _ = ropa_file(c, controller, format, lang)
         output.write_bytes(body)

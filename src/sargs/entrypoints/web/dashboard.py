@@ -9,7 +9,7 @@ never touch this module's panels; panels render in `order`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +34,7 @@ class PanelContext:
     now: datetime
     registry: PolicyRegistry
     lang: str
-    t: dict[str, str]
+    t: Mapping[str, str]
 
     @property
     def controllers(self) -> list[str] | None:

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from sargs.core import i18n
 from sargs.domains.breaches.deadlines import OVERDUE_BY
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.i18n import LANG_COOKIE, LANGUAGES, language_of, translator
@@ -16,6 +17,9 @@ from sargs.entrypoints.web.security import csrf_for, ensure_pre_cookie, new_pre_
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# `_()`, `gettext`, `ngettext` and `{% trans %}` in templates; the callables come with each page's
+# context (language_context), so one environment serves every language at once.
+templates.env.add_extension("jinja2.ext.i18n")
 # How a breach clock past its deadline reads, for breach-clock.js to keep it current.
 templates.env.globals["overdue_by"] = OVERDUE_BY
 
@@ -35,6 +39,27 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def language_context(lang: str) -> dict[str, Any]:
+    """What templates need for `lang`: gettext callables for ``_()``/``{% trans %}``/``ngettext``."""
+
+    def gettext(key: str, **fields: Any) -> str:
+        text = i18n.gettext(lang, key)
+        return text.format(**fields) if fields else text
+
+    def ngettext(key: str, plural: str, n: int, **fields: Any) -> str:
+        text = i18n.ngettext(lang, key, n)
+        return text.format(n=n, **fields)
+
+    return {
+        "t": translator(lang),
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "lang": lang,
+        "other_lang": next(x for x in LANGUAGES if x != lang),
+        "other_languages": [(x, i18n.gettext(x, "language_name")) for x in LANGUAGES if x != lang],
+    }
+
+
 def render(
     request: Request,
     container: Container,
@@ -51,9 +76,7 @@ def render(
         request,
         name,
         {
-            "t": translator(lang),
-            "lang": lang,
-            "other_lang": next(x for x in LANGUAGES if x != lang),
+            **language_context(lang),
             "csrf": csrf_for(container, seed),
             **context,
         },

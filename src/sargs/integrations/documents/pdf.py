@@ -8,12 +8,13 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from sargs.core.i18n import Message
 from sargs.domains.documents.model import Bullets, Document, Heading, KeyValues, Paragraph, Table
 
 FONTS = Path(__file__).parent / "fonts"
 FAMILY = "DejaVu"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_PAGE = {"lv": "Lapa", "en": "Page"}
+_PAGE = Message("documents.pdf", "_PAGE")
 _HEADING_SIZES = {1: 16.0, 2: 13.0, 3: 11.0}
 _HEADER_FILL = (230, 230, 230)
 
