@@ -10,7 +10,7 @@ PORT ?= 8000
 LOCK_ARGS ?=
 UV_COMPILE = $(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --custom-compile-command 'make lock' $(LOCK_ARGS)
 
-.PHONY: demo test test-pg check lint typecheck imports bench reliability wheel-check lock clean
+.PHONY: demo test test-pg check lint typecheck imports messages messages-check messages-move bench reliability wheel-check lock clean
 
 # Exact versions from the lock file, then Sargs itself (editable); `pip check` fails if pyproject.toml
 # declares a dependency the lock does not have (then run `make lock`).
@@ -31,9 +31,20 @@ test: $(BIN)/sargs            ## the test suite (SQLite; set SARGS_TEST_DATABASE
 test-pg: $(BIN)/sargs        ## the test suite on PostgreSQL: a database of its own on the PG_TEST_URL server
 	SARGS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-lint: $(BIN)/sargs
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+lint: $(BIN)/sargs messages-check
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
+
+messages: $(BIN)/sargs        ## extract the texts (pybabel's extractors), update every .po, compile the .mo files
+	$(BIN)/python tools/messages.py extract
+
+messages-check: $(BIN)/sargs  ## fail when an lv or en text is missing or a .po/.mo is out of date with the code
+	$(BIN)/python tools/messages.py check
+
+# Texts still in an old-style {"lv": ..., "en": ...} dict go into the catalogues. With FROM=<git ref>,
+# the dicts are read at that ref (e.g. a helper's branch) and only keys the catalogues lack are added.
+messages-move: $(BIN)/sargs   ## move old-style text dicts into the catalogues (FROM=<ref> reads them at a git ref)
+	$(BIN)/python tools/messages.py move $(if $(FROM),--from-ref $(FROM))
 
 typecheck: $(BIN)/sargs
 	$(BIN)/mypy

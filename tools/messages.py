@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -60,7 +61,20 @@ def read(lang: str) -> Catalog:
         return read_po(fp, locale=lang, domain="sargs")
 
 
+# Fixed header dates and comment: `make messages` run twice changes no byte, and merges of two
+# branches that both touched the catalogues conflict only where their messages do.
+STAMP = datetime(2026, 12, 7, tzinfo=UTC)
+HEADER = (
+    "# Sargs texts ({lang}). Message ids are keys; en.po gives the English.\n# Edit, then `make messages`."
+)
+
+
 def write(catalog: Catalog, lang: str) -> None:
+    catalog.creation_date = catalog.revision_date = STAMP
+    catalog.header_comment = HEADER.format(lang=lang)
+    catalog.last_translator = catalog.language_team = "Sargs"
+    catalog.version = "0"
+    catalog.msgid_bugs_address = ""
     path = po_path(lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()

@@ -13,7 +13,7 @@ from sargs.bootstrap import create_app
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.web.i18n import MESSAGES
+from sargs.entrypoints.web.i18n import LANGUAGES, translator
 from tests.web.test_dashboard import _console, _seed
 from tests.web.test_dsr_console import file_in_console
 from tests.web_helpers import console_login
@@ -77,8 +77,8 @@ def test_the_latvian_dashboard_names_the_consent_channels_in_latvian(
 def test_every_consent_channel_has_a_name_in_both_languages() -> None:
     from sargs.domains.policy.schema import CONSENT_CHANNELS
 
-    for lang in ("lv", "en"):
-        missing = [c for c in CONSENT_CHANNELS if f"consent_channel_{c}" not in MESSAGES[lang]]
+    for lang in LANGUAGES:
+        missing = [c for c in CONSENT_CHANNELS if f"consent_channel_{c}" not in translator(lang)]
         assert missing == [], (lang, missing)
 
 

@@ -137,7 +137,9 @@ def notification_document(content: dict[str, Any]) -> Document:
 
     status = subjects["status"]
     if status == "notified":
-        subjects_text = t.plural("subjects_notified", subjects["people_told"]).format(n=subjects["people_told"])
+        subjects_text = t.plural("subjects_notified", subjects["people_told"]).format(
+            n=subjects["people_told"]
+        )
     elif status == "exempt":
         subjects_text = t["subjects_exempt"].format(
             ground=GROUND_LETTERS.get(subjects["exemption_ground"], "")
