@@ -48,6 +48,10 @@ NO_CONTEXT = {("entrypoints/web/i18n.py", "MESSAGES")}
 FIELD = re.compile(r"\{([a-z_][a-z0-9_]*)[^{}]*\}")
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def po_path(lang: str) -> Path:
     return LOCALE / lang / "LC_MESSAGES" / "sargs.po"
 
@@ -144,7 +148,7 @@ def problems() -> list[str]:
     found: list[str] = []
     pot = template()
     if not POT.exists() or POT.read_bytes() != _pot_bytes(pot):
-        found.append(f"{POT.relative_to(ROOT)} is out of date with the code: run `make messages`")
+        found.append(f"{_shown(POT)} is out of date with the code: run `make messages`")
     wanted = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in pot if m.id}
     english = {(m.context, m.id if isinstance(m.id, str) else m.id[0]): m for m in read("en") if m.id}
     for lang in languages():
@@ -170,7 +174,7 @@ def problems() -> list[str]:
                         )
         mo = po_path(lang).with_suffix(".mo")
         if not mo.exists():
-            found.append(f"{lang}: {mo.relative_to(ROOT)} is missing: run `make messages`")
+            found.append(f"{lang}: {_shown(mo)} is missing: run `make messages`")
         else:
             with mo.open("rb") as fp:
                 compiled = {
@@ -180,7 +184,7 @@ def problems() -> list[str]:
                 }
             source_texts = {k: _text(m) for k, m in have.items() if any(_text(m)) and not m.fuzzy}
             if compiled != source_texts:
-                found.append(f"{lang}: {mo.relative_to(ROOT)} is older than its .po: run `make messages`")
+                found.append(f"{lang}: {_shown(mo)} is older than its .po: run `make messages`")
         if catalog.num_plurals != get_plural(lang).num_plurals:
             found.append(f"{lang}: Plural-Forms does not have the CLDR number of forms")
     return found
@@ -279,7 +283,7 @@ def move_file(path: Path) -> int:
     for node, name, context, texts, flat in reversed(found):
         added, differ = add(texts, context, replace=True)
         for d in differ:
-            print(f"  {path.relative_to(ROOT)}: {d}: the dict's text replaces the catalogue's")
+            print(f"  {_shown(path)}: {d}: the dict's text replaces the catalogue's")
         start, end = node.lineno - 1, node.end_lineno or node.lineno
         if context is None:
             replacement = ""
@@ -290,7 +294,7 @@ def move_file(path: Path) -> int:
             replacement = f'{name} = Texts("{context}")\n'
             needed.add("Texts")
         lines[start:end] = [replacement]
-        print(f"{path.relative_to(ROOT)}: {name}: {added} new keys moved")
+        print(f"{_shown(path)}: {name}: {added} new keys moved")
     text = "".join(lines)
     if needed:
         line = f"from sargs.core.i18n import {', '.join(sorted(needed))}\n"

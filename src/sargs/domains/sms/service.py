@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 from sargs.core.clock import as_utc
 from sargs.core.db import PerDialect, table
 from sargs.core.errors import InvalidInput
+from sargs.core.i18n import LANGUAGES
 from sargs.core.ids import new_id
 from sargs.domains.consent.service import Actor, current_states, record_consent
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import Controller, Policy, Purpose, SmsNumber
-from sargs.domains.policy.text import LANGUAGE_CODE
 from sargs.domains.sms.keywords import Command, KeywordParser, normalise
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.sms.outbox import enqueue
@@ -157,8 +157,8 @@ def _validate(msg: InboundMessage) -> None:
         raise InvalidInput("message_id must be 1 to 128 printable characters", field="message_id")
     if len(msg.text) > MAX_TEXT:
         raise InvalidInput(f"text is longer than {MAX_TEXT} characters", field="text")
-    if msg.language is not None and not LANGUAGE_CODE.fullmatch(msg.language):
-        raise InvalidInput("language must be a language code such as lv, en or ru", field="language")
+    if msg.language is not None and msg.language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}", field="language")
 
 
 def _claim_message(session: Session, row: dict[str, Any]) -> bool:
