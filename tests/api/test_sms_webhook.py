@@ -393,3 +393,17 @@ def test_operator_sees_a_persons_messages_and_replies_and_the_read_is_audited(
     # DPO must state a reason.
     r = client.get("/api/v1/sms/messages", params={"identity": f"msisdn:{own_client}"}, headers=auth("dpo"))
     assert r.status_code == 403 and r.json()["error"]["code"] == "reason_required"
+
+
+def test_a_reply_in_russian_is_ucs2_and_its_segments_are_counted(
+    client: TestClient, container: Container, own_client: str
+) -> None:
+    body = post_sms(client, own_client, "JAUNUMI", language="ru").json()
+    assert body["outcome"] == "granted"
+    text = body["reply"]["text"]
+    assert text.startswith("LMT: спасибо, согласие JAUNUMI получено.")
+    info = analyse(text)
+    assert info.encoding == "UCS-2" and info.segments == -(-len(text) // info.per_segment)
+    with container.sessions.begin() as s:
+        row = s.scalars(select(SmsOutbox).where(SmsOutbox.id == body["reply"]["id"])).one()
+        assert (row.text, row.segments) == (text, info.segments)

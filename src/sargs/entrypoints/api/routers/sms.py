@@ -13,7 +13,7 @@ A bad signature is 403 and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -47,7 +47,9 @@ class InboundJson(BaseModel):
     to: str = Field(min_length=1, max_length=32)
     text: str = Field(max_length=1600)
     received_at: datetime | None = None
-    language: Literal["lv", "en"] | None = None
+    language: str | None = Field(
+        default=None, max_length=8, description="Reply language: one of the catalogues (lv, en, ru, …)."
+    )
 
 
 class ReplyRead(BaseModel):
