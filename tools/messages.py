@@ -257,6 +257,8 @@ def add(texts: dict[str, dict[str, str]], context: str | None, *, replace: bool)
             catalogs[lang] = new_catalog(lang)
         for key, text in entries.items():
             old = catalogs[lang].get(key, context=context)
+            if not text or (old is not None and old.pluralizable):
+                continue  # an empty text is no text; a plural entry was made from it by hand
             if old is None or not old.string:
                 catalogs[lang].add(key, text, context=context)
                 added += lang == "en"
@@ -265,8 +267,8 @@ def add(texts: dict[str, dict[str, str]], context: str | None, *, replace: bool)
                 if replace:
                     old.string = text
     for lang, catalog in catalogs.items():
-        for key in texts.get("en", {}):
-            if catalog.get(key, context=context) is None:
+        for key, text in texts.get("en", {}).items():
+            if text and catalog.get(key, context=context) is None:
                 catalog.add(key, "", context=context)  # to be translated; falls back to English
         write(catalog, lang)
     return added, differ
