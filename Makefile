@@ -32,8 +32,8 @@ test-pg: $(BIN)/sargs        ## the test suite on PostgreSQL: a database of its 
 	SARGS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
 lint: $(BIN)/sargs
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 typecheck: $(BIN)/sargs
 	$(BIN)/mypy
