@@ -121,3 +121,9 @@ def test_the_term_list_is_dpv_2_2_and_its_generator_reproduces_it(tmp_path: Path
         "by": "https://w3id.org/dpv/sector/finance#CreditChecking",
         "in": "2.1",
     }
+
+
+def test_a_wrong_term_of_an_item_read_in_part_is_still_reported() -> None:
+    text = replace(BASE, "    title: {lv: Piedāvājumi, en: Offers}\n", "")
+    text = replace(text, "https://w3id.org/dpv#DirectMarketing", "https://w3id.org/dpv#NotATerm")
+    assert [p.field for p in problems_of(text)] == ["purposes[0].title", "purposes[0].dpv_purpose"]
