@@ -168,8 +168,9 @@ def test_receipt_has_kantara_and_iso_27560_fields_without_the_phone_number(
     assert receipt["services"][0]["purposes"][0]["purposeCategory"] == [
         "https://w3id.org/dpv#DirectMarketing"
     ]
-    assert receipt["iso27560"]["consent_status"] == "https://w3id.org/dpv#ConsentGiven"
-    assert receipt["iso27560"]["processing"]["legal_basis"] == "https://w3id.org/dpv#Consent"
+    record = receipt["dpv:hasRecordOfActivity"]
+    assert record["dpv:hasConsentStatus"]["@type"] == "https://w3id.org/dpv#ConsentGiven"
+    assert record["dpv:hasLegalBasis"] == "https://w3id.org/dpv#Consent"
     assert "29123456" not in json.dumps(receipt)
     assert client.get("/api/v1/consents/unknown/receipt", headers=h).status_code == 404
 

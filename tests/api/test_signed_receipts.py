@@ -67,7 +67,7 @@ def test_a_receipt_verifies_offline_with_another_jose_library_from_the_published
     header, payload = verify(token, published.text)
     assert header["typ"] == "JWT" and header["kid"].startswith("lmt.")
     assert payload == plain  # the signed receipt is exactly the JSON receipt
-    assert payload["iso27560"]["controller"]["id"] == "lmt"
+    assert payload["dpv:hasRecordOfActivity"]["dpv:hasDataController"]["dct:identifier"] == "lmt"
 
 
 def test_a_changed_receipt_or_another_companys_key_does_not_verify(client: TestClient, auth: Auth) -> None:
@@ -79,7 +79,7 @@ def test_a_changed_receipt_or_another_companys_key_does_not_verify(client: TestC
     published = client.get("/.well-known/jwks.json").text
     head, body, sig = token.split(".")
     receipt = json.loads(jose_jws.base64url_decode(body))
-    receipt["iso27560"]["event"]["action"] = "withdraw"  # an insider rewrites the receipt
+    receipt["dpv:hasRecordOfActivity"]["sargs:event"]["sargs:action"] = "withdraw"  # an insider rewrites it
     forged = ".".join([head, jose_jws.base64url_encode(json.dumps(receipt).encode()), sig])
     with pytest.raises(JWException):
         verify(forged, published)

@@ -47,6 +47,18 @@ def test_policy_check_names_file_line_and_field_of_each_problem(tmp_path: Path) 
     assert "did you mean 'consent'?" in output
 
 
+def test_policy_check_refuses_a_term_that_is_not_in_dpv_and_names_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    source = Path(EXAMPLES[0]).read_text(encoding="utf-8")
+    source = source.replace("https://w3id.org/dpv#DirectMarketing", "https://w3id.org/dpv#NotATerm", 1)
+    bad.write_text(source, encoding="utf-8")
+    line = next(i for i, text_ in enumerate(source.splitlines(), 1) if "dpv#NotATerm" in text_)
+    result = run("policy", "check", str(bad))
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    output = result.output.replace("\n", "")  # type: ignore[attr-defined]
+    assert f"{bad}:{line}:5:" in output and "unknown DPV 2.2 term 'https://w3id.org/dpv#NotATerm'" in output
+
+
 def test_policy_check_of_a_missing_file_fails_clearly(tmp_path: Path) -> None:
     result = run("policy", "check", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 1 and "cannot read policy file" in result.output  # type: ignore[attr-defined]

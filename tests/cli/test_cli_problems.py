@@ -25,6 +25,7 @@ APP = make_cli(
 NO_DATABASE = {
     "policy check",
     "policy examples",
+    "policy schema",  # prints the policy file's JSON Schema
     "policy reminders",
     "ropa export",
     "ropa processors",

@@ -87,9 +87,10 @@ def run(
         receipt = operator.get(receipt_url)
         assert receipt.status_code == 200 and staff_event_id in receipt.text
         download = operator.get(f"{receipt_url}/download")
-        assert download.json()["iso27560"]["event"]["channel"] == "staff"
-        operator_id = download.json()["iso27560"]["event"]["actor"]["id"]
-        assert download.json()["iso27560"]["event"]["evidence"]["operator"] == operator_id
+        record = download.json()["dpv:hasRecordOfActivity"]
+        assert record["sargs:event"]["sargs:channel"] == "staff"
+        operator_id = record["dpv:hasConsentStatus"]["dpv:isIndicatedBy"]["dct:identifier"]
+        assert record["sargs:event"]["sargs:evidence"]["operator"] == operator_id
 
     # 3. The subject signs in with a code by SMS, sees the consent and withdraws it.
     with TestClient(app) as person:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from starlette.responses import JSONResponse, Response
 
+from sargs.domains.consent.receipts import receipt_controller
 from sargs.entrypoints.container import Container
 
 ReceiptFormat = Literal["json", "jwt"]
@@ -28,5 +29,5 @@ def receipt_response(
 
 def signing_kid(container: Container, receipt: dict[str, Any]) -> str | None:
     """The id of the key this receipt is signed with, or None when its controller has none."""
-    key = container.receipt_keys.key_for(receipt["iso27560"]["controller"]["id"])
+    key = container.receipt_keys.key_for(receipt_controller(receipt))
     return key.kid if key is not None else None

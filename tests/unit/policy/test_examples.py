@@ -11,6 +11,7 @@ import pytest
 from sargs.bootstrap import EXAMPLES
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import DPV, Duration, Policy, Purpose
+from sargs.domains.policy.vocabulary import dpv
 
 DPV_PD = "https://w3id.org/dpv/pd#"
 T = TypeVar("T")
@@ -69,12 +70,15 @@ def test_every_purpose_has_latvian_and_english_title_and_description(example: Po
             assert text.lv != text.en, purpose.id
 
 
-def test_every_dpv_purpose_and_legal_basis_is_a_dpv_iri(example: Policy) -> None:
+def test_every_dpv_purpose_and_legal_basis_is_a_dpv_2_2_term(example: Policy) -> None:
+    terms = dpv().terms
     for purpose in example.purposes:
-        assert purpose.dpv_purpose.startswith(DPV), purpose.id
-        assert purpose.legal_basis_iri.startswith(DPV), purpose.id
+        assert purpose.dpv_purpose in terms, purpose.id
+        assert purpose.legal_basis_iri in terms, purpose.id
     for category in example.cookie_categories:
-        assert category.dpv_purpose is not None and category.dpv_purpose.startswith(DPV), category.id
+        assert category.dpv_purpose is not None and category.dpv_purpose in terms, category.id
+    for data in example.data_categories:
+        assert data.dpv_category is None or data.dpv_category in terms, data.id
 
 
 def test_data_category_tags_are_dpv_personal_data_iris(example: Policy) -> None:
@@ -205,7 +209,7 @@ def test_offers_and_loyalty_are_direct_marketing_by_calls_and_sms(telecom: Polic
 
 def test_sms_purposes_use_the_closest_dpv_terms(telecom: Policy) -> None:
     assert by_keyword(telecom, "METADATI").dpv_purpose == DPV + "ServicePersonalisation"
-    assert by_keyword(telecom, "AUTO").dpv_purpose == DPV + "CreditChecking"
+    assert by_keyword(telecom, "AUTO").dpv_purpose == "https://w3id.org/dpv/sector/finance#CreditChecking"
     assert by_keyword(telecom, "VIETA").dpv_purpose == DPV + "ProvidePersonalisedRecommendations"
 
 

@@ -29,6 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from sargs.core.errors import ConfigurationError, Conflict
+from sargs.domains.consent.receipts import receipt_controller
 
 ALG = "ES256"
 CURVE = "P-256"
@@ -137,7 +138,7 @@ class ReceiptKeys:
 
     def sign(self, receipt: Mapping[str, Any]) -> str:
         """The receipt as a compact JWS signed with its controller's key; ReceiptsUnsigned if none."""
-        controller = receipt["iso27560"]["controller"]["id"]
+        controller = receipt_controller(receipt)
         signer = self._keys.get(controller)
         if signer is None:
             raise ReceiptsUnsigned(

@@ -21,6 +21,7 @@ from sargs.domains.policy.sources import DataSource as DataSource
 from sargs.domains.policy.sources import source_problems
 from sargs.domains.policy.text import Frozen as Frozen
 from sargs.domains.policy.text import Text as Text
+from sargs.domains.policy.vocabulary import DPV_PREFIX, term_problems
 from sargs.domains.policy.web import WebSection as WebSection
 from sargs.domains.policy.web import web_problems
 
@@ -38,7 +39,8 @@ LEGAL_BASIS_DPV: dict[str, str] = {
     "contract": DPV + "Contract",
     "legal_obligation": DPV + "LegalObligation",
     "vital_interest": DPV + "VitalInterest",
-    "public_task": DPV + "PublicTask",
+    # GDPR Art. 6(1)(e), public interest or official authority: DPV has no "public task" term.
+    "public_task": "https://w3id.org/dpv/legal/eu/gdpr#A6-1-e",
     "legitimate_interest": DPV + "LegitimateInterest",
 }
 
@@ -153,8 +155,10 @@ class Purpose(Frozen):
     @field_validator("dpv_purpose", "dpv_legal_basis")
     @classmethod
     def _dpv_iri(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(DPV):
-            raise ValueError(f"must be a W3C DPV term IRI starting with {DPV}")
+        if value is not None and not value.startswith((DPV, DPV_PREFIX + "/")):
+            raise ValueError(
+                f"must be a W3C DPV term IRI starting with {DPV} (or {DPV_PREFIX}/ for an extension)"
+            )
         return value
 
     @property
@@ -488,7 +492,23 @@ class Policy(Frozen):
                 },
             )
         )
+        problems.extend(term_problems(self._dpv_terms()))
         return problems
+
+    def _dpv_terms(self) -> list[tuple[tuple[str | int, ...], str | None]]:
+        """Every DPV IRI the file gives, at its location (checked against the bundled DPV)."""
+        return [
+            *((("purposes", i, "dpv_purpose"), p.dpv_purpose) for i, p in enumerate(self.purposes)),
+            *((("purposes", i, "dpv_legal_basis"), p.dpv_legal_basis) for i, p in enumerate(self.purposes)),
+            *(
+                (("data_categories", i, "dpv_category"), c.dpv_category)
+                for i, c in enumerate(self.data_categories)
+            ),
+            *(
+                (("cookie_categories", i, "dpv_purpose"), c.dpv_purpose)
+                for i, c in enumerate(self.cookie_categories)
+            ),
+        ]
 
     def _archive_problems(
         self, i: int, rule: RetentionRule, categories: set[str], broken_sources: set[str]

@@ -21,6 +21,7 @@ from sargs.entrypoints.cli.dsr import make_dsr_cli
 from sargs.entrypoints.cli.examples import add_policy_examples
 from sargs.entrypoints.cli.ledger import make_ledger_cli
 from sargs.entrypoints.cli.output import DATABASE_URL_KEY, SargsGroup, console, err, need_policies
+from sargs.entrypoints.cli.policy_schema import add_policy_schema
 from sargs.entrypoints.cli.receipts import make_receipts_cli
 from sargs.entrypoints.cli.reports import add_policy_notify, make_ropa_cli
 from sargs.entrypoints.cli.retention import retention_cli
@@ -60,6 +61,7 @@ def make_cli(
     app.add_typer(make_receipts_cli(), name="receipts")
     add_policy_notify(policy_app, lambda **kw: container(**kw))
     add_policy_examples(policy_app, example_policies)
+    add_policy_schema(policy_app)
     app.add_typer(make_sources_cli(lambda: container(publish=False)), name="sources")
 
     state: dict[str, Any] = {}
