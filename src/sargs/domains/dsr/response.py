@@ -52,6 +52,9 @@ T: dict[str, dict[str, str]] = {
         "phone": "Tālrunis",
         "web": "Tīmekļa vietne",
         "withdrawn": "Atsauktās piekrišanas",
+        # Recipients told (GDPR Art. 19)
+        "told_title": "Kam paziņots",
+        "told_text": "Par pieprasījuma izpildi esam paziņojuši šiem datu saņēmējiem (VDAR 19. pants):",
         "footer": "Sagatavots ar Sargs",
         "asked": "Jūsu pieprasījums",
         "export": "Jūsu dati ir pievienoti datorlasāmā formātā (JSON un CSV, zip arhīvs); tos varat lejupielādēt arī portālā.",
@@ -95,6 +98,9 @@ T: dict[str, dict[str, str]] = {
         "phone": "Phone",
         "web": "Website",
         "withdrawn": "Consents withdrawn",
+        # Recipients told (GDPR Art. 19)
+        "told_title": "Who was told",
+        "told_text": "We told these recipients of your data that the request was fulfilled (GDPR Art. 19):",
         "footer": "Prepared with Sargs",
         "asked": "What you asked",
         "export": "Your data is attached in a machine-readable form (JSON and CSV in a zip archive); you can also download it in the portal.",
@@ -237,6 +243,10 @@ def build_response(
         blocks.append(KeyValues([(t["decision"], str(decision["text"]))]))
     if decision.get("withdrawn"):
         blocks.append(KeyValues([(t["withdrawn"], ", ".join(decision["withdrawn"]))]))
+    if decision.get("recipients_told"):
+        blocks.append(Heading(t["told_title"]))
+        blocks.append(Paragraph(t["told_text"]))
+        blocks.append(Bullets([str(r["name"]) for r in decision["recipients_told"]]))
     if request.kind == "access":
         blocks.append(Heading(t["staff_title"]))
         staff = [a for a in accesses if a.actor_kind in ("staff", "token")]
