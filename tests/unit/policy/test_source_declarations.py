@@ -55,7 +55,10 @@ def test_a_well_formed_declaration_has_no_problems() -> None:
 @pytest.mark.parametrize("name", ["retailer.yaml", "telecom.yaml"])
 def test_both_example_files_declare_valid_sources(name: str) -> None:
     policy = load_policy(EXAMPLES / name)
-    assert [s.kind for s in policy.data_sources] == ["sql"]
+    # The retailer's paper archive is worked by hand (issue 16): a task, not a connection.
+    assert [s.kind for s in policy.data_sources] == (
+        ["sql", "manual"] if name == "retailer.yaml" else ["sql"]
+    )
     categories = {c.id for c in policy.data_categories}
     rules: dict[str, str] = {r.id: r.anchor for r in policy.retention_rules}
     controllers = {c.id for c in policy.controllers}

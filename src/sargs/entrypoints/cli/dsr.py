@@ -179,6 +179,7 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
                     f"waiting for {k.source} ({k.assignee}, due {k.due_at:%Y-%m-%d}): "
                     f"sargs dsr task-done {request_id} {k.source} --note '…'",
                     markup=False,
+                    soft_wrap=True,
                 )
 
     @app.command("task-done")
