@@ -147,3 +147,28 @@ def test_an_unknown_controller_and_a_duplicate_source_id_are_both_reported() -> 
 def test_the_url_variable_defaults_to_the_source_id() -> None:
     assert DataSource.model_validate(shop(id="web-shop")).url_variable == "SARGS_SOURCE_WEB_SHOP_URL"
     assert DataSource.model_validate(shop(url_env="SHOP_DB")).url_variable == "SHOP_DB"
+
+
+def test_a_manual_source_names_known_categories_and_only_a_manual_source_is_worked_by_hand() -> None:
+    archive = {
+        "id": "archive",
+        "title": {"lv": "Arhīvs", "en": "Archive"},
+        "kind": "manual",
+        "manual": {"assignee": "arhivs@acme.example", "data_categories": ["email", "shoe_size"]},
+    }
+    [(at, message)] = problems(archive)
+    assert at == ("data_sources", 0, "manual", "data_categories", 1) and "shoe_size" in message
+    wrong = shop(manual={"assignee": "arhivs@acme.example"})
+    assert any("only a source of kind manual" in m for _, m in problems(wrong))
+
+
+def test_a_manual_source_needs_a_plain_assignee_address() -> None:
+    with pytest.raises(ValueError, match="assignee"):
+        DataSource.model_validate(
+            {
+                "id": "a",
+                "title": {"lv": "A", "en": "A"},
+                "kind": "manual",
+                "manual": {"assignee": "not an address"},
+            }
+        )
