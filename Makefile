@@ -31,7 +31,6 @@ test: $(BIN)/sargs            ## the test suite (SQLite; set SARGS_TEST_DATABASE
 test-pg: $(BIN)/sargs        ## the test suite on PostgreSQL: a database of its own on the PG_TEST_URL server
 	SARGS_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
-<<<<<<< HEAD
 lint: $(BIN)/sargs messages-check
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src tests benchmarks tools
@@ -46,11 +45,6 @@ messages-check: $(BIN)/sargs  ## fail when an lv or en text is missing or a .po/
 # the dicts are read at that ref (e.g. a helper's branch) and only keys the catalogues lack are added.
 messages-move: $(BIN)/sargs   ## move old-style text dicts into the catalogues (FROM=<ref> reads them at a git ref)
 	$(BIN)/python tools/messages.py move $(if $(FROM),--from-ref $(FROM))
-=======
-lint: $(BIN)/sargs
-	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/ruff format --check src tests benchmarks tools
->>>>>>> h-VO
 
 typecheck: $(BIN)/sargs
 	$(BIN)/mypy

@@ -71,3 +71,12 @@ def fulfil_via_worker(client: object, container: object, request_id: str, header
     run_tasks(container)
     reason = {"X-Access-Reason": "test: the fulfilment's outcome"}
     return client.get(f"/api/v1/dsr/requests/{request_id}", headers={**headers, **reason})  # type: ignore[attr-defined]
+
+
+def sql_sources_only(policies: list[Any]) -> list[Any]:
+    """The policies without their manual sources: for tests about the SQL sources, whose requests
+    would otherwise wait for the retailer's paper-archive task (tested in test_dsr_followups)."""
+    return [
+        p.model_copy(update={"data_sources": [s for s in p.data_sources if s.kind != "manual"]})
+        for p in policies
+    ]

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
+from sargs.bootstrap import example_policy_paths
 from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.domains.subjects.service import add_identity, find_subject_id
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
-from tests.helpers import fulfil_via_worker
+from tests.helpers import fulfil_via_worker, sql_sources_only
 from tests.integration.sources.conftest import source_url as source_url
 
 PHONE = "msisdn:+37129123456"
@@ -123,3 +127,9 @@ def test_fulfilment_is_in_the_access_log_even_when_a_source_fails_part_way(
             )
         ).all()
     assert any("fulfil" in route for route in logged), logged
+
+
+@pytest.fixture(scope="module")
+def example_policies() -> list[Policy]:
+    """Without the retailer's paper archive: its manual task is tested in test_dsr_followups."""
+    return sql_sources_only([load_policy(p) for p in example_policy_paths()])

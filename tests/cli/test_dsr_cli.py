@@ -132,11 +132,19 @@ def test_fulfil_runs_the_shop_with_progress_then_writes_the_answer(
     failed = runner.invoke(cli, ["--database-url", db_url, *POLICIES, "dsr", "fulfil", rid])
     assert failed.exit_code == 2 and "shop failed" in failed.output and "retry" in failed.output
     monkeypatch.setenv("SARGS_SOURCE_SHOP_URL", shop)
-    done = run(db_url, "dsr", "fulfil", rid)
+    waiting = run(db_url, "dsr", "fulfil", rid)
+    assert waiting.exit_code == 0, waiting.output  # type: ignore[attr-defined]
+    # The shop is erased; the paper archive (a manual source) waits for its keeper's task.
+    assert "in_progress" in waiting.output and "sargs dsr task-done" in waiting.output  # type: ignore[attr-defined]
+    wrong = run(db_url, "dsr", "task-done", rid, "shop", "--note", "done")
+    assert wrong.exit_code != 0 and "paper-archive" in wrong.output  # type: ignore[attr-defined]
+    done = run(db_url, "dsr", "task-done", rid, "paper-archive", "--note", "forms shredded")
     assert done.exit_code == 0, done.output  # type: ignore[attr-defined]
-    assert "shop" in done.output and "partially_fulfilled" in done.output  # type: ignore[attr-defined]
+    assert "partially_fulfilled" in done.output  # type: ignore[attr-defined]
     shown = run(db_url, "dsr", "show", rid)
     assert "source shop: erase ok (attempts 2)" in shown.output  # type: ignore[attr-defined]
+    assert "manual paper-archive: erase done" in shown.output  # type: ignore[attr-defined]
+    assert "told delivery-partners by email: told" in shown.output  # type: ignore[attr-defined]
     out = tmp_path / "answer.pdf"
     answer = run(db_url, "dsr", "answer", rid, "--out", str(out), "--lang", "en")
     assert answer.exit_code == 0 and out.read_bytes().startswith(b"%PDF")  # type: ignore[attr-defined]

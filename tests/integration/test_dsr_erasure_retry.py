@@ -10,13 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from sargs.bootstrap import example_policy_paths
 from sargs.core.db import make_engine
 from sargs.domains.dsr.fulfilment import erasure_tables, fulfil, runs_of
 from sargs.domains.dsr.model import DsrRequest
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
 from sargs.domains.policy.sources import DataSource
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
+from tests.helpers import sql_sources_only
 from tests.integration.sources.conftest import source_url as source_url
 from tests.integration.test_dsr_sources import ACTOR, BREAK, EMAIL, MEND, ready, scalar
 
@@ -109,3 +113,9 @@ def test_an_erasure_retried_after_a_crash_lists_the_kept_rows_again(
         assert request is not None and request.decision is not None
         assert request.decision["outcome"] == "partially_fulfilled"
         assert request.decision["kept"] == sum(expected_kept.values())
+
+
+@pytest.fixture(scope="module")
+def example_policies() -> list[Policy]:
+    """Without the retailer's paper archive: its manual task is tested in test_dsr_followups."""
+    return sql_sources_only([load_policy(p) for p in example_policy_paths()])

@@ -10,8 +10,10 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
+from sargs.bootstrap import example_policy_paths
 from sargs.core.db import make_engine
 from sargs.domains.audit.service import Accessor, log_access
 from sargs.domains.documents.model import Table
@@ -19,6 +21,8 @@ from sargs.domains.dsr.fulfilment import fulfil, runs_of
 from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
 from sargs.domains.staff.service import add_staff
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
@@ -26,6 +30,7 @@ from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import portability_bytes, response_document
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
+from tests.helpers import sql_sources_only
 from tests.integration.sources.conftest import source_url as source_url
 
 EMAIL = "peteris.src@example.lv"
@@ -173,3 +178,9 @@ def test_a_source_failing_halfway_erases_nothing_and_is_retried_alone(
     assert scalar(shop, "SELECT count(*) FROM email_events WHERE customer_id = 1") == 0
     assert 0 < scalar(shop, "SELECT count(*) FROM orders WHERE customer_id = 1") < orders
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def example_policies() -> list[Policy]:
+    """Without the retailer's paper archive: its manual task is tested in test_dsr_followups."""
+    return sql_sources_only([load_policy(p) for p in example_policy_paths()])

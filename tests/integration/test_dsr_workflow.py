@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from sargs.bootstrap import example_policy_paths
 from sargs.core.errors import Conflict, InvalidInput
 from sargs.domains.consent.service import Actor, current_states, record_consent
 from sargs.domains.consent.verify import verify_ledger
@@ -29,11 +30,14 @@ from sargs.domains.dsr.service import (
     trail,
     verify_identity,
 )
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject, SubjectIdentity
 from sargs.domains.subjects.service import create_subject
 from sargs.entrypoints.container import Container
 from tests.dsr_fakes import FakeConnectors
+from tests.helpers import sql_sources_only
 
 C = "lytagra-lv"
 EMAIL = Identity("email", "anna@example.lv")
@@ -462,3 +466,9 @@ def test_a_worker_that_died_inside_a_source_is_taken_over_after_its_lease_and_th
         actions = [e.action for e in trail(session=session, request_id=rid)]
         assert "source_rerun_after_interruption" in actions
         assert [(x.status, x.attempts) for x in runs_of(session=session, request_id=rid)] == [("ok", 2)]
+
+
+@pytest.fixture(scope="module")
+def example_policies() -> list[Policy]:
+    """Without the retailer's paper archive: its manual task is tested in test_dsr_followups."""
+    return sql_sources_only([load_policy(p) for p in example_policy_paths()])

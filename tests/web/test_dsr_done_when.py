@@ -11,20 +11,23 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from sargs.bootstrap import create_app
+from sargs.bootstrap import create_app, example_policy_paths
 from sargs.core.db import make_engine
 from sargs.domains.consent.service import Actor, record_consent
 from sargs.domains.consent.verify import verify_ledger
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject, find_subject_id
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.conftest import FakeCodeSender
-from tests.helpers import run_tasks
+from tests.helpers import run_tasks, sql_sources_only
 from tests.integration.sources.conftest import source_url as source_url
 from tests.web_helpers import console_login, csrf_of, portal_sign_in
 
@@ -217,3 +220,9 @@ def test_the_person_downloads_their_portability_export_and_nobody_else_can(
         portal_sign_in(other, "+37129000778", codes.last_code)
         assert other.get(f"/portal/requests/{rid}/export").status_code == 404
         assert other.get(f"/portal/requests/{rid}/answer").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def example_policies() -> list[Policy]:
+    """Without the retailer's paper archive: its manual task is tested in test_dsr_followups."""
+    return sql_sources_only([load_policy(p) for p in example_policy_paths()])

@@ -12,6 +12,7 @@ from sargs.domains.consent.model import (
     LedgerAnchorHead,
     LedgerCheckpoint,
 )
+from sargs.domains.dsr.followup_model import DsrRecipientNotice, DsrTask
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest, DsrSourceRun
 from sargs.domains.jobs.model import WorkerJob, WorkerTask
 from sargs.domains.mail.model import MailOutbox
@@ -40,8 +41,10 @@ __all__ = [
     "DestructionLogEntry",
     "DsrCallback",
     "DsrEvent",
+    "DsrRecipientNotice",
     "DsrRequest",
     "DsrSourceRun",
+    "DsrTask",
     "EmailEvent",
     "LedgerAnchor",
     "LedgerAnchorHead",

@@ -16,6 +16,8 @@ from sargs.core.i18n import Message
 from sargs.domains.access.principal import Principal
 from sargs.domains.audit.service import AccessAction, accesses_to_subject
 from sargs.domains.documents.model import Document
+from sargs.domains.dsr.followup_model import DsrTask
+from sargs.domains.dsr.followups import ConfirmLinks, finish_task, pending_tasks
 from sargs.domains.dsr.fulfilment import (
     LEASE,
     FulfilmentResult,
@@ -32,6 +34,7 @@ from sargs.domains.dsr.service import DsrActor, get_request, log_event
 from sargs.domains.jobs import tasks
 from sargs.domains.jobs.model import WorkerTask
 from sargs.domains.mail import outbox as mail_outbox
+from sargs.domains.mail.links import link_key
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.staff.model import StaffMember
@@ -69,7 +72,61 @@ def run_fulfilment(
         should_stop=should_stop,
         lease=lease,
         pseudonym_key=hashlib.sha256(b"sargs-erasure:" + container.settings.secret_key.encode()).digest(),
+        confirm=confirm_links(container),
     )
+
+
+CONFIRM_PATH = "/dsr/recipients/confirm"
+
+
+def confirm_links(container: Container) -> ConfirmLinks:
+    """How recipients' confirm links are signed (the mail links' key) and where they lead."""
+    s = container.settings
+    base = (s.mail_link_base_url or s.public_url or "http://127.0.0.1:8000").rstrip("/")
+    return ConfirmLinks(key=link_key(s.secret_key), base_url=base + CONFIRM_PATH)
+
+
+def complete_task(
+    container: Container,
+    session: Session,
+    *,
+    request_id: str,
+    task_id: str,
+    actor: DsrActor,
+    note: str,
+    controllers: tuple[str, ...] | None = None,
+    queue: bool = True,
+) -> tuple[DsrTask, WorkerTask | None]:
+    """Mark a manual task done (with the trail row); when it was the request's last, queue the run
+    that completes the request, in the caller's transaction (`queue=False`: the caller runs it)."""
+    now = container.clock.now()
+    request = get_request(session=session, request_id=request_id, controllers=controllers)
+    task = finish_task(
+        session=session,
+        request_id=request.id,
+        task_id=task_id,
+        staff_id=actor.id or actor.kind,
+        note=note,
+        now=now,
+    )
+    log_event(
+        session=session,
+        request=request,
+        actor=actor,
+        action="manual_task_done",
+        now=now,
+        data={"source": task.source, "task": task.id},
+    )
+    queued = None
+    if (
+        queue
+        and request.status == "in_progress"
+        and not pending_tasks(session=session, request_id=request.id)
+    ):
+        queued = queue_fulfilment(
+            session, container.registry, request_id=request.id, actor=actor, now=now, controllers=controllers
+        )
+    return task, queued
 
 
 def queue_fulfilment(

@@ -55,7 +55,10 @@ def test_a_well_formed_declaration_has_no_problems() -> None:
 @pytest.mark.parametrize("name", ["retailer.yaml", "telecom.yaml"])
 def test_both_example_files_declare_valid_sources(name: str) -> None:
     policy = load_policy(EXAMPLES / name)
-    assert [s.kind for s in policy.data_sources] == ["sql"]
+    # The retailer's paper archive is worked by hand (issue 16): a task, not a connection.
+    assert [s.kind for s in policy.data_sources] == (
+        ["sql", "manual"] if name == "retailer.yaml" else ["sql"]
+    )
     categories = {c.id for c in policy.data_categories}
     rules: dict[str, str] = {r.id: r.anchor for r in policy.retention_rules}
     controllers = {c.id for c in policy.controllers}
@@ -144,3 +147,28 @@ def test_an_unknown_controller_and_a_duplicate_source_id_are_both_reported() -> 
 def test_the_url_variable_defaults_to_the_source_id() -> None:
     assert DataSource.model_validate(shop(id="web-shop")).url_variable == "SARGS_SOURCE_WEB_SHOP_URL"
     assert DataSource.model_validate(shop(url_env="SHOP_DB")).url_variable == "SHOP_DB"
+
+
+def test_a_manual_source_names_known_categories_and_only_a_manual_source_is_worked_by_hand() -> None:
+    archive = {
+        "id": "archive",
+        "title": {"lv": "Arhīvs", "en": "Archive"},
+        "kind": "manual",
+        "manual": {"assignee": "arhivs@acme.example", "data_categories": ["email", "shoe_size"]},
+    }
+    [(at, message)] = problems(archive)
+    assert at == ("data_sources", 0, "manual", "data_categories", 1) and "shoe_size" in message
+    wrong = shop(manual={"assignee": "arhivs@acme.example"})
+    assert any("only a source of kind manual" in m for _, m in problems(wrong))
+
+
+def test_a_manual_source_needs_a_plain_assignee_address() -> None:
+    with pytest.raises(ValueError, match="assignee"):
+        DataSource.model_validate(
+            {
+                "id": "a",
+                "title": {"lv": "A", "en": "A"},
+                "kind": "manual",
+                "manual": {"assignee": "not an address"},
+            }
+        )

@@ -94,6 +94,7 @@ def _controller_node(controller: Controller) -> dict[str, Any]:
     extra = {"schema:email": contact.email, "schema:telephone": contact.phone, "schema:url": contact.url}
     return {k: v for k, v in node.items() if v is not None} | {k: v for k, v in extra.items() if v}
 
+
 TERMINATION = Message("consent.receipts", "TERMINATION")
 
 

@@ -21,9 +21,11 @@ from sargs.core.errors import Conflict, InvalidInput, SargsError
 from sargs.core.i18n import Message
 from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.dsr import workflow as wf
+from sargs.domains.dsr.followups import ConfirmLinks, open_tasks, pending_tasks, tell_recipients
 from sargs.domains.dsr.model import DsrRequest, DsrSourceRun
 from sargs.domains.dsr.service import DsrActor, close, lock_request, log_event, start_work
 from sargs.domains.policy.registry import PolicyRegistry
+from sargs.domains.policy.schema import Policy
 from sargs.domains.policy.sources import DataSource
 from sargs.domains.sources.ports import ConnectorFactory
 from sargs.domains.sources.reports import SourceAccess, SourceErasure, TableErasure, TableRows
@@ -154,6 +156,17 @@ def _begin(
                     request_id=request.id, source=s.id, operation=operation, status="pending", attempts=0
                 )
             )
+    for task in open_tasks(
+        session=session, policy=registry.policy_for(request.controller), request=request, now=now
+    ):
+        log_event(
+            session=session,
+            request=request,
+            actor=actor,
+            action="manual_task_opened",
+            now=now,
+            data={"source": task.source, "task": task.id, "due_at": task.due_at.isoformat()},
+        )
     log_event(
         session=session,
         request=request,
@@ -212,11 +225,14 @@ def fulfil(
     progress: Progress | None = None,
     pseudonym_key: bytes | None = None,
     should_stop: Callable[[], bool] | None = None,
+    confirm: ConfirmLinks | None = None,
 ) -> FulfilmentResult:
     """Run an access, portability or erasure request against every SQL source of its controller,
     one source at a time (each its own transaction here and in the source), skipping sources already
     done; close the request when all succeeded. When `should_stop` says so between two sources, the
-    lease is given back and the result is "in_progress": the next run continues."""
+    lease is given back and the result is "in_progress": the next run continues. A request with
+    manual sources' tasks still open stays in progress too; the run after the last is done closes it
+    (an erasure then tells its recipients, with confirm links made by `confirm`)."""
     with sessions.begin() as session:
         begun = _begin(
             session=session,
@@ -318,8 +334,26 @@ def fulfil(
                 now=now(),
                 data={"failed": failed},
             )
+        elif waiting := pending_tasks(session=session, request_id=request_id):
+            log_event(
+                session=session,
+                request=request,
+                actor=actor,
+                action="waiting_for_tasks",
+                now=now(),
+                data={"tasks": [t.id for t in waiting]},
+            )
         else:
-            _finish(session=session, request=request, runs=runs, actor=actor, now=now(), key=pseudonym_key)
+            _finish(
+                session=session,
+                request=request,
+                runs=runs,
+                actor=actor,
+                now=now(),
+                key=pseudonym_key,
+                policy=registry.policy_for(request.controller),
+                confirm=confirm,
+            )
         if request.lease_owner == worker:
             request.lease_owner = None
             request.lease_until = None
@@ -386,8 +420,11 @@ def _finish(
     actor: DsrActor,
     now: datetime,
     key: bytes | None = None,
+    policy: Policy | None = None,
+    confirm: ConfirmLinks | None = None,
 ) -> None:
-    """Every source is done: close the request (erasure: also Sargs' own identifiers)."""
+    """Every source is done: close the request (erasure: also Sargs' own identifiers, and its
+    recipients told before the request's identities are masked)."""
     if request.kind != "erasure":
         rows = sum(sum(len(t["rows"]) for t in (r.result or {}).get("tables", [])) for r in runs)
         close(
@@ -401,6 +438,11 @@ def _finish(
         )
         return
     kept = sum(t.kept for r in runs for t in erasure_tables(r.result or {}))
+    told = (
+        tell_recipients(session=session, policy=policy, request=request, now=now, confirm=confirm)
+        if policy is not None and confirm is not None
+        else []
+    )
     removed, mentions, shared = 0, [], False
     if request.subject_id is not None:
         # Sargs' identifiers serve every company of the group: they are pseudonymised only when no
@@ -433,6 +475,7 @@ def _finish(
             "sargs_identifiers_pseudonymised": removed,
             "identifiers_kept_for_other_companies": shared,
             "ledger_mentions": mentions,
+            "recipients_told": told,
         },
     )
 

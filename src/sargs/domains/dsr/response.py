@@ -92,6 +92,10 @@ def build_response(
         blocks.append(KeyValues([(t["decision"], str(decision["text"]))]))
     if decision.get("withdrawn"):
         blocks.append(KeyValues([(t["withdrawn"], ", ".join(decision["withdrawn"]))]))
+    if decision.get("recipients_told"):
+        blocks.append(Heading(t["told_title"]))
+        blocks.append(Paragraph(t["told_text"]))
+        blocks.append(Bullets([str(r["name"]) for r in decision["recipients_told"]]))
     if request.kind == "access":
         blocks.append(Heading(t["staff_title"]))
         staff = [a for a in accesses if a.actor_kind in ("staff", "token")]

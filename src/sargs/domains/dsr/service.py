@@ -16,6 +16,7 @@ from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.core.ids import new_id
 from sargs.domains.consent.service import Actor
 from sargs.domains.dsr import workflow as wf
+from sargs.domains.dsr.followups import TOLD_KINDS, ConfirmLinks, tell_recipients
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest
 from sargs.domains.dsr.withdrawals import withdraw_consents
 from sargs.domains.policy.registry import PolicyRegistry
@@ -373,10 +374,13 @@ def record_decision(
     text: str,
     actor: DsrActor,
     now: datetime,
+    confirm: ConfirmLinks | None = None,
 ) -> None:
     """Fulfil a request that is a recorded decision: rectification, restriction, review of an
     automated decision, objection; a consent withdrawal goes through the consent service. Any
-    request may be refused with a reason (e.g. manifestly unfounded), also before work starts."""
+    request may be refused with a reason (e.g. manifestly unfounded), also before work starts.
+    A rectification or restriction tells the recipients the policy links to it (`confirm`: how
+    their confirm links are made; without it nobody is told)."""
     if outcome == "refused":
         close(session=session, request=request, outcome="refused", text=text, actor=actor, now=now)
         return
@@ -399,6 +403,14 @@ def record_decision(
             actor=actor.consent_actor(),
             now=now,
             direct_marketing_only=True,
+        )
+    if request.kind in TOLD_KINDS and confirm is not None:
+        extra["recipients_told"] = tell_recipients(
+            session=session,
+            policy=registry.policy_for(request.controller),
+            request=request,
+            now=now,
+            confirm=confirm,
         )
     close(session=session, request=request, outcome=outcome, text=text, actor=actor, now=now, extra=extra)
 

@@ -1,4 +1,5 @@
-"""Signed links in e-mails: tracking pixel, click redirect, unsubscribe (R-WEB-2).
+"""Signed links in e-mails: tracking pixel, click redirect, unsubscribe (R-WEB-2), and a
+recipient's confirmation that it acted on an erasure or rectification it was told of (GDPR Art. 19).
 
 A token is `base64url(JSON payload).base64url(HMAC-SHA256(payload)[:16])`, keyed by a key derived
 from SARGS_SECRET_KEY. Nothing in it can be changed without the key, so a click link only ever
@@ -15,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["o", "c", "u"]  # open pixel, click, unsubscribe
+Kind = Literal["o", "c", "u", "r"]  # open pixel, click, unsubscribe, recipient's confirmation
 MAX_TOKEN = 4096
 
 
@@ -40,15 +41,27 @@ class LinkPayload:
     controller: str
     purpose: str | None = None
     url: str | None = None
+    expires: int | None = None  # Unix time after which the link no longer works (None: never)
+
+    def expired(self, now: float) -> bool:
+        """Whether the link has run out at `now` (Unix time)."""
+        return self.expires is not None and now > self.expires
 
 
 def sign(key: bytes, payload: LinkPayload) -> str:
     """A token carrying `payload`, signed with `key`."""
-    doc = {"k": payload.kind, "s": payload.subject_id, "m": payload.message_id, "c": payload.controller}
+    doc: dict[str, str | int] = {
+        "k": payload.kind,
+        "s": payload.subject_id,
+        "m": payload.message_id,
+        "c": payload.controller,
+    }
     if payload.purpose is not None:
         doc["p"] = payload.purpose
     if payload.url is not None:
         doc["u"] = payload.url
+    if payload.expires is not None:
+        doc["e"] = payload.expires
     body = _b64(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode())
     mac = hmac.new(key, body.encode(), hashlib.sha256).digest()[:16]
     return f"{body}.{_b64(mac)}"
@@ -77,6 +90,7 @@ def verify(key: bytes, token: str, *, kind: Kind) -> LinkPayload | None:
             controller=str(doc["c"]),
             purpose=doc.get("p"),
             url=doc.get("u"),
+            expires=int(doc["e"]) if "e" in doc else None,
         )
-    except KeyError:
+    except (KeyError, TypeError, ValueError):
         return None

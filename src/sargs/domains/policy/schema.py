@@ -245,6 +245,13 @@ class Processor(Frozen):
     country: str = Field(default="LV", min_length=2, max_length=2)
     transfer_outside_eea: bool = False
     contract: ProcessorContract
+    # GDPR Art. 19: where it is told of an erasure, rectification or restriction, in which language,
+    # and which of the person's identifiers it holds (the notice names only those).
+    contact: Contact = Contact()
+    language: Language | None = Field(default=None, description="Notices' language; the policy's default.")
+    identifies_by: list[Literal["msisdn", "email", "customer"]] = Field(
+        default_factory=list, description="The person's identifiers this recipient holds."
+    )
 
 
 class CookieCategory(Frozen):

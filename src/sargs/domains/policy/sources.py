@@ -102,6 +102,29 @@ class SourceTable(_Frozen):
         return next((f for f in self.fields if f.name == name), None)
 
 
+ManualKind = Literal["access", "portability", "erasure"]
+MANUAL_KINDS: tuple[ManualKind, ...] = ("access", "portability", "erasure")
+
+
+class ManualWork(_Frozen):
+    """How a `manual` source (a paper archive, a system with no API) is worked through: fulfilling a
+    request makes a task for `assignee`, due `due_days` later; the request completes only when it is done."""
+
+    assignee: str = Field(
+        pattern=r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$",
+        max_length=320,
+        description="E-mail of the staff member who does the work.",
+    )
+    due_days: int = Field(default=7, gt=0, le=60, description="Days from fulfilment to the task's due date.")
+    kinds: list[ManualKind] = Field(
+        default_factory=lambda: list(MANUAL_KINDS),
+        min_length=1,
+        description="The requests that need work here.",
+    )
+    data_categories: list[SourceSlug] = Field(default_factory=list)
+    instructions: Text | None = None
+
+
 class DataSource(_Frozen):
     id: SourceSlug
     title: Text
@@ -113,6 +136,7 @@ class DataSource(_Frozen):
         description="Environment variable with the SQLAlchemy URL; default SARGS_SOURCE_<ID>_URL.",
     )
     tables: list[SourceTable] = Field(default_factory=list)
+    manual: ManualWork | None = Field(default=None, description="Who works a manual source, and how soon.")
 
     @property
     def url_variable(self) -> str:
@@ -140,6 +164,14 @@ def source_problems(
                 problems.append(((*at, "controllers", j), unknown("controller", c, controllers)))
         if source.kind == "sql" and not source.tables:
             problems.append(((*at, "tables"), "an sql source needs at least one table"))
+        if source.manual is not None:
+            if source.kind != "manual":
+                problems.append(((*at, "manual"), "only a source of kind manual is worked by hand"))
+            for j, d in enumerate(source.manual.data_categories):
+                if d not in categories:
+                    problems.append(
+                        ((*at, "manual", "data_categories", j), unknown("data category", d, categories))
+                    )
         names = [t.name for t in source.tables]
         for k, table in enumerate(source.tables):
             tat = (*at, "tables", k)

@@ -14,11 +14,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 
 from sargs.core.errors import SargsError
 from sargs.domains.dsr.callbacks import deliver_callbacks
+from sargs.domains.dsr.followups import notices_of, pending_tasks, tasks_of
 from sargs.domains.dsr.fulfilment import runs_of, sql_sources
 from sargs.domains.dsr.reminders import digests, queue_digests, remind
 from sargs.domains.dsr.service import DsrActor, get_request, list_requests, missing_of, trail
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.dsr_common import response_bytes, response_document, run_fulfilment
+from sargs.entrypoints.dsr_common import complete_task, response_bytes, response_document, run_fulfilment
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -93,6 +94,13 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
                     f"  source {run.source}: {run.operation} {run.status} (attempts {run.attempts}) {run.error or ''}",
                     markup=False,
                 )
+            for k in tasks_of(session=session, request_id=r.id):
+                console.print(
+                    f"  manual {k.source}: {k.operation} {k.status} (due {k.due_at:%Y-%m-%d}, {k.assignee})",
+                    markup=False,
+                )
+            for n in notices_of(session=session, request_id=r.id):
+                console.print(f"  told {n.recipient} by {n.channel}: {n.status}", markup=False)
 
     @app.command("remind")
     def dsr_remind(
@@ -162,6 +170,52 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
         console.print(f"request {request_id}: {result.status}")
         if result.errors:
             raise typer.Exit(2)
+        _say_waiting(c, request_id)
+
+    def _say_waiting(c: Container, request_id: str) -> None:
+        with c.read_sessions.begin() as session:
+            for k in pending_tasks(session=session, request_id=request_id):
+                console.print(
+                    f"waiting for {k.source} ({k.assignee}, due {k.due_at:%Y-%m-%d}): "
+                    f"sargs dsr task-done {request_id} {k.source} --note '…'",
+                    markup=False,
+                    soft_wrap=True,
+                )
+
+    @app.command("task-done")
+    def dsr_task_done(
+        request_id: str,
+        source: Annotated[str, typer.Argument(help="The manual source whose task is done.")],
+        note: Annotated[str, typer.Option("--note", help="What was done (kept on the request's trail).")],
+    ) -> None:
+        """Mark a manual source's task done; the last one completes the request (its sources run again)."""
+        c = container()
+        actor = DsrActor("system", "cli")
+        try:
+            with c.sessions.begin() as session:
+                task = next(
+                    (t for t in tasks_of(session=session, request_id=request_id) if t.source == source), None
+                )
+                if task is None:
+                    known = (
+                        ", ".join(t.source for t in tasks_of(session=session, request_id=request_id))
+                        or "none"
+                    )
+                    raise typer.BadParameter(
+                        f"no task for source {source!r} on this request (its tasks: {known})"
+                    )
+                complete_task(
+                    c, session, request_id=request_id, task_id=task.id, actor=actor, note=note, queue=False
+                )
+                left = pending_tasks(session=session, request_id=request_id)
+            if not left:
+                result = run_fulfilment(c, request_id, actor)
+                console.print(f"request {request_id}: {result.status}")
+            else:
+                _say_waiting(c, request_id)
+        except SargsError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}")
+            raise typer.Exit(1) from None
 
     @app.command("answer")
     def dsr_answer(

@@ -17,10 +17,12 @@ from sargs.entrypoints.web.routes import (
     console,
     console_breaches,
     console_dsr,
+    console_followups,
     console_reports,
     console_retention,
     console_signin,
     portal,
+    recipients,
     start,
 )
 from sargs.entrypoints.web.security import (
@@ -41,11 +43,13 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.include_router(console_signin.router, prefix="/console", include_in_schema=False)
     app.include_router(console.router, prefix="/console", include_in_schema=False)
     app.include_router(console_dsr.router, prefix="/console", include_in_schema=False)
+    app.include_router(console_followups.router, prefix="/console", include_in_schema=False)
     app.include_router(console_breaches.router, prefix="/console", include_in_schema=False)
     app.include_router(console_reports.router, prefix="/console", include_in_schema=False)
     app.include_router(console_retention.router, prefix="/console", include_in_schema=False)
     app.include_router(portal.router, prefix="/portal", include_in_schema=False)
     app.include_router(start.router)
+    app.include_router(recipients.router)
     install_visitors(app, container)
     api_handler = app.exception_handlers[SargsError]
 

@@ -35,7 +35,13 @@ from sargs.entrypoints.api.deps import (
     stated_reason,
 )
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, TaskRead, accepted, error_responses
-from sargs.entrypoints.dsr_common import audit_request, queue_fulfilment, response_bytes, response_document
+from sargs.entrypoints.dsr_common import (
+    audit_request,
+    confirm_links,
+    queue_fulfilment,
+    response_bytes,
+    response_document,
+)
 
 router = APIRouter(tags=["rights requests"], responses=AUTHENTICATED_ERRORS)
 
@@ -296,6 +302,7 @@ def fulfil_request(
                 text=decision.text,
                 actor=_actor(principal),
                 now=now,
+                confirm=confirm_links(container),
             )
             audit(
                 session,

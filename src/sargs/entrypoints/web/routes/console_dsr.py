@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sargs.core.errors import InvalidInput, SargsError
 from sargs.domains.audit.service import AccessAction
 from sargs.domains.dsr import workflow as wf
+from sargs.domains.dsr.followups import notices_of, tasks_of
 from sargs.domains.dsr.fulfilment import SOURCE_KINDS, runs_of
 from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
@@ -39,6 +40,7 @@ from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import (
     audit_request,
+    confirm_links,
     notify_requester,
     portability_bytes,
     queue_fulfilment,
@@ -246,6 +248,8 @@ def _detail(
             "events": trail(session=session, request_id=row.id),
             "runs": runs_of(session=session, request_id=row.id),
             "task": latest_task(session=session, kind="dsr_fulfil", target=row.id),
+            "notices": notices_of(session=session, request_id=row.id),  # recipients told (Art. 19)
+            "manual_tasks": tasks_of(session=session, request_id=row.id),
             "methods": wf.CHANNEL_METHODS.get(row.channel, ()),
             "final": row.status in wf.FINAL,
             "source_kind": row.kind in SOURCE_KINDS,
@@ -465,6 +469,7 @@ def dsr_fulfil(
                 text=text,
                 actor=_actor(user),
                 now=container.clock.now(),
+                confirm=confirm_links(container),
             ),
         )
     try:  # in progress, logged and queued together; the worker runs the sources
