@@ -21,6 +21,7 @@ from sargs.entrypoints.web.routes import (
     console_retention,
     console_signin,
     portal,
+    portal_requests,
     start,
 )
 from sargs.entrypoints.web.security import (
@@ -45,6 +46,7 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.include_router(console_reports.router, prefix="/console", include_in_schema=False)
     app.include_router(console_retention.router, prefix="/console", include_in_schema=False)
     app.include_router(portal.router, prefix="/portal", include_in_schema=False)
+    app.include_router(portal_requests.router, prefix="/portal", include_in_schema=False)
     app.include_router(start.router)
     install_visitors(app, container)
     api_handler = app.exception_handlers[SargsError]
