@@ -218,3 +218,56 @@ def test_another_persons_request_does_not_exist(
         r = other.post(f"/portal/requests/{rid}/cancel", data={"csrf": csrf_of(page.text)})
         assert r.status_code == 404
     assert _status(container, rid) == "received"
+
+
+def test_stored_results_are_purged_after_the_retention_period_and_the_ledger_still_verifies(
+    browser: TestClient, codes: FakeCodeSender, subject_id: str, container: Container
+) -> None:
+    from sqlalchemy import text
+
+    from sargs.domains.consent.verify import verify_ledger
+    from sargs.domains.dsr.model import DsrSourceRun
+    from sargs.domains.dsr.purge import purge_results
+    from sargs.domains.dsr.service import close
+
+    portal_sign_in(browser, PHONE, codes.last_code)
+    rid = _file(browser, container, subject_id, "access", "all of it", named=True)
+    now = container.clock.now()
+    staff = DsrActor("staff", "u1")
+    with container.sessions.begin() as s:
+        req = lock_request(session=s, request_id=rid)
+        verify_identity(session=s, request=req, method="portal_session", evidence={}, actor=staff, now=now)
+        start_work(session=s, request=req, actor=staff, now=now)
+        s.add(
+            DsrSourceRun(
+                request_id=rid,
+                source="crm",
+                operation="collect",
+                status="ok",
+                attempts=1,
+                result={"found": {"email": ["ilze@example.lv"]}},
+            )
+        )
+        s.flush()
+        close(session=s, request=req, outcome="fulfilled", text="Here is your data", actor=staff, now=now)
+    days = container.registry.policy_for("lmt").deadlines.dsr_result_retention_days
+    assert days == 30  # the documented default
+    with container.sessions.begin() as s:  # within the period: kept
+        assert purge_results(session=s, registry=container.registry, now=container.clock.now()).runs == 0
+    container.clock.advance(days=days + 1)  # type: ignore[attr-defined]
+    with container.sessions.begin() as s:
+        report = purge_results(session=s, registry=container.registry, now=container.clock.now())
+    assert (report.requests, report.runs) == (1, 1)
+    with container.read_sessions.begin() as s:
+        stored = s.execute(
+            text("SELECT result FROM dsr_source_runs WHERE request_id = :r"), {"r": rid}
+        ).scalar()
+        assert stored is None  # SQL NULL: nothing collected is left
+        assert _events(container, rid, "results_purged") == 1
+        assert verify_ledger(session=s).ok
+    with container.sessions.begin() as s:  # rerun: nothing more
+        assert purge_results(session=s, registry=container.registry, now=container.clock.now()).requests == 0
+    # The export is gone with a clear page; the answer letter itself stays.
+    portal_sign_in(browser, PHONE, codes.last_code)  # a month later the old session has ended
+    gone = browser.get(f"/portal/requests/{rid}/export?lang=en")
+    assert gone.status_code == 410 and "purged" in gone.text

@@ -487,6 +487,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "pr_step_cancelled": "Cancelled",
         "pr_step_other": "Status changed",
         "pr_link_expired": "This download link has expired. Sign in to the portal to get a new one.",
+        "pr_export_purged": "The data collected for this request was purged after the retention period; the answer letter remains.",
     },
     "lv": {
         "app": "Sargs",
@@ -963,6 +964,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "pr_step_cancelled": "Atsaukts",
         "pr_step_other": "Statuss mainīts",
         "pr_link_expired": "Šīs lejupielādes saites derīgums ir beidzies. Ieejiet portālā, lai saņemtu jaunu.",
+        "pr_export_purged": "Šim pieprasījumam savāktie dati pēc glabāšanas termiņa ir dzēsti; atbildes vēstule saglabājas.",
     },
 }
 

@@ -14,6 +14,7 @@ from sargs.domains.access.scope import subject_controllers
 from sargs.domains.dsr.intake import Intake, file_request, portal_identity_evidence
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.own import cancel_own, complete_own, portal_view, timeline
+from sargs.domains.dsr.purge import is_purged
 from sargs.domains.dsr.service import DsrActor, list_requests
 from sargs.domains.dsr.workflow import ERASURE_GROUNDS, OBJECTION_SCOPES
 from sargs.domains.portal.service import REQUEST_KINDS
@@ -234,6 +235,10 @@ def request_answer(
 def request_export(request_id: str, request: Request, container: ContainerDep, user: SubjectDep) -> Response:
     """The person's data from an access or portability request: JSON and CSV in a zip."""
     _own_request(container, user, request_id)
+    with container.read_sessions.begin() as session:
+        purged = is_purged(session=session, request_id=request_id)
+    if purged:
+        return _detail_page(request, container, user, request_id, status=410, purged=True)
     body = portability_bytes(container, request_id)
     with container.sessions.begin() as session:
         _log(session, container, request, user.subject_id, "export")
