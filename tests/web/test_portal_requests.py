@@ -250,6 +250,14 @@ def test_stored_results_are_purged_after_the_retention_period_and_the_ledger_sti
         )
         s.flush()
         close(session=s, request=req, outcome="fulfilled", text="Here is your data", actor=staff, now=now)
+    detail = browser.get(f"/portal/requests/{rid}?lang=en").text
+    import re
+
+    link = re.search(r'href="(/portal/answers/[^"?]+)\?format=html"', detail)
+    assert link, detail
+    assert browser.get(link.group(1) + "?format=html").status_code == 200
+    forged = link.group(1)[:-3] + ("AAA" if not link.group(1).endswith("AAA") else "BBB")
+    assert browser.get(forged).status_code == 404
     days = container.registry.policy_for("lmt").deadlines.dsr_result_retention_days
     assert days == 30  # the documented default
     with container.sessions.begin() as s:  # within the period: kept
@@ -269,5 +277,7 @@ def test_stored_results_are_purged_after_the_retention_period_and_the_ledger_sti
         assert purge_results(session=s, registry=container.registry, now=container.clock.now()).requests == 0
     # The export is gone with a clear page; the answer letter itself stays.
     portal_sign_in(browser, PHONE, codes.last_code)  # a month later the old session has ended
+    expired = browser.get(link.group(1) + "?format=html&lang=en")
+    assert expired.status_code == 410 and "link has expired" in expired.text
     gone = browser.get(f"/portal/requests/{rid}/export?lang=en")
     assert gone.status_code == 410 and "purged" in gone.text

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sargs.core.errors import Conflict, InvalidInput, NotFound
 from sargs.domains.access.scope import subject_controllers
 from sargs.domains.dsr.intake import Intake, file_request, portal_identity_evidence
+from sargs.domains.dsr.links import check_answer, link_key, sign_answer
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.own import cancel_own, complete_own, portal_view, timeline
 from sargs.domains.dsr.purge import is_purged
@@ -140,6 +141,12 @@ def _detail_page(
             steps=steps,
             view=view,
             controller_name=name,
+            answer_token=sign_answer(
+                link_key(container.settings.secret_key),
+                request_id=row.id,
+                subject_id=user.subject_id,
+                now=now,
+            ),
             done=request.query_params.get("done"),
             **extra,
         )
@@ -229,6 +236,25 @@ def request_answer(
         media_type=media,
         headers={"Content-Disposition": f'inline; filename="answer-{request_id}.{format}"'},
     )
+
+
+@router.get("/answers/{token}")
+def signed_answer(
+    token: str,
+    request: Request,
+    container: ContainerDep,
+    user: SubjectDep,
+    format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",
+) -> Response:
+    """The answer through a signed link that expires (ANSWER_LINK_TTL); expired: 410 and a clear page."""
+    request_id, expired = check_answer(
+        link_key(container.settings.secret_key), token, subject_id=user.subject_id, now=container.clock.now()
+    )
+    if request_id is None:
+        raise NotFound("no such answer")
+    if expired:
+        return _detail_page(request, container, user, request_id, status=410, link_expired=True)
+    return request_answer(request_id, request, container, user, format)
 
 
 @router.get("/requests/{request_id}/export")
