@@ -268,6 +268,8 @@ class Deadlines(Frozen):
     marketing_objection_hours: int = Field(default=72, gt=0)
     breach_notification_hours: int = Field(default=72, gt=0)
     repeat_request_months: int = Field(default=6, ge=0)
+    # Issue 16 part 6: what fulfilment collected is kept this many days after the answer, then purged.
+    dsr_result_retention_days: int = Field(default=30, ge=0)
 
 
 SmsReplyKind = Literal["granted", "withdrawn", "refused", "help", "stop_all", "start"]

@@ -102,6 +102,17 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
             for n in notices_of(session=session, request_id=r.id):
                 console.print(f"  told {n.recipient} by {n.channel}: {n.status}", markup=False)
 
+    @app.command("purge-results")
+    def dsr_purge_results() -> None:
+        """Purge what fulfilment collected for requests answered longer ago than the policy's
+        `deadlines.dsr_result_retention_days` (the worker runs this daily; safe to rerun)."""
+        from sargs.domains.dsr.purge import purge_results
+
+        c = container()
+        with c.sessions.begin() as session:
+            report = purge_results(session=session, registry=c.registry, now=c.clock.now())
+        console.print(report.summary())
+
     @app.command("remind")
     def dsr_remind(
         within: Annotated[

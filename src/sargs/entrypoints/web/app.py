@@ -22,6 +22,7 @@ from sargs.entrypoints.web.routes import (
     console_retention,
     console_signin,
     portal,
+    portal_requests,
     recipients,
     start,
 )
@@ -48,6 +49,7 @@ def install_web(app: FastAPI, container: Container) -> None:
     app.include_router(console_reports.router, prefix="/console", include_in_schema=False)
     app.include_router(console_retention.router, prefix="/console", include_in_schema=False)
     app.include_router(portal.router, prefix="/portal", include_in_schema=False)
+    app.include_router(portal_requests.router, prefix="/portal", include_in_schema=False)
     app.include_router(start.router)
     app.include_router(recipients.router)
     install_visitors(app, container)

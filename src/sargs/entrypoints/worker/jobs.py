@@ -111,6 +111,15 @@ def dsr_remind(ctx: JobContext) -> str:
     return f"{len(items)} reminders, {queued} e-mails queued"
 
 
+def dsr_purge(ctx: JobContext) -> str:
+    """Purge what fulfilment collected once the answer is past the policy's retention period."""
+    from sargs.domains.dsr.purge import purge_results
+
+    c = ctx.container
+    with c.sessions.begin() as session:
+        return purge_results(session=session, registry=c.registry, now=c.clock.now()).summary()
+
+
 def breach_alerts(ctx: JobContext) -> str:
     """E-mail the DPO 24 h and 6 h before a breach's 72-hour deadline, each once."""
     from sargs.domains.breaches.alerts import queue_deadline_alerts
@@ -247,6 +256,7 @@ JOBS: dict[str, Job] = {
     "mail_send": mail_send,
     "dsr_callbacks": dsr_callbacks,
     "dsr_remind": dsr_remind,
+    "dsr_purge": dsr_purge,
     "breach_alerts": breach_alerts,
     "policy_review": policy_review,
     "ledger_verify": ledger_verify,

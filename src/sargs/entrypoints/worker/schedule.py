@@ -27,6 +27,7 @@ DEFAULTS: dict[str, str] = {
     "mail_send": "10s",
     "dsr_callbacks": "1m",
     "dsr_remind": "0 7 * * *",  # every morning, Riga time
+    "dsr_purge": "15 3 * * *",  # stored fulfilment results past their retention period (issue 16)
     "breach_alerts": "1m",  # the 24 h and 6 h warnings before the 72-hour deadline
     "policy_review": "0 8 * * *",
     "ledger_verify": "1h",  # incremental: only events since the last checkpoint

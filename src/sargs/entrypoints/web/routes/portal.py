@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from sargs.core.errors import InvalidInput, NotFound, RateLimited, RateLimitUnavailable
@@ -18,13 +18,8 @@ from sargs.domains.access.sessions import end_session, open_session
 from sargs.domains.audit.service import AccessAction, Accessor, log_access
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import get_event, history
-from sargs.domains.dsr.intake import Intake, file_request, portal_identity_evidence
-from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, list_requests
-from sargs.domains.dsr.workflow import ERASURE_GROUNDS, OBJECTION_SCOPES
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.portal.service import (
-    REQUEST_KINDS,
     confirm_contact_change,
     finish_sign_in,
     offered_purposes,
@@ -37,7 +32,6 @@ from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import view_subject
 from sargs.entrypoints.api.deps import ContainerDep, pseudonymise_ip, route_name
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.dsr_common import portability_bytes, response_bytes, response_document
 from sargs.entrypoints.receipts import JWKS_PATH, ReceiptFormat, receipt_response, signing_kid
 from sargs.entrypoints.web.i18n import language_of
 from sargs.entrypoints.web.render import is_htmx, render
@@ -394,122 +388,3 @@ def contact_verify(
             bad=True,
         )
     return RedirectResponse("/portal/contact?changed=1", status_code=303)
-
-
-# --- rights requests (R-DSR-2: the portal channel) ----------------------------------------------
-
-
-def _requests_page(
-    request: Request, container: Container, user: SubjectUser, status: int = 200, **extra: Any
-) -> HTMLResponse:
-    with container.sessions.begin() as session:
-        items = list_requests(
-            session=session, now=container.clock.now(), subject_id=user.subject_id, limit=200
-        )
-        controllers = sorted(subject_controllers(session=session, subject_id=user.subject_id))
-        _log(session, container, request, user.subject_id, "read")
-    names = {
-        c: container.registry.controller(c).short_name
-        for c in controllers
-        if c in container.registry.controller_ids
-    }
-    return page(
-        request,
-        container,
-        "portal/requests.html",
-        status=status,
-        items=list(reversed(items)),
-        kinds=REQUEST_KINDS,
-        grounds=ERASURE_GROUNDS + OBJECTION_SCOPES,
-        names=names,
-        **extra,
-    )
-
-
-@router.get("/requests")
-def requests_page(request: Request, container: ContainerDep, user: SubjectDep) -> HTMLResponse:
-    return _requests_page(request, container, user, received=request.query_params.get("received"))
-
-
-@router.post("/requests")
-def request_start(
-    request: Request,
-    container: ContainerDep,
-    user: SubjectDep,
-    csrf: Csrf,
-    controller: Annotated[str, Form(max_length=64)],
-    kind: Annotated[str, Form(max_length=32)],
-    details: Annotated[str, Form(max_length=4000)] = "",
-    ground: Annotated[str, Form(max_length=32)] = "",
-    name: Annotated[str, Form(max_length=200)] = "",
-    address: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
-    """File a rights request; staff verify the person (signed in with a code) before work starts."""
-    check_csrf(request, container, PORTAL_COOKIE, csrf)
-    try:
-        with container.sessions.begin() as session:
-            if controller not in subject_controllers(session=session, subject_id=user.subject_id):
-                raise InvalidInput("choose a company that holds your data", field="controller")
-            file_request(
-                session=session,
-                registry=container.registry,
-                intake=Intake(
-                    controller=controller,
-                    kind=kind,
-                    channel="portal",
-                    identities=portal_identity_evidence(session=session, subject_id=user.subject_id),
-                    requester={"name": name, "address": address},
-                    details=details,
-                    ground=ground or None,
-                    language=_lang(request, container),
-                    subject_id=user.subject_id,
-                ),
-                actor=DsrActor("subject", user.subject_id),
-                now=container.clock.now(),
-            )
-            _log(session, container, request, user.subject_id, "change", controllers=[controller])
-    except InvalidInput as exc:
-        return _requests_page(request, container, user, status=422, error=exc.message)
-    return RedirectResponse("/portal/requests?received=1", status_code=303)
-
-
-def _own_request(container: Container, user: SubjectUser, request_id: str) -> None:
-    with container.read_sessions.begin() as session:
-        row = session.get(DsrRequest, request_id)
-        if row is None or row.subject_id != user.subject_id:
-            raise NotFound("no such request")
-
-
-@router.get("/requests/{request_id}/answer")
-def request_answer(
-    request_id: str,
-    request: Request,
-    container: ContainerDep,
-    user: SubjectDep,
-    format: Annotated[str, Query(pattern="^(pdf|html)$")] = "pdf",
-) -> Response:
-    """The answer to the person's own request, in their language."""
-    _own_request(container, user, request_id)
-    document = response_document(container, request_id, language=_lang(request, container))
-    with container.sessions.begin() as session:
-        _log(session, container, request, user.subject_id, "export")
-    body, media = response_bytes(container, document, format)
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'inline; filename="answer-{request_id}.{format}"'},
-    )
-
-
-@router.get("/requests/{request_id}/export")
-def request_export(request_id: str, request: Request, container: ContainerDep, user: SubjectDep) -> Response:
-    """The person's data from an access or portability request: JSON and CSV in a zip."""
-    _own_request(container, user, request_id)
-    body = portability_bytes(container, request_id)
-    with container.sessions.begin() as session:
-        _log(session, container, request, user.subject_id, "export")
-    return Response(
-        body,
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="my-data-{request_id}.zip"'},
-    )
