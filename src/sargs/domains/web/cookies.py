@@ -23,6 +23,7 @@ from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import CookieCategory, Policy
+from sargs.domains.web.consent_mode import consent_mode, consent_types
 from sargs.domains.web.model import CookieConsent
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -86,6 +87,7 @@ class Banner:
     language: str
     categories: list[dict[str, Any]]
     text: dict[str, str]
+    consent_mode: dict[str, Any]
 
 
 def _policy(registry: PolicyRegistry, controller: str) -> Policy:
@@ -96,10 +98,11 @@ def _policy(registry: PolicyRegistry, controller: str) -> Policy:
 
 
 def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banner:
-    """The categories and texts the banner shows, in one language."""
-    if language not in BANNER_TEXT:
-        raise InvalidInput("lang must be lv or en", field="lang")
+    """The categories and texts the banner shows, in one language (a language the banner has no
+    texts in, such as the page's de, falls back to the policy's default language)."""
     policy = _policy(registry, controller)
+    if language not in BANNER_TEXT:
+        language = policy.policy.default_language
     company = registry.controller(controller)
     return Banner(
         controller=controller,
@@ -115,10 +118,12 @@ def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banne
                 "description": c.description.get(language),
                 "required": c.required,
                 "marketing": is_marketing(c),
+                "consent_types": consent_types(c, marketing=is_marketing(c)),
             }
             for c in policy.cookie_categories
         ],
         text=BANNER_TEXT[language],
+        consent_mode=consent_mode(policy),
     )
 
 
