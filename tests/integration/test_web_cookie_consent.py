@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -83,11 +84,49 @@ def test_the_banner_is_told_when_the_browser_sends_sec_gpc(client: TestClient) -
     assert r.json()["gpc"] is True
 
 
-def test_gpc_json_declares_support(client: TestClient) -> None:
+def test_gpc_json_declares_support_dated_by_the_website_policy(client: TestClient) -> None:
+    # Sargs' own origin hosts every website's banner: the latest of their dates.
     r = client.get("/.well-known/gpc.json")
-    assert (
-        r.status_code == 200 and r.json()["gpc"] is True and r.headers["content-type"] == "application/json"
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.json() == {"gpc": True, "lastUpdate": "2021-01-12"}
+    # The customer's origin, proxied here with its Host: that website's policy (published 2021-01-12).
+    site = client.get("/.well-known/gpc.json", headers={"Host": "www.lmt.lv"})
+    assert site.json() == {"gpc": True, "lastUpdate": "2021-01-12"}
+    named = client.get("/.well-known/gpc.json", params={"controller": "lmt"})
+    assert named.json() == site.json()
+
+
+def test_gpc_json_takes_its_date_from_the_policy_not_the_code(container: Container) -> None:
+    from sargs.domains.web.consent_mode import gpc_for
+
+    [telecom] = [p for p in container.registry.policies if p.web and p.web.controller == "lmt"]
+    assert telecom.web is not None
+    changed = telecom.model_copy(
+        update={"web": telecom.web.model_copy(update={"gpc_last_update": date(2026, 12, 1)})}
     )
+    assert gpc_for([changed], host="www.lmt.lv") == {"gpc": True, "lastUpdate": "2026-12-01"}
+    assert gpc_for([changed], host="sargs.example") == {"gpc": True, "lastUpdate": "2026-12-01"}
+    assert gpc_for([], host="www.lmt.lv") is None
+
+
+def test_gpc_json_for_a_controller_without_a_website_is_a_clear_404(client: TestClient) -> None:
+    r = client.get("/.well-known/gpc.json", params={"controller": "nobody"})
+    assert r.status_code == 404
+    assert r.json()["error"]["message"] == "controller 'nobody' has no website (policy section web:)"
+
+
+def test_the_banner_gets_consent_mode_types_per_category(client: TestClient) -> None:
+    r = client.get("/api/v1/web/cookie-categories", params={"controller": "lmt", "lang": "de"})
+    body = r.json()
+    assert r.status_code == 200 and body["language"] == "lv"  # no German texts: the policy's default
+    assert {c["id"]: c["consent_types"] for c in body["categories"]} == {
+        "functional": ["functionality_storage", "security_storage"],
+        "analytics": ["analytics_storage"],
+        "marketing": ["ad_storage", "ad_user_data", "ad_personalization"],
+    }
+    assert body["consent_mode"] == {"wait_for_update_ms": 500, "regions": []}
+    bad = client.get("/api/v1/web/cookie-categories", params={"controller": "lmt", "lang": "lv;drop"})
+    assert bad.status_code == 422
 
 
 @pytest.mark.parametrize(

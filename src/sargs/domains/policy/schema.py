@@ -22,8 +22,8 @@ from sargs.domains.policy.sources import source_problems
 from sargs.domains.policy.text import Frozen as Frozen
 from sargs.domains.policy.text import Text as Text
 from sargs.domains.policy.vocabulary import DPV_PREFIX, term_problems
+from sargs.domains.policy.web import ConsentType, web_problems
 from sargs.domains.policy.web import WebSection as WebSection
-from sargs.domains.policy.web import web_problems
 
 DPV = "https://w3id.org/dpv#"
 
@@ -260,6 +260,11 @@ class CookieCategory(Frozen):
     description: Text
     required: bool = False
     dpv_purpose: str | None = None
+    consent_types: list[ConsentType] | None = Field(
+        default=None,
+        description="Google Consent Mode types the category grants (default: from the category, "
+        "see sargs.domains.web.consent_mode).",
+    )
 
 
 class Deadlines(Frozen):

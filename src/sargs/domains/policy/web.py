@@ -7,7 +7,8 @@ consent purpose gates e-mail tracking, and how website access logs are kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -32,6 +33,37 @@ class AccessLogs(Frozen):
     )
 
 
+# Google Consent Mode v2 consent types (developers.google.com/tag-platform/security/guides/consent).
+ConsentType = Literal[
+    "ad_storage",
+    "ad_user_data",
+    "ad_personalization",
+    "analytics_storage",
+    "functionality_storage",
+    "personalization_storage",
+    "security_storage",
+]
+Region = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+
+
+class RegionDefault(Frozen):
+    """Consent types granted by default for visitors in some regions (ISO 3166-1 or 3166-2 codes)."""
+
+    region: list[Region] = Field(min_length=1, description="e.g. [US] or [US-CA, CA-QC]")
+    granted: list[ConsentType] = Field(default_factory=list)
+
+
+class ConsentMode(Frozen):
+    """What the banner tells Google and Microsoft tags (Consent Mode v2, UET consent).
+
+    Every type is denied by default everywhere; `regions` may grant some by default in regions
+    whose law allows it. A visitor's choice is sent as an update, types from the categories
+    accepted (a category's `consent_types`)."""
+
+    wait_for_update_ms: int = Field(default=500, ge=0, le=10_000)
+    regions: list[RegionDefault] = Field(default_factory=list)
+
+
 class WebSection(Frozen):
     controller: Slug
     allowed_origins: list[str] = Field(
@@ -42,6 +74,11 @@ class WebSection(Frozen):
         description="The consent purpose under which opens, clicks and conversions of e-mails are recorded.",
     )
     access_logs: AccessLogs | None = None
+    consent_mode: ConsentMode = ConsentMode()
+    gpc_last_update: date | None = Field(
+        default=None,
+        description="The lastUpdate of the site's /.well-known/gpc.json (default: the policy's published date).",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

@@ -24,6 +24,7 @@ from sargs.core.i18n import Texts
 from sargs.core.ids import new_id
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.schema import CookieCategory, Policy
+from sargs.domains.web.consent_mode import consent_mode, consent_types
 from sargs.domains.web.model import CookieConsent
 
 VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -60,6 +61,7 @@ class Banner:
     language: str
     categories: list[dict[str, Any]]
     text: dict[str, str]
+    consent_mode: dict[str, Any]
 
 
 def _policy(registry: PolicyRegistry, controller: str) -> Policy:
@@ -70,10 +72,11 @@ def _policy(registry: PolicyRegistry, controller: str) -> Policy:
 
 
 def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banner:
-    """The categories and texts the banner shows, in one language."""
-    if language not in BANNER_TEXT:
-        raise InvalidInput(f"lang must be one of {', '.join(BANNER_TEXT)}", field="lang")
+    """The categories and texts the banner shows, in one language (a language the banner has no
+    texts in, such as the page's de, falls back to the policy's default language)."""
     policy = _policy(registry, controller)
+    if language not in BANNER_TEXT:
+        language = policy.policy.default_language
     company = registry.controller(controller)
     return Banner(
         controller=controller,
@@ -89,10 +92,12 @@ def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banne
                 "description": c.description.get(language),
                 "required": c.required,
                 "marketing": is_marketing(c),
+                "consent_types": consent_types(c, marketing=is_marketing(c)),
             }
             for c in policy.cookie_categories
         ],
         text=dict(BANNER_TEXT[language]),
+        consent_mode=consent_mode(policy),
     )
 
 
@@ -146,7 +151,7 @@ def record_choice(
     if not VISITOR_ID.match(visitor_id):
         raise InvalidInput("visitor_id must be 16-64 characters of A-Z a-z 0-9 _ -", field="visitor_id")
     if language not in BANNER_TEXT:
-        raise InvalidInput("language must be lv or en", field="language")
+        raise InvalidInput(f"language must be one of {', '.join(BANNER_TEXT)}", field="language")
     policy = _policy(registry, controller)
     known = {c.id: c for c in policy.cookie_categories}
     unknown = sorted(set(accepted) - set(known))

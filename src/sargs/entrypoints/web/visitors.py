@@ -1,6 +1,9 @@
 """Pages and endpoints for website visitors and e-mail recipients (issue 7), mounted on the app.
 
-- `/.well-known/gpc.json`: this site honours Global Privacy Control.
+- `/.well-known/gpc.json`: the website honours Global Privacy Control; the website is found by the
+  request's host among the policies' `web.allowed_origins` (or `?controller=`), and the date comes
+  from its policy (`web.gpc_last_update`, else the policy's published date). A customer's own origin
+  proxies its `/.well-known/gpc.json` here (README, "Cookie banner").
 - `/t/o/{token}.gif` and `/t/c/{token}`: open pixel and click redirect of marketing e-mails;
   recorded only under tracking consent, the redirect works regardless, only to the signed URL.
 - `/u/{token}`: RFC 8058 one-click unsubscribe (POST `List-Unsubscribe=One-Click`: 200, no
@@ -14,7 +17,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -27,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sargs.core.errors import InvalidInput, PermissionDenied, SargsError
 from sargs.domains.mail.campaign import set_subscription, subscription
 from sargs.domains.mail.links import LinkPayload, link_key, verify
+from sargs.domains.web.consent_mode import gpc_for
 from sargs.domains.web.tracking import record_interaction
 from sargs.entrypoints.api.deps import ContainerDep
 from sargs.entrypoints.api.errors import error_body
@@ -40,13 +43,17 @@ router = APIRouter(include_in_schema=False)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 DEMO_SITE = HERE / "static" / "demo-site"
-GPC_UPDATED = date(2026, 11, 23)
 
 
 @router.get("/.well-known/gpc.json")
-def gpc_json() -> JSONResponse:
+def gpc_json(request: Request, container: ContainerDep, controller: str | None = None) -> JSONResponse:
     """Global Privacy Control support resource (GPC specification, section 3.5)."""
-    return JSONResponse({"gpc": True, "lastUpdate": GPC_UPDATED.isoformat()})
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
+    body = gpc_for(container.registry.policies, host=host.split(",")[0].strip(), controller=controller)
+    if body is None:
+        what = f"controller {controller!r} has no website" if controller else "no loaded policy has a website"
+        return JSONResponse(error_body("not_found", f"{what} (policy section web:)"), status_code=404)
+    return JSONResponse(body, headers={"Cache-Control": "max-age=3600"})
 
 
 # --- e-mail tracking -------------------------------------------------------------------------------

@@ -58,6 +58,19 @@ class CategoryRead(BaseModel):
     description: str
     required: bool
     marketing: bool
+    consent_types: list[str] = Field(description="Google Consent Mode types the category grants.")
+
+
+class RegionDefaultRead(BaseModel):
+    region: list[str]
+    granted: list[str]
+
+
+class ConsentModeRead(BaseModel):
+    """Google Consent Mode v2 / Microsoft UET settings for the banner script."""
+
+    wait_for_update_ms: int
+    regions: list[RegionDefaultRead]
 
 
 class BannerRead(BaseModel):
@@ -70,6 +83,7 @@ class BannerRead(BaseModel):
     gpc: bool
     categories: list[CategoryRead]
     text: dict[str, str]
+    consent_mode: ConsentModeRead
 
 
 class ChoiceCreate(BaseModel):
@@ -79,7 +93,7 @@ class ChoiceCreate(BaseModel):
     controller: str = Field(min_length=1, max_length=64)
     accepted: list[str] = Field(default_factory=list, max_length=32)
     gpc: bool = False
-    language: Literal["lv", "en"] = "lv"
+    language: str = Field(default="lv", pattern=r"^[a-z]{2,3}$", description="The banner's language.")
 
 
 class ReceiptRead(BaseModel):
@@ -108,9 +122,14 @@ def cookie_categories(
     request: Request,
     container: ContainerDep,
     controller: str = Query(min_length=1, max_length=64),
-    lang: Literal["lv", "en"] = "lv",
+    lang: str = Query(
+        default="lv",
+        pattern=r"^[a-z]{2,3}$",
+        description="The page's language; "
+        "one the banner has no texts in falls back to the policy's default language.",
+    ),
 ) -> BannerRead:
-    """The cookie categories and banner texts of a controller's website, in lv or en."""
+    """The cookie categories, banner texts and consent-mode settings of a controller's website."""
     limiter(request, "categories", 5 * container.settings.web_rate_limit_per_minute).hit(client_key(request))
     b = banner(registry=container.registry, controller=controller, language=lang)
     return BannerRead(
@@ -123,6 +142,7 @@ def cookie_categories(
         gpc=gpc_header(request),
         categories=[CategoryRead(**c) for c in b.categories],
         text=b.text,
+        consent_mode=ConsentModeRead.model_validate(b.consent_mode),
     )
 
 

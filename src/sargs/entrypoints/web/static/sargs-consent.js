@@ -3,7 +3,11 @@
            data-policy="lmt-group" data-lang="lv" defer></script>
    Scripts written as <script type="text/plain" data-category="analytics" src="..."> run only
    once their category is accepted. Any element with data-sargs-consent-open reopens the banner.
-   Global Privacy Control (navigator.globalPrivacyControl, Sec-GPC) refuses marketing. */
+   Global Privacy Control (navigator.globalPrivacyControl, Sec-GPC) refuses marketing.
+   Tag managers: this script sets Google Consent Mode v2 (gtag / dataLayer) and Microsoft UET
+   (uetq) consent to denied for every type as soon as it runs, so include it before their tags
+   and without defer/async when they are on the page; each choice is sent as an update, and
+   window.sargs.consent.get() / .onChange(fn) give the choice to other scripts (docs/website.md). */
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -11,10 +15,55 @@
   var base = new URL(me.src, location.href).origin;
   var controller = me.getAttribute("data-controller") || "";
   var policyId = me.getAttribute("data-policy");
-  var lang = (me.getAttribute("data-lang") || document.documentElement.lang || "lv").slice(0, 2) === "en" ? "en" : "lv";
+  var lang = (me.getAttribute("data-lang") || document.documentElement.lang || "").toLowerCase().split("-")[0];
   var KEY = "sargs-consent:" + controller;
   var gpc = navigator.globalPrivacyControl === true;
   var info = null, box = null, reopenBtn = null, lastFocus = null;
+
+  // --- consent signals: Google Consent Mode v2, Microsoft UET, window.sargs.consent ---
+  var TYPES = ["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+    "functionality_storage", "personalization_storage", "security_storage"];
+  var listeners = [], state = null;
+  window.dataLayer = window.dataLayer || [];
+  window.uetq = window.uetq || [];
+  function gtag() { if (typeof window.gtag === "function") window.gtag.apply(window, arguments); else window.dataLayer.push(arguments); }
+  function types(granted) {
+    var o = {};
+    TYPES.forEach(function (t) { o[t] = granted.indexOf(t) >= 0 ? "granted" : "denied"; });
+    return o;
+  }
+  var first = types([]);
+  first.wait_for_update = parseInt(me.getAttribute("data-wait-for-update") || "500", 10);
+  gtag("consent", "default", first);
+  window.uetq.push("consent", "default", { ad_storage: "denied" });
+  function api() { return state && { categories: state.categories.slice(), consent: types(state.granted), gpc: gpc }; }
+  window.sargs = window.sargs || {};
+  window.sargs.consent = {
+    get: api,
+    onChange: function (fn) {
+      if (typeof fn !== "function") throw new TypeError("onChange needs a function");
+      listeners.push(fn);
+      if (state) fn(api());
+      return function () { listeners = listeners.filter(function (f) { return f !== fn; }); };
+    }
+  };
+  function signal(accepted) {
+    var granted = [];
+    accepted.forEach(function (id) { var c = cat(id); if (c) granted = granted.concat(c.consent_types || []); });
+    state = { categories: accepted.slice(), granted: granted };
+    gtag("consent", "update", types(granted));
+    window.uetq.push("consent", "update", { ad_storage: granted.indexOf("ad_storage") >= 0 ? "granted" : "denied" });
+    window.dataLayer.push({ event: "sargs_consent_update", sargs_categories: accepted.slice() });
+    listeners.forEach(function (fn) { try { fn(api()); } catch (e) { console.error(e); } });
+  }
+  function regionDefaults(mode) {
+    (mode && mode.regions || []).forEach(function (r) {
+      var o = types(r.granted);
+      o.region = r.region;
+      o.wait_for_update = first.wait_for_update;
+      gtag("consent", "default", o);
+    });
+  }
 
   function get(k) { try { return localStorage.getItem(k); } catch (e) { return null; } }
   function put(k, v) { try { localStorage.setItem(k, v); } catch (e) { /* private mode: choice lasts the page */ } }
@@ -68,13 +117,14 @@
       method: "POST",
       credentials: same ? "same-origin" : "omit",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ visitor_id: visitorId(), controller: controller, accepted: accepted, gpc: gpc, language: lang })
+      body: JSON.stringify({ visitor_id: visitorId(), controller: controller, accepted: accepted, gpc: gpc, language: info.language })
     }).then(function (r) {
       if (!r.ok) throw new Error(String(r.status));
       return r.json();
     }).then(function (receipt) {
       put(KEY, JSON.stringify({ version: info.policy_version, accepted: receipt.accepted, receipt: receipt.receipt_id }));
       close();
+      signal(receipt.accepted);
       unblock(receipt.accepted);
       announce(info.text.saved);
     }, function () {
@@ -106,7 +156,7 @@
     lastFocus = document.activeElement;
     var t = info.text, current = saved();
     box = el("div", { id: "sargs-consent", "class": "sargs-consent", role: "dialog", "aria-modal": "false",
-      "aria-labelledby": "sargs-consent-title", "aria-describedby": "sargs-consent-intro", tabindex: "-1", lang: lang });
+      "aria-labelledby": "sargs-consent-title", "aria-describedby": "sargs-consent-intro", tabindex: "-1", lang: info.language });
     box.appendChild(el("h2", { id: "sargs-consent-title" }, t.title));
     var intro = el("p", { id: "sargs-consent-intro" }, t.intro + " ");
     if (info.privacy_policy_url) intro.appendChild(el("a", { href: info.privacy_policy_url, target: "_blank", rel: "noopener" }, t.policy));
@@ -151,15 +201,18 @@
   function start() {
     var css = el("link", { rel: "stylesheet", href: base + "/static/sargs-consent.css" });
     document.head.appendChild(css);
-    fetch(base + "/api/v1/web/cookie-categories?controller=" + encodeURIComponent(controller) + "&lang=" + lang, { credentials: "omit" })
+    fetch(base + "/api/v1/web/cookie-categories?controller=" + encodeURIComponent(controller) + "&lang=" + encodeURIComponent(lang || "lv"), { credentials: "omit" })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (data) {
         if (policyId && data.policy_id !== policyId) { console.warn("sargs-consent: data-policy does not match", data.policy_id); return; }
         info = data;
         gpc = gpc || data.gpc === true;
-        unblock(data.categories.filter(function (c) { return c.required; }).map(function (c) { return c.id; }));
+        regionDefaults(data.consent_mode);
+        var required = data.categories.filter(function (c) { return c.required; }).map(function (c) { return c.id; });
+        unblock(required);
         var s = saved();
-        if (s) { unblock(s.accepted); showReopen(); } else { open(); }
+        if (s) { signal(s.accepted.filter(allowed)); unblock(s.accepted); showReopen(); }
+        else { if (gpc) signal(required); open(); }
         document.addEventListener("click", function (e) {
           var target = e.target && e.target.closest && e.target.closest("[data-sargs-consent-open]");
           if (target) { e.preventDefault(); open(); }
