@@ -462,6 +462,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reauth_failed": "Wrong password or code. Try again.",
         "reauth_continue": "Confirm and continue",
         "reauth_sign_in_again": "Your account cannot confirm here: sign out and sign in again, then repeat the action.",
+        # issue 16: e-signature validation (console request page)
+        "esig_result": "E-signature",
+        "esig_status_valid": "valid",
+        "esig_status_invalid": "invalid",
+        "esig_status_indeterminate": "indeterminate",
+        "esig_signer": "Signer",
+        "esig_requester": "requester",
+        "esig_name_differs": "the signer is not the requester",
+        "esig_qualified": "Qualified signature",
+        "esig_yes": "yes (QcCompliance, QSCD)",
+        "esig_no": "no",
+        "esig_signed_at": "signed at",
     },
     "lv": {
         "app": "Sargs",
@@ -913,6 +925,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reauth_failed": "Nepareiza parole vai kods. Mēģiniet vēlreiz.",
         "reauth_continue": "Apstiprināt un turpināt",
         "reauth_sign_in_again": "Jūsu konts šeit nevar apstiprināt: atslēdzieties un pieslēdzieties vēlreiz, tad atkārtojiet darbību.",
+        # issue 16: e-signature validation (console request page)
+        "esig_result": "E-paraksts",
+        "esig_status_valid": "derīgs",
+        "esig_status_invalid": "nederīgs",
+        "esig_status_indeterminate": "nav nosakāms",
+        "esig_signer": "Parakstītājs",
+        "esig_requester": "pieprasītājs",
+        "esig_name_differs": "parakstītājs nav pieprasītājs",
+        "esig_qualified": "Kvalificēts paraksts",
+        "esig_yes": "jā (QcCompliance, QSCD)",
+        "esig_no": "nē",
+        "esig_signed_at": "parakstīts",
     },
 }
 
