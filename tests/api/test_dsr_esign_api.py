@@ -43,7 +43,11 @@ def _file(client: TestClient, op: dict[str, str], **requester: str) -> str:
 def _verify(client: TestClient, op: dict[str, str], rid: str, data: bytes) -> object:
     return client.post(
         f"/api/v1/dsr/requests/{rid}/verify",
-        json={"method": "e_signature", "signed_file": base64.b64encode(data).decode(), "file_name": "p.asice"},
+        json={
+            "method": "e_signature",
+            "signed_file": base64.b64encode(data).decode(),
+            "file_name": "p.asice",
+        },
         headers=op,
     )
 
@@ -75,7 +79,10 @@ def test_a_tampered_file_is_refused_with_the_reason_and_nothing_is_written(
     assert r.status_code == 422  # type: ignore[attr-defined]
     error = r.json()["error"]  # type: ignore[attr-defined]
     assert error["field"] == "signed_file"
-    assert error["message"] == "the e-signature is invalid: the file pieprasijums.txt was changed after it was signed"
+    assert (
+        error["message"]
+        == "the e-signature is invalid: the file pieprasijums.txt was changed after it was signed"
+    )
     with container.sessions.begin() as session:
         row = session.get(DsrRequest, rid)
         assert row is not None and row.status == "received" and row.verification is None

@@ -56,7 +56,9 @@ def test_a_certificate_without_the_qc_statements_is_not_qualified(
     assert result.status == "valid" and result.qualified is False
 
 
-def test_a_changed_data_file_makes_the_signature_invalid(checker: EsignChecker, signer: sample.Identity) -> None:
+def test_a_changed_data_file_makes_the_signature_invalid(
+    checker: EsignChecker, signer: sample.Identity
+) -> None:
     box = sample.signed_asice(FILES, signer)
     tampered = sample.replace_file(box, "pieprasijums.txt", "Lūdzu dzēst manus datus.".encode())
     result = checker.check(tampered)
@@ -169,7 +171,11 @@ def test_a_signed_pdf_is_valid_and_a_changed_byte_invalidates_it(
     pdf = sample.signed_pdf(signer, ca, text="Request 42")
     result = checker.check(pdf, file_name="request.pdf")
     assert result.status == "valid", result.reason
-    assert (result.format, result.signer_name, result.personal_code) == ("pades", "Anna Bērziņa", "PNOLV-111111-11111")
+    assert (result.format, result.signer_name, result.personal_code) == (
+        "pades",
+        "Anna Bērziņa",
+        "PNOLV-111111-11111",
+    )
     assert result.qualified
     changed = pdf.replace(b"(Request 42)", b"(Request 43)")
     assert changed != pdf
