@@ -14,6 +14,7 @@ from sargs.core.config import Settings
 from sargs.core.db import make_engine, make_session_factory
 from sargs.core.errors import ConfigurationError
 from sargs.core.logging import configure_logging
+from sargs.domains.dsr.signatures import SignatureChecker
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.registry import PolicyRegistry, publish
 from sargs.domains.policy.schema import Policy
@@ -95,6 +96,13 @@ def client_group_rows() -> ClientRows:
     return client_rows
 
 
+def signature_checker(settings: Settings) -> SignatureChecker:
+    """E-signed files (ASiC-E, PAdES) checked against SARGS_ESIGN_TRUST, read once here."""
+    from sargs.integrations.esign.checker import EsignChecker
+
+    return EsignChecker(settings.esign_trust)
+
+
 def rate_limits(settings: Settings) -> RateLimits:
     """Rate limits in Redis, shared by every process, when SARGS_REDIS_URL is set; else per process."""
     from sargs.integrations.ratelimit import memory_rate_limits, redis_rate_limits
@@ -139,6 +147,7 @@ def build(
         retention_connectors=retention_connectors(),
         client_rows=client_group_rows(),
         rate_limits=rate_limits(settings),
+        signatures=signature_checker(settings),
     )
     if publish_policies and policies:
         with container.sessions.begin() as session:

@@ -32,6 +32,7 @@ NO_DATABASE = {
     "demo",  # makes its own database in --dir
     "receipts key",  # writes a key file only
     "ledger anchor-key",  # makes a signing key, nothing else
+    "dsr check-signature",  # reads the file and the trust store only (issue 16)
 }
 # Plausible values for the required parameters, by name (the database fails before they matter).
 VALUES = {

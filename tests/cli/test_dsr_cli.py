@@ -158,3 +158,24 @@ def test_callbacks_are_not_signed_with_the_master_secret_and_need_their_own(
     assert result.exit_code == 1 and "SARGS_OPENDSR_CALLBACK_SECRET" in result.output
     monkeypatch.setenv("SARGS_OPENDSR_CALLBACK_SECRET", "shared-with-receivers")
     assert "sent 0, retried 0, failed 0" in run(db_url, "dsr", "callbacks").output  # type: ignore[attr-defined]
+
+
+def test_check_signature_prints_the_result_and_exits_0_1_or_2(tmp_path: Path) -> None:
+    """Issue 16: valid 0, invalid 1, indeterminate 2 (no trust store); no database is needed."""
+    from tests.esign_fixtures import make_esign
+
+    esign = make_esign(tmp_path / "trust")
+    signed, tampered = tmp_path / "ok.asice", tmp_path / "bad.asice"
+    signed.write_bytes(esign.signed())
+    tampered.write_bytes(esign.tampered())
+    env = {"SARGS_ESIGN_TRUST": str(esign.trust), "SARGS_DATABASE_URL": "sqlite:///no-such-dir/x.db"}
+    ok = runner.invoke(cli, ["dsr", "check-signature", str(signed)], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert (
+        ok.output.startswith("VALID") and "Juris Bērziņš" in ok.output and "PNOLV-222222-22222" in ok.output
+    )
+    bad = runner.invoke(cli, ["dsr", "check-signature", str(tampered), "--json"], env=env)
+    assert bad.exit_code == 1
+    assert '"reason": "the file pieprasijums.txt was changed after it was signed"' in bad.output
+    unsure = runner.invoke(cli, ["dsr", "check-signature", str(signed)], env={"SARGS_ESIGN_TRUST": None})
+    assert unsure.exit_code == 2 and "INDETERMINATE" in unsure.output

@@ -194,6 +194,11 @@ def test_the_demo_writes_its_settings_and_prints_lines_that_do_not_wrap(
     assert settings["SARGS_DATABASE_URL"] == f"sqlite:///{tmp_path / 'd' / 'sargs-demo.db'}"
     assert settings["SARGS_POLICY_FILES"] == POLICIES and settings["SARGS_DEMO"] == "true"
     assert {"SARGS_SOURCE_SHOP_URL", "SARGS_SOURCE_LOYALTY_URL"} <= set(settings)
+    # Issue 16: an e-mail request signed under the demo's own test CA verifies; a tampered copy is refused.
+    assert settings["SARGS_ESIGN_TRUST"] == str(tmp_path / "d" / "esign" / "trust")
+    assert (tmp_path / "d" / "esign" / "trust" / "ca.pem").is_file()
+    assert "verified — valid, signer Jānis Paraugs (PNOLV-000000-00000)" in result.stdout
+    assert "refused — the e-signature is invalid: the file pieprasijums.txt was changed" in result.stdout
     # In the demo's folder, sargs reaches the demo: its people, its policies, its sources.
     os.chdir(tmp_path / "d")
     phone = (

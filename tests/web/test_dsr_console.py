@@ -4,6 +4,7 @@ evidence, holds seen by the person, extensions, and the marketing objection taki
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -75,7 +76,11 @@ def test_representative_of_a_nonprofit_needs_its_registration_number(
 def test_an_e_signed_request_keeps_the_files_hash_not_the_file(
     container: Container, staff_member: Staff
 ) -> None:
-    signed = b"%PDF-1.7 signed request" + b"\x01" * (3 * 1024 * 1024)  # over the 1 MiB of other routes
+    from sargs.integrations.esign import sample
+
+    ca = sample.make_ca()  # no trust store configured here: a sound signature is indeterminate
+    big = {"pieprasijums.txt": b"request", "scan.bin": os.urandom(3 * 1024 * 1024)}  # over 1 MiB
+    signed = sample.signed_asice(big, sample.make_signer(ca))
     with TestClient(create_app(container)) as browser:
         console_login(browser, *staff_member("operator", controllers=[C]))
         rid = file_in_console(browser, channel="email")
@@ -91,6 +96,7 @@ def test_an_e_signed_request_keeps_the_files_hash_not_the_file(
         assert row is not None and row.verification is not None
         assert row.verification["evidence"]["sha256"] == hashlib.sha256(signed).hexdigest()
         assert row.verification["evidence"]["file_name"] == "pieprasijums.edoc"
+        assert row.verification["signature"]["status"] == "indeterminate"
     with TestClient(create_app(container)) as browser:  # the same body anywhere else is too large
         console_login(browser, *staff_member("operator", controllers=[C]))
         r = browser.post(f"/console/dsr/{rid}/hold", data={"csrf": "x", "message": "x" * (3 * 1024 * 1024)})

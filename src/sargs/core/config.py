@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # a bare address hears of every company, `company:address` of that company only); for a company
     # with none: its DPO, else its contact e-mail from the policy.
     dsr_reminder_to: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # E-signed requests (issue 16): the trust store that signing certificates must chain to, a folder
+    # of CA certificates (PEM/DER) or an EU trusted-list XML file downloaded beforehand (no network).
+    # Unset: signatures are checked but come out indeterminate.
+    esign_trust: Path | None = None
     ip2asn_file: Path | None = None  # iptoasn.com TSV: ISP / AS of access-log IPs, if the policy keeps it
     # The worker (issue 14). `sargs worker` runs every periodic job; a job's schedule is an interval
     # ("30s", "5m", "1h"), a crontab line in worker_timezone ("0 7 * * *") or "off", e.g.

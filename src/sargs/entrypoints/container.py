@@ -13,6 +13,7 @@ from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.core.errors import ConfigurationError
 from sargs.domains.consent.receipt_keys import ReceiptKeys
+from sargs.domains.dsr.signatures import SignatureChecker, UnwiredSignatureChecker
 from sargs.domains.policy.clients import ClientGroupSource
 from sargs.domains.policy.registry import PolicyRegistry
 from sargs.domains.policy.sources import DataSource
@@ -65,6 +66,7 @@ class Container:
     retention_connectors: RetentionConnectorFactory = no_retention_sources
     client_rows: ClientRows = no_client_sources  # issue 19: policy client_group_sources
     rate_limits: RateLimits = field(default_factory=memory_rate_limits)  # bootstrap wires Redis if set
+    signatures: SignatureChecker = field(default_factory=UnwiredSignatureChecker)  # issue 16: e-signed files
     sms: SmsDirectory = field(init=False)
     receipt_keys: ReceiptKeys = field(init=False)  # the controllers' receipt signing keys (settings)
     oidc: OidcClient | None = field(init=False)  # staff sign-in through an identity provider, if set

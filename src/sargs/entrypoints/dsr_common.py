@@ -31,6 +31,7 @@ from sargs.domains.dsr.fulfilment import (
 from sargs.domains.dsr.model import DsrRequest
 from sargs.domains.dsr.response import build_response
 from sargs.domains.dsr.service import DsrActor, get_request, log_event
+from sargs.domains.dsr.signatures import SignatureResult
 from sargs.domains.jobs import tasks
 from sargs.domains.jobs.model import WorkerTask
 from sargs.domains.mail import outbox as mail_outbox
@@ -294,3 +295,23 @@ def audit_request(
         controllers=[row.controller],
         reason=reason,
     )
+
+
+MAX_SIGNED_FILE = 20 * 1024 * 1024
+
+
+def signed_file_evidence(
+    container: Container, *, file_name: str, data: bytes
+) -> tuple[dict[str, str], SignatureResult]:
+    """An uploaded e-signed file (issue 16): its name, size and SHA-256 as evidence, and the wired
+    checker's result (valid, invalid or indeterminate, with the signer). Over 20 MiB is refused."""
+    if len(data) > MAX_SIGNED_FILE:
+        raise InvalidInput("the signed file is over 20 MiB", field="signed_file")
+    if not data:
+        raise InvalidInput("the signed file is empty", field="signed_file")
+    evidence = {
+        "file_name": file_name[:200],
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": str(len(data)),
+    }
+    return evidence, container.signatures.check(data, file_name=file_name)

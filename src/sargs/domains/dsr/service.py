@@ -18,6 +18,7 @@ from sargs.domains.consent.service import Actor
 from sargs.domains.dsr import workflow as wf
 from sargs.domains.dsr.followups import TOLD_KINDS, ConfirmLinks, tell_recipients
 from sargs.domains.dsr.model import DsrCallback, DsrEvent, DsrRequest
+from sargs.domains.dsr.signatures import SignatureResult, check_usable, names_match
 from sargs.domains.dsr.withdrawals import withdraw_consents
 from sargs.domains.policy.registry import PolicyRegistry
 
@@ -200,20 +201,30 @@ def verify_identity(
     evidence: dict[str, Any],
     actor: DsrActor,
     now: datetime,
+    signature: SignatureResult | None = None,
 ) -> None:
-    """Record how the requester's identity was checked; required content must be complete."""
+    """Record how the requester's identity was checked; required content must be complete, and an
+    e-signed file's checked `signature` must not be invalid (it is kept with the request)."""
     missing = missing_of(request)
     if missing:
         raise Conflict(
             f"the request lacks required content (retailer 3.4.1): {', '.join(missing)}", field=missing[0]
         )
     clean = wf.check_evidence(channel=request.channel, method=method, evidence=evidence)
+    if signature is not None:
+        if method != "e_signature":
+            raise InvalidInput("a signed file verifies only by the e_signature method", field="method")
+        check_usable(signature)
     request.verification = {
         "method": method,
         "evidence": clean,
         "checked_by": actor.id,
         "at": now.isoformat(),
     }
+    if signature is not None:
+        facts = signature.as_json()
+        facts["name_matches"] = names_match(signature, str(request.requester.get("name") or ""))
+        request.verification["signature"] = facts
     if method == "authorisation":
         request.representative = {
             k: clean[k]
@@ -227,7 +238,8 @@ def verify_identity(
         actor=actor,
         now=now,
         action="verified",
-        data={"method": method, "evidence": clean},
+        data={"method": method, "evidence": clean}
+        | ({"signature": signature.status} if signature is not None else {}),
     )
 
 

@@ -197,6 +197,8 @@ def check_evidence(*, channel: str, method: str, evidence: dict[str, Any]) -> di
             f"a {channel} request is verified by {' or '.join(allowed) or 'no method'}", field="method"
         )
     clean = {k: str(v).strip()[:300] for k, v in evidence.items() if v is not None and str(v).strip()}
+    if any("\x00" in key or "\x00" in value for key, value in clean.items()):
+        raise InvalidInput("NUL characters are not accepted in the evidence", field="evidence")
     for key in METHOD_EVIDENCE[method]:
         if not clean.get(key):
             raise InvalidInput(f"{method} needs {key}", field=key)

@@ -55,7 +55,10 @@ def add_demo_command(
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db.resolve()}"
         upgrade(url)
-        s = Settings(database_url=url, policy_files=example_policies(), demo=True)
+        from sargs.entrypoints.cli.demo_esign import file_demo_esign_requests, prepare_demo_esign
+
+        esign = prepare_demo_esign(directory)  # issue 16: a test CA made here, now; its trust folder
+        s = Settings(database_url=url, policy_files=example_policies(), demo=True, esign_trust=esign.trust)
         if not s.dsr_reminder_to:  # staff alerts and digests (breach deadlines, reviews) go to the demo's DPO
             s = s.model_copy(update={"dsr_reminder_to": ["dpo@demo.sargs.example"]})
         c = build(s)
@@ -90,6 +93,7 @@ def add_demo_command(
                     controllers=None if role == "dpo" else ["lmt"],
                     now=c.clock.now(),
                 )
+        esign_lines = file_demo_esign_requests(c, esign)
         base = f"http://{host}:{port}"
         console.print(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
@@ -109,6 +113,14 @@ def add_demo_command(
             soft_wrap=True,
         )
         console.print(f"retention:       {base}/console/retention (as dpo), or `sargs retention plan`")
+        console.print(  # issue 16
+            f"e-signatures:    trust folder {esign.trust}; sample {esign.signed} and a tampered copy "
+            f"{esign.tampered}\n                 `sargs dsr check-signature FILE` checks one; e-mail requests:",
+            soft_wrap=True,
+            highlight=False,
+        )
+        for line in esign_lines:
+            console.print(f"                 {line}", soft_wrap=True, highlight=False)
         portal_phone = sources.customer_msisdn or stats.sample_msisdn
         customer = f" (a {sources.customer_source} customer)" if sources.customer_msisdn else ""
         console.print(
@@ -159,6 +171,7 @@ def write_env_file(directory: Path, settings: Settings, source_urls: dict[str, s
         "SARGS_DATABASE_URL": settings.database_url,
         "SARGS_POLICY_FILES": ",".join(str(p) for p in settings.policy_files),
         "SARGS_DEMO": "true",
+        **({"SARGS_ESIGN_TRUST": str(settings.esign_trust.resolve())} if settings.esign_trust else {}),
         **source_urls,
         "SARGS_DSR_REMINDER_TO": ",".join(settings.dsr_reminder_to),
     }

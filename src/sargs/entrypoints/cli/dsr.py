@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +19,7 @@ from sargs.domains.dsr.followups import notices_of, pending_tasks, tasks_of
 from sargs.domains.dsr.fulfilment import runs_of, sql_sources
 from sargs.domains.dsr.reminders import digests, queue_digests, remind
 from sargs.domains.dsr.service import DsrActor, get_request, list_requests, missing_of, trail
+from sargs.domains.dsr.signatures import EXIT_CODES, SignatureChecker, SignatureResult
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import complete_task, response_bytes, response_document, run_fulfilment
 
@@ -35,9 +37,27 @@ def parse_span(text: str) -> timedelta:
     return timedelta(days=n) if match.group(2) == "d" else timedelta(hours=n)
 
 
-def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
-    """The `dsr` command group; `container()` builds the services (from main's settings)."""
+def make_dsr_cli(
+    container: Callable[[], Container], *, signatures: Callable[[], SignatureChecker] | None = None
+) -> typer.Typer:
+    """The `dsr` command group; `container()` builds the services (from main's settings), and
+    `signatures()` the e-signature checker (without a database)."""
     app = typer.Typer(help="Data-subject rights requests.", no_args_is_help=True)
+
+    @app.command("check-signature")
+    def dsr_check_signature(
+        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Check an e-signed file (ASiC-E .edoc/.asice or a signed PDF) against SARGS_ESIGN_TRUST.
+        Exit 0 valid, 1 invalid, 2 indeterminate."""
+        checker = signatures() if signatures is not None else container().signatures
+        result = checker.check(file.read_bytes(), file_name=file.name)
+        if as_json:
+            print(json.dumps(result.as_json(), ensure_ascii=False))
+        else:
+            print_signature(result)
+        raise typer.Exit(EXIT_CODES[result.status])
 
     @app.command("list")
     def dsr_list(
@@ -267,3 +287,27 @@ def make_dsr_cli(container: Callable[[], Container]) -> typer.Typer:
         console.print(f"sent {report.sent}, retried {report.retried}, failed {report.failed}")
 
     return app
+
+
+def print_signature(result: SignatureResult) -> None:
+    """The result of `check-signature`, one fact a line."""
+    colour = {"valid": "green", "invalid": "red", "indeterminate": "yellow"}[result.status]
+    console.print(
+        f"[bold {colour}]{result.status.upper()}[/]" + (f": {result.reason}" if result.reason else ""),
+        soft_wrap=True,
+    )
+    if not result.signer_name and not result.personal_code:
+        return
+    rows = [
+        ("format", result.format),
+        ("signer", result.signer_name),
+        ("personal code", result.personal_code),
+        ("qualified", "yes (QcCompliance, QSCD)" if result.qualified else "no"),
+        ("signed at", result.signed_at),
+        ("issuer", result.issuer),
+        ("signed files", ", ".join(result.files)),
+        ("revocation", "checked" if result.revocation_checked else "not checked (offline)"),
+    ]
+    for label, value in rows:
+        if value:
+            console.print(f"  {label + ':':<15} {value}", highlight=False, soft_wrap=True)

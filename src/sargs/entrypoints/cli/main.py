@@ -105,7 +105,13 @@ def make_cli(
     def container(*, publish: bool = True, schema: bool = True) -> Container:
         return build(settings(), publish_policies=publish, require_schema=schema)
 
-    app.add_typer(make_dsr_cli(lambda: container()), name="dsr")
+    # check-signature needs no database: only the settings' trust store (SARGS_ESIGN_TRUST)
+    app.add_typer(
+        make_dsr_cli(
+            lambda: container(), signatures=lambda: container(publish=False, schema=False).signatures
+        ),
+        name="dsr",
+    )
     from sargs.entrypoints.cli.web import make_mail_cli, make_weblog_cli
 
     app.add_typer(make_mail_cli(container), name="mail")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -41,6 +42,7 @@ from sargs.entrypoints.dsr_common import (
     queue_fulfilment,
     response_bytes,
     response_document,
+    signed_file_evidence,
 )
 
 router = APIRouter(tags=["rights requests"], responses=AUTHENTICATED_ERRORS)
@@ -72,6 +74,10 @@ class RequestIn(BaseModel):
 class VerifyIn(BaseModel):
     method: str = Field(max_length=32)
     evidence: dict[str, str] = Field(default_factory=dict, max_length=20)
+    # e_signature: the signed file itself (an ASiC-E container or a signed PDF), base64, with its name;
+    # it is checked, and an invalid signature is refused (issue 16).
+    signed_file: str | None = Field(default=None, max_length=28_000_000)
+    file_name: str = Field(default="signed-file", max_length=200)
 
 
 class DecisionIn(BaseModel):
@@ -228,17 +234,27 @@ def read_request(
 def verify(
     request_id: str, body: VerifyIn, request: Request, container: ContainerDep, principal: Intaker
 ) -> RequestRead:
-    """Record how the requester's identity was checked (method and evidence fit the channel)."""
+    """Record how the requester's identity was checked (method and evidence fit the channel). With
+    `signed_file`, the e-signature is checked: an invalid one is refused (422) with the reason."""
     now = container.clock.now()
+    evidence, signature = dict(body.evidence), None
+    if body.signed_file is not None:
+        try:
+            data = base64.b64decode(body.signed_file, validate=True)
+        except ValueError:
+            raise InvalidInput("signed_file is the file in base64", field="signed_file") from None
+        found, signature = signed_file_evidence(container, file_name=body.file_name, data=data)
+        evidence.update(found)
     with container.sessions.begin() as session:
         row = lock_request(session=session, request_id=request_id, controllers=principal.controllers)
         verify_identity(
             session=session,
             request=row,
             method=body.method,
-            evidence=body.evidence,
+            evidence=evidence,
             actor=_actor(principal),
             now=now,
+            signature=signature,
         )
         audit_request(session, container, principal, request, "change", row)
         return RequestRead.of(row, now)

@@ -4,13 +4,13 @@ extensions, fulfilment with each data source's status, and the answer (R-DSR-1..
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sargs.core.errors import InvalidInput, SargsError
 from sargs.domains.audit.service import AccessAction
@@ -39,6 +39,7 @@ from sargs.domains.subjects.identifiers import Identity, parse_identity
 from sargs.entrypoints.api.deps import ContainerDep, audit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.dsr_common import (
+    MAX_SIGNED_FILE,
     audit_request,
     confirm_links,
     notify_requester,
@@ -46,6 +47,7 @@ from sargs.entrypoints.dsr_common import (
     queue_fulfilment,
     response_bytes,
     response_document,
+    signed_file_evidence,
 )
 from sargs.entrypoints.web.reauth import Reauth
 from sargs.entrypoints.web.render import render
@@ -294,7 +296,8 @@ async def dsr_verify(
     registration_number: Short = "",
     signed_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Record how identity was checked; an e-signature file is kept as its name, size and SHA-256."""
+    """Record how identity was checked; an e-signed file is checked (an invalid one is refused) and kept
+    as its name, size, SHA-256 and the check's result."""
     check_csrf(request, container, STAFF_COOKIE, csrf)
     evidence: dict[str, Any] = {
         "document_type": document_type,
@@ -304,13 +307,16 @@ async def dsr_verify(
         "document": document,
         "registration_number": registration_number,
     }
+    signature = None
     if signed_file is not None and signed_file.filename:
-        data = await signed_file.read(20 * 1024 * 1024 + 1)
-        if len(data) > 20 * 1024 * 1024:
-            raise InvalidInput("the signed file is over 20 MiB", field="signed_file")
-        evidence.update(
-            file_name=signed_file.filename[:200], sha256=hashlib.sha256(data).hexdigest(), size=str(len(data))
-        )
+        data = await signed_file.read(MAX_SIGNED_FILE + 1)
+        try:  # the checker runs sync code (and its own event loop): off this one
+            found, signature = await run_in_threadpool(
+                signed_file_evidence, container, file_name=signed_file.filename, data=data
+            )
+        except SargsError as exc:
+            return _refused(request, container, user, request_id, exc)
+        evidence.update(found)
 
     def action(session: Any, row: DsrRequest) -> None:
         verify_identity(
@@ -320,6 +326,7 @@ async def dsr_verify(
             evidence=evidence,
             actor=_actor(user),
             now=container.clock.now(),
+            signature=signature,
         )
 
     return _act(request, container, user, request_id, action)
