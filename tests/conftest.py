@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url, text
 
 import sargs.domains.models  # noqa: F401
+import sargs.domains.staff.passwords as _passwords
 from sargs.bootstrap import build, create_app, example_policy_paths
 from sargs.core.clock import FixedClock
 from sargs.core.config import Settings
@@ -24,6 +26,12 @@ from sargs.domains.tokens.service import create_token
 from sargs.entrypoints.container import Container
 from sargs.migrations import upgrade
 from tests.helpers import PG_SERVER_URL, PG_URL, create_test_database, drop_test_database
+
+# Staff passwords and recovery codes are argon2id-hashed at production cost (64 MiB, 3 passes,
+# about 0.2 s each here); a test that enrols a DPO (a password and ten recovery codes) would spend
+# seconds hashing. In-process tests use argon2's cheapest profile instead: the hashes stay argon2id
+# and verify the same way. Processes the tests start (serve, worker, demo) keep the defaults.
+_passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 # The suite never reads a ./sargs.env the developer may have (the CLI reads one from the folder it
 # runs in): an empty settings file instead. Tests of that file set SARGS_ENV_FILE themselves.
