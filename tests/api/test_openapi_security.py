@@ -8,6 +8,7 @@ PUBLIC = {
     ("get", "/api/v1/health"),
     ("post", "/api/v1/sms/inbound"),
     ("get", "/api/v1/web/cookie-categories"),
+    ("get", "/api/v1/web/sargs-consent.js"),
     ("post", "/api/v1/web/cookie-consents"),
     ("post", "/api/v1/mail/events"),
     ("post", "/api/v1/mail/conversions"),

@@ -43,6 +43,7 @@ OPEN_TO_ALL = {
     # issue 7: website visitors' cookie banner (rate limited, CORS to listed origins), the mail
     # provider's signed webhook and the shop's conversion report (authenticated by a signed click token)
     "GET /api/v1/web/cookie-categories",
+    "GET /api/v1/web/sargs-consent.js",
     "POST /api/v1/web/cookie-consents",
     "POST /api/v1/mail/events",
     "POST /api/v1/mail/conversions",

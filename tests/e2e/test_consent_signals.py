@@ -168,27 +168,134 @@ def live_regions(tmp_path: Path, example_policies: list[Policy]) -> Iterator[Liv
     container.close()
 
 
-def test_a_region_default_from_the_policy_follows_the_global_default(
+def regional_defaults(found: list[list[Any]]) -> list[int]:
+    return [i for i, c in enumerate(found) if c[:3] == ["gtag", "consent", "default"] and "region" in c[3]]
+
+
+US_CA = consent(["analytics_storage"]) | {"region": ["US-CA"], "wait_for_update": 500}
+
+
+def test_the_websites_script_sets_its_region_default_beside_the_global_one_before_any_tag(
     live_regions: LiveServer, browser: Any
 ) -> None:
+    # The demo site loads /api/v1/web/sargs-consent.js?controller=lmt: the policy's regional
+    # defaults are built into the script, so they go out before the tag runs, not after a fetch.
     ctx, page = open_site(browser, live_regions.url)
     found = wait_for_calls(page, 4)
-    assert found[0] == ["gtag", "consent", "default", consent([]) | {"wait_for_update": 500}]
-    regional = [c for c in found if c[:3] == ["gtag", "consent", "default"] and "region" in c[3]]
-    assert regional == [
-        [
-            "gtag",
-            "consent",
-            "default",
-            consent(["analytics_storage"]) | {"region": ["US-CA"], "wait_for_update": 500},
-        ]
-    ]
+    assert found[:4] == [
+        ["gtag", "consent", "default", consent([]) | {"wait_for_update": 500}],
+        ["gtag", "consent", "default", US_CA],
+        ["uetq", "consent", "default", {"ad_storage": "denied"}],
+        ["tag", "google-tag", "consent api present"],
+    ], found
+    page.get_by_role("button", name="Tikai nepieciešamās").click()
+    after = wait_for_calls(page, 6)
+    assert after[4] == ["gtag", "consent", "update", consent(REQUIRED)]  # the choice overrides the region
+    assert regional_defaults(after) == [1]  # sent once
     ctx.close()
 
 
-def test_the_banner_script_as_served_stays_under_12_kb(live: Any) -> None:
-    import httpx
+def edited_site(browser: Any, url: str, edit: Any, **context: Any) -> tuple[Any, Any]:
+    """The demo site with its page changed by `edit` (its headers, CSP included, kept)."""
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
 
+    def rewrite(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, body=edit(response.text()))
+
+    page.route(f"{url}/demo-site/", rewrite)
+    page.goto(f"{url}/demo-site/")
+    page.get_by_role("dialog").wait_for()
+    return ctx, page
+
+
+def static_script(html: str) -> str:
+    out = html.replace("/api/v1/web/sargs-consent.js?controller=lmt", "/static/sargs-consent.js")
+    assert out != html
+    return out
+
+
+def test_the_static_script_sends_the_region_default_once_the_categories_arrive(
+    live_regions: LiveServer, browser: Any
+) -> None:
+    ctx, page = edited_site(browser, live_regions.url, static_script)
+    found = wait_for_calls(page, 4)
+    assert found[0] == ["gtag", "consent", "default", consent([]) | {"wait_for_update": 500}]
+    [late] = regional_defaults(found)
+    assert found[late] == ["gtag", "consent", "default", US_CA]
+    # After the tag ran: why docs/website.md prefers the website's own script URL.
+    assert late > found.index(["tag", "google-tag", "consent api present"])
+    ctx.close()
+
+
+def test_the_websites_script_needs_no_data_controller(live_regions: LiveServer, browser: Any) -> None:
+    def bare(html: str) -> str:
+        out = html.replace(' data-controller="lmt"', "")
+        assert out.count("data-controller") == html.count("data-controller") - 1
+        return out
+
+    ctx, page = edited_site(browser, live_regions.url, bare)
+    assert wait_for_calls(page, 2)[1] == ["gtag", "consent", "default", US_CA]
+    page.get_by_role("button", name="Atļaut visas").click()
+    assert wait_for_calls(page, 7)[6] == ["onChange", ["functional", "analytics", "marketing"]]
+    ctx.close()
+
+
+def without_stubs(html: str) -> str:
+    out = html.replace('<script src="/static/demo-site/tag-stubs.js"></script>', "")
+    out = out.replace('<script src="/static/demo-site/google-tag.js"></script>', "")
+    assert out.count("<script") == html.count("<script") - 2
+    return out
+
+
+def test_without_a_gtag_function_the_banner_defines_one_that_feeds_the_data_layer(
+    live: Any, browser: Any
+) -> None:
     server, _, _ = live
-    body = httpx.get(f"{server.url}/static/sargs-consent.js").content
-    assert b"consent" in body and len(body) < 12 * 1024, len(body)
+    ctx, page = edited_site(browser, server.url, without_stubs)
+    layer = "window.dataLayer.map(e => e.event ? e : Array.from(e))"
+    assert page.evaluate("typeof window.gtag") == "function"
+    assert page.evaluate(layer) == [["consent", "default", consent([]) | {"wait_for_update": 500}]]
+    assert page.evaluate("window.uetq") == ["consent", "default", {"ad_storage": "denied"}]
+
+    page.get_by_role("button", name="Tikai nepieciešamās").click()
+    deadline = time.monotonic() + 15
+    while len(found := page.evaluate(layer)) < 3:
+        assert time.monotonic() < deadline, found
+        page.wait_for_timeout(50)
+    assert found[1:] == [
+        ["consent", "update", consent(REQUIRED)],
+        {"event": "sargs_consent_update", "sargs_categories": ["functional"]},
+    ]
+    assert page.evaluate("window.uetq.slice(3)") == ["consent", "update", {"ad_storage": "denied"}]
+    ctx.close()
+
+
+@pytest.mark.parametrize(
+    ("page_lang", "accept_all"),
+    [
+        ("en-GB", "Allow all"),
+        ("en-GB-oxendict", "Allow all"),
+        ("lv-LV", "Atļaut visas"),
+        ("de", "Atļaut visas"),
+        ("english", "Atļaut visas"),
+    ],
+)
+def test_the_banner_speaks_the_pages_language_when_the_policy_gives_it(
+    live: Any, browser: Any, page_lang: str, accept_all: str
+) -> None:
+    # <html lang> decides (the demo's script tag has no data-lang); German has no texts and
+    # "english" is no language tag: the policy's default language, Latvian.
+    server, _, _ = live
+
+    def relang(html: str) -> str:
+        assert '<html lang="lv">' in html
+        return html.replace('<html lang="lv">', f'<html lang="{page_lang}">')
+
+    ctx, page = edited_site(browser, server.url, relang)
+    expected = "en" if accept_all == "Allow all" else "lv"
+    assert page.get_by_role("dialog").get_attribute("lang") == expected
+    page.get_by_role("button", name=accept_all).click()
+    wait_for_calls(page, 6)
+    ctx.close()

@@ -71,12 +71,35 @@ def _policy(registry: PolicyRegistry, controller: str) -> Policy:
     return policy
 
 
-def banner(*, registry: PolicyRegistry, controller: str, language: str) -> Banner:
-    """The categories and texts the banner shows, in one language (a language the banner has no
-    texts in, such as the page's de, falls back to the policy's default language)."""
+def banner_language(policy: Policy, page: str | None) -> str:
+    """The banner's language: the page's (`lv-LV` reads as `lv`, `pt-BR` as itself or `pt`) when
+    the banner has texts in it and the policy gives every cookie category in it; else the policy's
+    default language (or, if even that is not given, the first such language). So a banner never
+    mixes its own texts in one language with the policy's in another."""
+    given = set(BANNER_TEXT)
+    for c in policy.cookie_categories:
+        given &= set(c.title.languages) & set(c.description.languages)
+    default = policy.policy.default_language
+    if page:
+        tag = page.strip().replace("_", "-")
+        primary, _, region = tag.partition("-")
+        exact = f"{primary.lower()}-{region.upper()}" if region else primary.lower()
+        for candidate in (exact, primary.lower()):
+            if candidate in given:
+                return candidate
+    return default if default in given else next(x for x in BANNER_TEXT if x in given)
+
+
+def banner_preset(*, registry: PolicyRegistry, controller: str) -> dict[str, Any]:
+    """What the banner script of one website is served with built in (/api/v1/web/sargs-consent.js):
+    its controller and Consent Mode settings, so its regional defaults go out before any tag."""
+    return {"controller": controller, **consent_mode(_policy(registry, controller))}
+
+
+def banner(*, registry: PolicyRegistry, controller: str, language: str | None) -> Banner:
+    """The categories and texts the banner shows, in one language (`banner_language`)."""
     policy = _policy(registry, controller)
-    if language not in BANNER_TEXT:
-        language = policy.policy.default_language
+    language = banner_language(policy, language)
     company = registry.controller(controller)
     return Banner(
         controller=controller,

@@ -1,6 +1,8 @@
 """Public endpoints for website visitors (R-WEB-1) and e-mail events (R-WEB-2); no token.
 
 - `GET /web/cookie-categories?controller=&lang=`: what the cookie banner shows.
+- `GET /web/sargs-consent.js?controller=`: the banner script with the website's Consent Mode
+  settings built in, so that its regional defaults are set before any tag runs.
 - `POST /web/cookie-consents`: one visitor's choice, kept as proof; `Sec-GPC: 1` (or `gpc: true`)
   refuses marketing categories whatever was ticked. Answer: the receipt.
 - `POST /mail/events`: bounces and spam complaints from the mail provider, signed like the SMS
@@ -15,18 +17,21 @@ Browsers may call the cookie endpoints from the origins the policies list in `we
 from __future__ import annotations
 
 import hmac
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sargs.core.config import DEFAULT_SECRET
 from sargs.core.errors import InvalidInput, NotFound, PermissionDenied
 from sargs.domains.access.sessions import resolve_session
 from sargs.domains.sms.signatures import matches, sign_json
-from sargs.domains.web.cookies import banner, record_choice
+from sargs.domains.web.cookies import banner, banner_preset, record_choice
 from sargs.domains.web.tracking import click_of, record_failure, record_interaction
 from sargs.entrypoints.api.deps import ContainerDep
 from sargs.entrypoints.api.schemas import ErrorRead, error_responses
@@ -122,11 +127,11 @@ def cookie_categories(
     request: Request,
     container: ContainerDep,
     controller: str = Query(min_length=1, max_length=64),
-    lang: str = Query(
-        default="lv",
-        pattern=r"^[a-z]{2,3}$",
-        description="The page's language; "
-        "one the banner has no texts in falls back to the policy's default language.",
+    lang: str | None = Query(
+        default=None,
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$",
+        description="The page's language (`lv`, `lv-LV`, `pt-BR`); one the banner or the policy "
+        "has no texts in, or none, is the policy's default language.",
     ),
 ) -> BannerRead:
     """The cookie categories, banner texts and consent-mode settings of a controller's website."""
@@ -143,6 +148,37 @@ def cookie_categories(
         categories=[CategoryRead(**c) for c in b.categories],
         text=b.text,
         consent_mode=ConsentModeRead.model_validate(b.consent_mode),
+    )
+
+
+BANNER_JS = Path(__file__).resolve().parents[2] / "web" / "static" / "sargs-consent.js"
+PRESET = "/*sargs:consent-mode*/null"  # where the script takes a website's settings
+
+
+@cache
+def banner_source() -> str:
+    source = BANNER_JS.read_text(encoding="utf-8")
+    assert source.count(PRESET) == 1, f"{BANNER_JS.name} lost its {PRESET} placeholder"
+    return source
+
+
+@router.get(
+    "/web/sargs-consent.js",
+    response_class=Response,
+    responses={200: {"content": {"text/javascript": {}}}, **error_responses(422)},
+)
+def banner_script(container: ContainerDep, controller: str = Query(min_length=1, max_length=64)) -> Response:
+    """The banner script of one website: /static/sargs-consent.js with the website's controller
+    and Consent Mode settings (regional defaults, wait_for_update) built in, so that they are set
+    before any tag runs instead of after the categories arrive."""
+    preset = json.dumps(
+        banner_preset(registry=container.registry, controller=controller), separators=(",", ":")
+    )
+    body = banner_source().replace(PRESET, PRESET.removesuffix("null") + preset)
+    return Response(
+        body,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
     )
 
 

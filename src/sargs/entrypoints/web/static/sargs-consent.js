@@ -1,21 +1,20 @@
-/* Sargs cookie banner (R-WEB-1). No dependencies. Include with one tag:
-   <script src="https://sargs.example/static/sargs-consent.js" data-controller="lmt"
-           data-policy="lmt-group" data-lang="lv" defer></script>
-   Scripts written as <script type="text/plain" data-category="analytics" src="..."> run only
-   once their category is accepted. Any element with data-sargs-consent-open reopens the banner.
-   Global Privacy Control (navigator.globalPrivacyControl, Sec-GPC) refuses marketing.
-   Tag managers: this script sets Google Consent Mode v2 (gtag / dataLayer) and Microsoft UET
-   (uetq) consent to denied for every type as soon as it runs, so include it before their tags
-   and without defer/async when they are on the page; each choice is sent as an update, and
-   window.sargs.consent.get() / .onChange(fn) give the choice to other scripts (docs/website.md). */
+/* Sargs cookie banner (R-WEB-1), no dependencies; how to use it: docs/website.md. One tag, before
+   any Google or Microsoft tag, without defer/async:
+   <script src="https://sargs.example/api/v1/web/sargs-consent.js?controller=lmt"></script>
+   <script type="text/plain" data-category="analytics" src="..."> runs once "analytics" is
+   accepted. Sets Google Consent Mode v2 and Microsoft UET consent; window.sargs.consent. */
 (function () {
   "use strict";
   var me = document.currentScript;
   if (!me || !window.fetch) return;
   var base = new URL(me.src, location.href).origin;
-  var controller = me.getAttribute("data-controller") || "";
+  // The website's consent_mode, built in by /api/v1/web/sargs-consent.js?controller= (else null).
+  var PRESET = /*sargs:consent-mode*/null;
+  var controller = me.getAttribute("data-controller") || (PRESET ? PRESET.controller : "");
+  if (PRESET && PRESET.controller !== controller) { console.warn("sargs-consent: data-controller does not match the script's", PRESET.controller); PRESET = null; }
   var policyId = me.getAttribute("data-policy");
-  var lang = (me.getAttribute("data-lang") || document.documentElement.lang || "").toLowerCase().split("-")[0];
+  var lang = /^[a-z]{2,3}([-_][a-z0-9]{2,8})?(?![a-z0-9])/i.exec((me.getAttribute("data-lang") || document.documentElement.lang || "").trim());
+  lang = lang && lang[0];  // en-GB-oxendict: en-GB; not a language tag: none (the policy's default)
   var KEY = "sargs-consent:" + controller;
   var gpc = navigator.globalPrivacyControl === true;
   var info = null, box = null, reopenBtn = null, lastFocus = null;
@@ -26,15 +25,17 @@
   var listeners = [], state = null;
   window.dataLayer = window.dataLayer || [];
   window.uetq = window.uetq || [];
-  function gtag() { if (typeof window.gtag === "function") window.gtag.apply(window, arguments); else window.dataLayer.push(arguments); }
+  if (typeof window.gtag !== "function") window.gtag = function () { window.dataLayer.push(arguments); };
+  function gtag() { window.gtag.apply(window, arguments); }
   function types(granted) {
     var o = {};
     TYPES.forEach(function (t) { o[t] = granted.indexOf(t) >= 0 ? "granted" : "denied"; });
     return o;
   }
   var first = types([]);
-  first.wait_for_update = parseInt(me.getAttribute("data-wait-for-update") || "500", 10);
+  first.wait_for_update = parseInt(me.getAttribute("data-wait-for-update") || (PRESET ? PRESET.wait_for_update_ms : 500), 10);
   gtag("consent", "default", first);
+  regionDefaults(PRESET);
   window.uetq.push("consent", "default", { ad_storage: "denied" });
   function api() { return state && { categories: state.categories.slice(), consent: types(state.granted), gpc: gpc }; }
   window.sargs = window.sargs || {};
@@ -201,13 +202,13 @@
   function start() {
     var css = el("link", { rel: "stylesheet", href: base + "/static/sargs-consent.css" });
     document.head.appendChild(css);
-    fetch(base + "/api/v1/web/cookie-categories?controller=" + encodeURIComponent(controller) + "&lang=" + encodeURIComponent(lang || "lv"), { credentials: "omit" })
+    fetch(base + "/api/v1/web/cookie-categories?controller=" + encodeURIComponent(controller) + (lang ? "&lang=" + encodeURIComponent(lang) : ""), { credentials: "omit" })
       .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
       .then(function (data) {
         if (policyId && data.policy_id !== policyId) { console.warn("sargs-consent: data-policy does not match", data.policy_id); return; }
         info = data;
         gpc = gpc || data.gpc === true;
-        regionDefaults(data.consent_mode);
+        if (!PRESET) regionDefaults(data.consent_mode);  // late: tags may have run (docs/website.md)
         var required = data.categories.filter(function (c) { return c.required; }).map(function (c) { return c.id; });
         unblock(required);
         var s = saved();
