@@ -76,17 +76,10 @@ def sms_sender(settings: Settings) -> SmsSender:
 
 
 def source_connectors(settings: Settings) -> ConnectorFactory:
-    """Connectors for the policies' data sources: SQL (URL from SARGS_SOURCE_<ID>_URL) and HTTP
-    (base URL from SARGS_SOURCE_<ID>_URL or the policy, token from SARGS_SOURCE_<ID>_TOKEN)."""
-    from sargs.integrations.sources.http import HttpConnectorFactory, KindConnectors
+    """SQL connectors for the policies' data sources, each URL from its SARGS_SOURCE_<ID>_URL variable."""
     from sargs.integrations.sources.sql import sql_connector_factory
 
-    return KindConnectors(
-        {
-            "sql": sql_connector_factory(os.environ, region=settings.default_region),
-            "http": HttpConnectorFactory(os.environ),
-        }
-    )
+    return sql_connector_factory(os.environ, region=settings.default_region)
 
 
 def retention_connectors() -> RetentionConnectorFactory:
