@@ -19,6 +19,7 @@ from sargs.domains.access.permissions import ROLES, allows
 from sargs.entrypoints.api.deps import Permit
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web.security import StaffPermit
+from tests.api.role_samples_followups import followup_api_samples, followup_console_samples, seed_followups
 from tests.api.role_samples_reports import api_samples, console_samples, seed_reports
 from tests.api.role_samples_subjects import subject_group_samples
 from tests.web_helpers import console_csrf, console_login
@@ -103,13 +104,14 @@ def seeded(client: TestClient, auth: Callable[..., dict[str, str]], container: C
         headers=auth("admin"),
     )
     assert r.status_code == 201, r.text
-    return {
+    out = {
         "event_id": r.json()["event"]["id"],
         "subject_id": r.json()["event"]["subject_id"],
         "hold_id": hold.id,
         **seed_dsr(client.app.state.container),  # type: ignore[attr-defined]
         **seed_reports(client, auth),
     }
+    return {**out, **seed_followups(container, out["dsr_id"])}
 
 
 def seed_dsr(container: Container) -> dict[str, str]:
@@ -313,6 +315,7 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             {},
         ),
         **api_samples(seeded),
+        **followup_api_samples(seeded),
         **subject_group_samples(PHONE),
     }
 
@@ -478,6 +481,7 @@ def console_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, 
         ),
         "GET /console/dsr/{request_id}/export": ("GET", f"/console/dsr/{seeded['dsr_id']}/export", {}),
         **console_samples(seeded),
+        **followup_console_samples(seeded),
     }
 
 

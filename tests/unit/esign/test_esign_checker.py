@@ -5,6 +5,7 @@ certificate, a zip that is not a container)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import zipfile
@@ -46,6 +47,18 @@ def test_a_signed_container_is_valid_and_names_the_qualified_signer(
     assert result.qualified and result.format == "asic-e"
     assert result.files == sorted(FILES)
     assert result.signed_at is not None and result.signed_at.startswith(f"{NOW:%Y-%m-%d}")
+
+
+def test_the_checker_works_inside_a_running_event_loop(
+    checker: EsignChecker, ca: sample.Identity, signer: sample.Identity
+) -> None:
+    """A route or a test under playwright's sync API calls it from a thread that runs a loop."""
+    container, pdf = sample.signed_asice(FILES, signer), sample.signed_pdf(signer, ca)
+
+    async def inside() -> list[str]:
+        return [checker.check(container).status, checker.check(pdf, file_name="request.pdf").status]
+
+    assert asyncio.run(inside()) == ["valid", "valid"]
 
 
 def test_a_certificate_without_the_qc_statements_is_not_qualified(

@@ -5,8 +5,11 @@ and was valid at the signing time (pyhanko-certvalidator, no network)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
@@ -16,6 +19,21 @@ from pyhanko_certvalidator import errors as cv_errors
 QC_STATEMENTS_OID = "1.3.6.1.5.5.7.1.3"
 QC_COMPLIANCE = "0.4.0.1862.1.1"  # id-etsi-qcs-QcCompliance
 QC_SSCD = "0.4.0.1862.1.4"  # id-etsi-qcs-QcSSCD (the key is in a qualified signature creation device)
+
+
+T = TypeVar("T")
+
+
+def run_to_end(coro: Coroutine[Any, Any, T]) -> T:
+    """Run pyHanko's coroutine to its result from synchronous code. A thread that already runs an
+    event loop (an async route, a test under playwright's sync API) cannot `asyncio.run`, so there it
+    runs in a thread of its own with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sargs-esign") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class _QcStatement(core.Sequence):
@@ -82,7 +100,7 @@ def check_chain(
     )
     validator = CertificateValidator(cert, intermediate_certs=others, validation_context=context)
     try:
-        asyncio.run(validator.async_validate_usage({"non_repudiation"}))
+        run_to_end(validator.async_validate_usage({"non_repudiation"}))
     except cv_errors.PathBuildingError:
         return "the signing certificate does not chain to a trusted certification authority"
     except cv_errors.ExpiredError:

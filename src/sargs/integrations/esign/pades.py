@@ -3,7 +3,6 @@ allowed updates after it, and its certificate chained to the trust store at the 
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,7 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko_certvalidator import ValidationContext
 
 from sargs.domains.dsr.signatures import SignatureResult, indeterminate, invalid
-from sargs.integrations.esign.certs import check_chain, signer_of
+from sargs.integrations.esign.certs import check_chain, run_to_end, signer_of
 
 
 def is_pdf(data: bytes) -> bool:
@@ -65,7 +64,7 @@ def _check_one(
     }
     try:
         context = ValidationContext(trust_roots=trust_roots or [], allow_fetching=False)
-        status = asyncio.run(async_validate_pdf_signature(sig, signer_validation_context=context))
+        status = run_to_end(async_validate_pdf_signature(sig, signer_validation_context=context))
     except (SignatureValidationError, PdfError, ValueError) as exc:
         return invalid(f"the signature cannot be checked ({exc})", **facts)
     if not status.intact or not status.valid:
