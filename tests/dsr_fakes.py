@@ -70,3 +70,26 @@ class FakeConnectors:
 
     def __call__(self, source: DataSource) -> Any:
         return FakeConnector(self, source)
+
+
+class EmptySource:
+    """A source that holds nothing for anyone (the retailer's e-mail platform in SQL-only tests)."""
+
+    def __init__(self, source: DataSource) -> None:
+        self.source = source
+
+    def collect(self, *, identities: Sequence[Identity]) -> SourceAccess:
+        return SourceAccess(self.source.id, [])
+
+    def erase(self, **_: Any) -> SourceErasure:
+        return SourceErasure(self.source.id, ok=True)
+
+    def identities(self, *, tables: Sequence[str] | None = None) -> Iterator[Identity]:
+        return iter(())
+
+
+def with_empty_mailer(sql: Any) -> Any:
+    """The SQL connector factory `sql`, with the http sources (the retailer's mailer) holding nothing."""
+    from sargs.integrations.sources.http import KindConnectors
+
+    return KindConnectors({"sql": sql, "http": EmptySource})

@@ -76,10 +76,17 @@ def sms_sender(settings: Settings) -> SmsSender:
 
 
 def source_connectors(settings: Settings) -> ConnectorFactory:
-    """SQL connectors for the policies' data sources, each URL from its SARGS_SOURCE_<ID>_URL variable."""
+    """Connectors for the policies' data sources: SQL (URL from SARGS_SOURCE_<ID>_URL) and HTTP
+    (base URL from SARGS_SOURCE_<ID>_URL or the policy, token from SARGS_SOURCE_<ID>_TOKEN)."""
+    from sargs.integrations.sources.http import HttpConnectorFactory, KindConnectors
     from sargs.integrations.sources.sql import sql_connector_factory
 
-    return sql_connector_factory(os.environ, region=settings.default_region)
+    return KindConnectors(
+        {
+            "sql": sql_connector_factory(os.environ, region=settings.default_region),
+            "http": HttpConnectorFactory(os.environ),
+        }
+    )
 
 
 def retention_connectors() -> RetentionConnectorFactory:

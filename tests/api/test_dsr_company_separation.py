@@ -17,6 +17,7 @@ from sargs.domains.subjects.service import add_identity, find_subject_id
 from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
+from tests.dsr_fakes import with_empty_mailer
 from tests.helpers import fulfil_via_worker, sql_sources_only
 from tests.integration.sources.conftest import source_url as source_url
 
@@ -66,7 +67,7 @@ def test_erasure_at_the_retailer_keeps_the_identifiers_the_telecoms_consents_han
 ) -> None:
     shop = source_url("shop")
     create_shop(shop, people=5, now=container.clock.now(), known=[KnownPerson(msisdn=PHONE.split(":")[1])])
-    container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
+    container.sources = with_empty_mailer(sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop}))
     _telecom_client(client, auth, container)
     dpo = auth("dpo", ["lytagra-lv"])
     rid = _file(client, dpo, "erasure")

@@ -20,6 +20,7 @@ from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
+from tests.dsr_fakes import with_empty_mailer
 from tests.e2e.test_browser import console_sign_in
 
 pytestmark = pytest.mark.browser
@@ -36,7 +37,7 @@ def test_erasure_request_from_portal_to_answer_pdf_in_a_real_browser(
     base = server.url
     shop = f"sqlite:///{tmp_path / 'shop.db'}"
     create_shop(shop, people=20, now=datetime.now(UTC), known=[KnownPerson(msisdn=PHONE)])
-    container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
+    container.sources = with_empty_mailer(sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop}))
     with container.sessions.begin() as s:
         for (email, password), role in ((DPO, "dpo"), (OPERATOR, "operator")):
             add_staff(

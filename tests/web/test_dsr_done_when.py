@@ -27,6 +27,7 @@ from sargs.entrypoints.container import Container
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.conftest import FakeCodeSender
+from tests.dsr_fakes import with_empty_mailer
 from tests.helpers import run_tasks, sql_sources_only
 from tests.integration.sources.conftest import source_url as source_url
 from tests.web_helpers import console_login, csrf_of, portal_sign_in
@@ -56,7 +57,7 @@ def test_portal_erasure_verified_in_the_console_erases_the_shop_keeps_ten_year_o
     now = container.clock.now()
     shop = source_url("shop")
     create_shop(shop, people=30, now=now, known=[KnownPerson(msisdn=PHONE, email=EMAIL)], orders_per_person=2)
-    container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
+    container.sources = with_empty_mailer(sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop}))
     orders_before = scalar(shop, "SELECT count(*) FROM orders WHERE customer_id = 1")
     others_before = scalar(shop, "SELECT count(*) FROM orders WHERE customer_id <> 1")
     assert orders_before >= 2
@@ -178,7 +179,7 @@ def test_the_person_downloads_their_portability_export_and_nobody_else_can(
     now = container.clock.now()
     shop = source_url("shop")
     create_shop(shop, people=10, now=now, known=[KnownPerson(msisdn=PHONE, email=EMAIL)])
-    container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop})
+    container.sources = with_empty_mailer(sql_connector_factory({"SARGS_SOURCE_SHOP_URL": shop}))
     with container.sessions.begin() as session:
         create_subject(session=session, identities=[Identity("msisdn", PHONE)], now=now, groups={C: "client"})
         create_subject(

@@ -88,3 +88,16 @@ class SourceUnavailable(SargsError):
     """A declared data source cannot be read as declared (unreachable, missing table or column)."""
 
     code = "source_unavailable"
+
+
+class SourceBusy(SourceUnavailable):
+    """A data source failed for now (a timeout, 429, a 5xx): the same call may succeed later.
+
+    `retry_after`: seconds the source asked to wait (Retry-After), or None for the caller's backoff.
+    """
+
+    code = "source_busy"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after

@@ -23,9 +23,9 @@ from sargs.domains.dsr.fulfilment import (
     FulfilmentResult,
     Progress,
     accept_for_fulfilment,
+    connected_sources,
     fulfil,
     runs_of,
-    sql_sources,
     stored_accesses,
 )
 from sargs.domains.dsr.model import DsrRequest
@@ -147,7 +147,7 @@ def queue_fulfilment(
     )
     if request is None:
         return None
-    sources = [s.id for s in sql_sources(registry, request.controller)]
+    sources = [s.id for s in connected_sources(registry, request.controller)]
     task, _ = tasks.enqueue(
         session=session,
         kind="dsr_fulfil",

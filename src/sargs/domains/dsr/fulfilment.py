@@ -1,9 +1,11 @@
 """Fulfilling access, portability and erasure requests against the controller's own databases
-(R-DSR-5, R-DSR-6): one connector call per declared SQL source, each result stored with the request.
+(R-DSR-5, R-DSR-6): one connector call per declared SQL or HTTP source, each result stored with the request.
 
 Safe to retry after a crash at any point: a source whose result is stored is never run again; a
 lease on the request keeps two workers from running it at once; a source that failed is shown
-and retried alone. Erasure pseudonymises Sargs' own identifiers (subjects.erasure) only when every source is done.
+and retried alone. A failure the source marks retryable (a timeout, 429, a 5xx) is retried
+automatically after its Retry-After or a growing delay (`FulfilmentResult.retry_at`, up to
+MAX_SOURCE_ATTEMPTS); a permanent one (another 4xx, a bad declaration) waits for staff. Erasure pseudonymises Sargs' own identifiers (subjects.erasure) only when every source is done.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sargs.core.errors import Conflict, InvalidInput, SargsError
+from sargs.core.errors import Conflict, InvalidInput, SargsError, SourceBusy
 from sargs.core.i18n import Message
 from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.dsr import workflow as wf
@@ -34,6 +36,10 @@ from sargs.domains.subjects.identifiers import Identity, mask, parse_identity
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=15)
+CONNECTED_KINDS = ("sql", "http")  # the kinds of data source a connector reads and erases
+MAX_SOURCE_ATTEMPTS = 6  # automatic attempts of a source whose failures are retryable
+FIRST_RETRY = timedelta(minutes=1)  # doubled after each failed attempt, at most MAX_RETRY_DELAY
+MAX_RETRY_DELAY = timedelta(hours=1)
 SOURCE_KINDS = ("access", "portability", "erasure")
 KEPT_NOTE = Message("dsr.fulfilment", "KEPT_NOTE")
 SHARED_NOTE = Message("dsr.fulfilment", "SHARED_NOTE")
@@ -46,16 +52,29 @@ class FulfilmentResult:
     status: str
     sources: dict[str, str] = field(default_factory=dict)  # source -> ok | failed
     errors: dict[str, str] = field(default_factory=dict)
+    # Every failure was retryable: run again at this time (the worker defers its task until then).
+    retry_at: datetime | None = None
 
 
-def sql_sources(registry: PolicyRegistry, controller: str) -> list[DataSource]:
-    """The controller's declared SQL sources, in policy order."""
+def connected_sources(registry: PolicyRegistry, controller: str) -> list[DataSource]:
+    """The controller's declared SQL and HTTP sources (those a connector reaches), in policy order."""
     policy = registry.policy_for(controller)
     return [
         s
         for s in policy.data_sources
-        if s.kind == "sql" and (s.controllers is None or controller in s.controllers)
+        if s.kind in CONNECTED_KINDS and (s.controllers is None or controller in s.controllers)
     ]
+
+
+sql_sources = connected_sources  # the earlier name
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """When to try a source again after its `attempts`-th retryable failure: its Retry-After if it
+    said, else FIRST_RETRY doubled per attempt, never more than MAX_RETRY_DELAY."""
+    if retry_after:
+        return min(timedelta(seconds=retry_after), timedelta(days=1))
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY_DELAY)
 
 
 def access_to_json(access: SourceAccess) -> dict[str, Any]:
@@ -146,7 +165,7 @@ def _begin(
     start_work(session=session, request=request, actor=actor, now=now)
     request.lease_owner = worker
     request.lease_until = now + lease
-    sources = sql_sources(registry, request.controller)
+    sources = connected_sources(registry, request.controller)
     have = {r.source for r in runs_of(session=session, request_id=request.id)}
     operation = "erase" if request.kind == "erasure" else "collect"
     for s in sources:
@@ -227,7 +246,7 @@ def fulfil(
     should_stop: Callable[[], bool] | None = None,
     confirm: ConfirmLinks | None = None,
 ) -> FulfilmentResult:
-    """Run an access, portability or erasure request against every SQL source of its controller,
+    """Run an access, portability or erasure request against every SQL and HTTP source of its controller,
     one source at a time (each its own transaction here and in the source), skipping sources already
     done; close the request when all succeeded. When `should_stop` says so between two sources, the
     lease is given back and the result is "in_progress": the next run continues. A request with
@@ -258,6 +277,8 @@ def fulfil(
         rules = {r.id: r for r in policy.retention_rules}
         done = {r.source for r in runs_of(session=session, request_id=request_id) if r.status == "ok"}
     result = FulfilmentResult(request_id, "in_progress")
+    retry_ats: list[datetime] = []
+    permanent: list[str] = []
     for source in sources:
         if source.id in done:
             result.sources[source.id] = "ok"
@@ -290,7 +311,7 @@ def fulfil(
             run.status, run.attempts, run.started_at, run.error = "running", run.attempts + 1, now(), None
         if progress:
             progress(source.id, "running")
-        status, payload, error = _run_source(
+        status, payload, error, retry = _run_source(
             connectors,
             source,
             kind,
@@ -303,6 +324,20 @@ def fulfil(
         with sessions.begin() as session:
             run = session.get(DsrSourceRun, (request_id, source.id))
             assert run is not None
+            if error is not None:
+                if retry is not None and run.attempts < MAX_SOURCE_ATTEMPTS:
+                    at = now() + retry_delay(run.attempts, retry)
+                    retry_ats.append(at)
+                    error = (
+                        f"{error} [temporary: retried automatically at {at.isoformat(timespec='seconds')}]"
+                    )
+                elif retry is not None:
+                    error = f"{error} [temporary, but gave up after {run.attempts} attempts: run it again by hand]"
+                    permanent.append(source.id)
+                else:
+                    error = f"{error} [permanent: fix the cause, then run it again]"
+                    permanent.append(source.id)
+                error = error[:500]
             run.status, run.error, run.finished_at = status, error, now()
             if payload is not None or "found" not in (run.result or {}):
                 run.result = payload  # a failed erasure changed nothing: the note of earlier rows stays
@@ -326,13 +361,20 @@ def fulfil(
         runs = runs_of(session=session, request_id=request_id)
         failed = [r.source for r in runs if r.status != "ok"]
         if failed:
+            retrying = sorted(set(failed) - set(permanent))
+            if retry_ats and not permanent and retrying:
+                result.retry_at = min(retry_ats)
             log_event(
                 session=session,
                 request=request,
                 actor=actor,
                 action="sources_failed",
                 now=now(),
-                data={"failed": failed},
+                data={
+                    "failed": failed,
+                    "retrying": retrying if result.retry_at else [],
+                    "retry_at": result.retry_at.isoformat() if result.retry_at else None,
+                },
             )
         elif waiting := pending_tasks(session=session, request_id=request_id):
             log_event(
@@ -395,7 +437,9 @@ def _run_source(
     *,
     earlier: dict[str, list[Any]] | None = None,
     on_found: Callable[[dict[str, list[Any]]], None] | None = None,
-) -> tuple[str, dict[str, Any] | None, str | None]:
+) -> tuple[str, dict[str, Any] | None, str | None, float | None]:
+    """(status, stored result, error, retry): `retry` is None for success or a permanent failure,
+    else the seconds the source asked to wait (0.0: it did not say)."""
     try:
         connector = connectors(source)
         if kind == "erasure":
@@ -403,13 +447,16 @@ def _run_source(
                 identities=identities, now=now, rules=rules, earlier=earlier, on_found=on_found
             )
             if not erased.ok:
-                return "failed", None, (erased.error or "the source refused the erasure")[:500]
-            return "ok", erasure_to_json(erased), None
-        return "ok", access_to_json(connector.collect(identities=identities)), None
+                retry = (erased.retry_after or 0.0) if erased.retryable else None
+                return "failed", None, (erased.error or "the source refused the erasure")[:400], retry
+            return "ok", erasure_to_json(erased), None, None
+        return "ok", access_to_json(connector.collect(identities=identities)), None, None
+    except SourceBusy as exc:
+        return "failed", None, exc.message[:400], exc.retry_after or 0.0
     except SargsError as exc:
-        return "failed", None, exc.message[:500]
+        return "failed", None, exc.message[:400], None
     except Exception as exc:  # a driver error: never its text (it may quote the person's values)
-        return "failed", None, f"{type(exc).__name__} while reading source {source.id}"
+        return "failed", None, f"{type(exc).__name__} while reading source {source.id}", None
 
 
 def _finish(

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from sargs.domains.policy.http_sources import HttpApi, http_problems
 from sargs.domains.policy.problems import unknown
 from sargs.domains.policy.text import Frozen as _Frozen
 from sargs.domains.policy.text import Text
@@ -129,14 +130,22 @@ class DataSource(_Frozen):
     id: SourceSlug
     title: Text
     controllers: list[SourceSlug] | None = None
-    kind: Literal["sql", "api", "manual"] = "manual"
+    kind: Literal["sql", "api", "manual", "http"] = "manual"
     url_env: str | None = Field(
         default=None,
         pattern=r"^[A-Z][A-Z0-9_]*$",
-        description="Environment variable with the SQLAlchemy URL; default SARGS_SOURCE_<ID>_URL.",
+        description="Environment variable with the SQLAlchemy URL (sql) or the API's base URL (http); "
+        "default SARGS_SOURCE_<ID>_URL.",
     )
     tables: list[SourceTable] = Field(default_factory=list)
     manual: ManualWork | None = Field(default=None, description="Who works a manual source, and how soon.")
+    http: HttpApi | None = Field(default=None, description="How to reach an http source (kind: http).")
+
+    @property
+    def token_variable(self) -> str:
+        """The environment variable with an http source's API token: SARGS_SOURCE_<ID>_TOKEN."""
+        env = self.http.token_env if self.http else None
+        return env or "SARGS_SOURCE_" + re.sub(r"[^A-Z0-9]", "_", self.id.upper()) + "_TOKEN"
 
     @property
     def url_variable(self) -> str:
@@ -172,6 +181,12 @@ def source_problems(
                     problems.append(
                         ((*at, "manual", "data_categories", j), unknown("data category", d, categories))
                     )
+        if source.kind == "http" and source.http is None:
+            problems.append(((*at, "http"), "an http source needs its http block (resources, paths)"))
+        if source.http is not None:
+            if source.kind != "http":
+                problems.append(((*at, "http"), "only a source of kind http has an http block"))
+            problems.extend(http_problems(source.http, (*at, "http"), categories=categories))
         names = [t.name for t in source.tables]
         for k, table in enumerate(source.tables):
             tat = (*at, "tables", k)

@@ -54,9 +54,14 @@ class TableErasure:
 
 @dataclass(frozen=True)
 class SourceErasure:
-    """One source's erasure, done in one transaction: all of it, or (ok False) none of it."""
+    """One source's erasure: an SQL source's in one transaction, all of it or (ok False) none of it;
+    an HTTP source's call by call, so a failed one may have erased some records (a retry finishes)."""
 
     source: str
     ok: bool
     tables: list[TableErasure] = field(default_factory=list)
     error: str | None = None  # safe to show and log: never a value from the person's rows
+    # A failure that may pass on its own (timeout, 429, 5xx): fulfilment retries it later, after
+    # `retry_after` seconds when the source said (Retry-After). False: permanent, staff must act.
+    retryable: bool = False
+    retry_after: float | None = None

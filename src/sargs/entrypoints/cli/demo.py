@@ -69,10 +69,16 @@ def add_demo_command(
             stats = generate(
                 container=c, subjects=subjects, progress=lambda n: progress.update(task, completed=n)
             )
-        from sargs.entrypoints.cli.demo_sources import create_demo_sources
+        from sargs.entrypoints.cli.demo_sources import (
+            FAKE_MAILER_PATH,
+            create_demo_platform,
+            create_demo_sources,
+        )
 
         sources = create_demo_sources(c, directory)  # sets SARGS_SOURCE_<ID>_URL for the server
-        env_file = write_env_file(directory, s, sources.urls)
+        base = f"http://{host}:{port}"
+        platform = create_demo_platform(c, base)  # the fake e-mail platform, served with the app
+        env_file = write_env_file(directory, s, {**sources.urls, **platform.settings})
         import secrets
 
         from sargs.domains.staff.service import add_staff
@@ -94,12 +100,12 @@ def add_demo_command(
                     now=c.clock.now(),
                 )
         esign_lines = file_demo_esign_requests(c, esign)
-        base = f"http://{host}:{port}"
         console.print(
             f"[bold green]Sargs demo[/] — {db} — {stats.subjects} people, {stats.events} consent events"
         )
         console.print(f"policies: {', '.join(f'{p.id} {p.version}' for p in c.registry.policies)}")
         console.print(sources.line)
+        console.print(platform.line, highlight=False)
         console.print(f"admin token:     {admin.secret}")
         console.print(f"marketing token: {marketing.secret}")
         console.print(f"API docs:        {base}/docs")
@@ -155,9 +161,10 @@ def add_demo_command(
             worker = Worker(c, worker_ports(s, sms_sender))
             worker.start()
             try:
-                config = uvicorn.Config(
-                    create_app(c), host=host, port=port, log_level="warning", access_log=False
-                )
+                app = create_app(c)
+                if platform.fake is not None:  # an erasure at the retailer reaches it over HTTP
+                    app.mount(FAKE_MAILER_PATH, platform.fake.app())
+                config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
                 uvicorn.Server(config).run(sockets=[sock] if sock else None)
             finally:
                 worker.shutdown()

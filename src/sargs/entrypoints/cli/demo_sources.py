@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from sargs.domains.subjects.model import SubjectGroup, SubjectIdentity
 from sargs.entrypoints.container import Container
+from sargs.integrations.sources.fake_mailer import FakeMailer
 from sargs.integrations.sources.samples import KnownPerson, create_loyalty, create_shop
 
 BUILDERS = {"shop": create_shop, "loyalty": create_loyalty}
@@ -92,3 +93,50 @@ def create_demo_sources(
         )
         result.line = "sample data sources: " + ", ".join(made) + sample
     return result
+
+
+FAKE_MAILER_PATH = "/demo-mailer"  # where `sargs demo` serves its fake e-mail marketing platform
+
+
+@dataclass
+class DemoPlatform:
+    """The fake SaaS platform `create_demo_platform` made: one line to print, its settings, the fake."""
+
+    line: str
+    settings: dict[str, str] = field(default_factory=dict)
+    fake: FakeMailer | None = None
+
+
+def create_demo_platform(
+    container: Container,
+    base: str,
+    *,
+    known: int = 300,
+    environ: MutableMapping[str, str] = os.environ,
+) -> DemoPlatform:
+    """A fake of the retailer's e-mail marketing platform (http source `mailer`), holding some of the
+    demo's people, served at BASE/demo-mailer/v1 by the demo; its URL and token variables set."""
+    import secrets
+
+    source = next(
+        (
+            s
+            for p in container.registry.policies
+            for s in p.data_sources
+            if s.id == "mailer" and s.kind == "http"
+        ),
+        None,
+    )
+    if source is None:
+        return DemoPlatform(line="no sample e-mail platform")
+    fake = FakeMailer(token=secrets.token_urlsafe(24))
+    people = [p for p in known_people(container, source.controllers, limit=known) if p.email]
+    for i, person in enumerate(people):
+        fake.add_person(
+            person.email or "", lists=("news", "offers") if i % 2 else ("news",), events=2 + i % 3
+        )
+    settings = {source.url_variable: f"{base}{FAKE_MAILER_PATH}/v1", source.token_variable: fake.token}
+    environ.update(settings)
+    example = f"; e.g. {people[0].email}" if people else ""
+    line = f"sample e-mail platform (http source mailer): {base}{FAKE_MAILER_PATH}/v1, {len(people)} of the demo's people{example}"
+    return DemoPlatform(line=line, settings=settings, fake=fake)

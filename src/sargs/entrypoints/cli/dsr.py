@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from sargs.core.errors import SargsError
 from sargs.domains.dsr.callbacks import deliver_callbacks
 from sargs.domains.dsr.followups import notices_of, pending_tasks, tasks_of
-from sargs.domains.dsr.fulfilment import runs_of, sql_sources
+from sargs.domains.dsr.fulfilment import connected_sources, runs_of
 from sargs.domains.dsr.reminders import digests, queue_digests, remind
 from sargs.domains.dsr.service import DsrActor, get_request, list_requests, missing_of, trail
 from sargs.domains.dsr.signatures import EXIT_CODES, SignatureChecker, SignatureResult
@@ -176,7 +176,7 @@ def make_dsr_cli(
             except SargsError as exc:
                 err.print(f"[bold red]error:[/] {exc.message}")
                 raise typer.Exit(1) from None
-            sources = [s.id for s in sql_sources(c.registry, r.controller)]
+            sources = [s.id for s in connected_sources(c.registry, r.controller)]
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

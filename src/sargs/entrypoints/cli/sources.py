@@ -1,4 +1,4 @@
-"""`sargs sources`: check that every declared SQL data source is reachable as its policy says."""
+"""`sargs sources`: check that every declared SQL or HTTP data source is reachable as its policy says."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sargs.core.errors import SargsError
+from sargs.domains.dsr.fulfilment import CONNECTED_KINDS
 from sargs.domains.policy.sources import DataSource
 from sargs.domains.subjects.identifiers import parse_identity
 from sargs.entrypoints.cli.output import console, err, fail, need_policies
@@ -15,14 +16,14 @@ from sargs.entrypoints.container import Container
 
 
 def _sql_sources(c: Container, source_id: str | None = None) -> list[DataSource]:
-    """The loaded policies' sql sources (only `source_id`, if given); a clear error when there is none."""
+    """The loaded policies' sql and http sources (only `source_id`, if given); a clear error when there is none."""
     need_policies(c)
     declared = [s for p in c.registry.policies for s in p.data_sources]
-    sql = [s for s in declared if s.kind == "sql" and source_id in (None, s.id)]
+    sql = [s for s in declared if s.kind in CONNECTED_KINDS and source_id in (None, s.id)]
     if not sql:
-        known = ", ".join(s.id for s in declared if s.kind == "sql") or "none"
-        which = f"no sql data source {source_id!r}" if source_id else "no sql data source"
-        raise fail(f"{which} in the loaded policies (their sql sources: {known})")
+        known = ", ".join(s.id for s in declared if s.kind in CONNECTED_KINDS) or "none"
+        which = f"no sql or http data source {source_id!r}" if source_id else "no sql or http data source"
+        raise fail(f"{which} in the loaded policies (their sql and http sources: {known})")
     return sql
 
 
@@ -32,13 +33,14 @@ def make_sources_cli(container: Callable[[], Container]) -> typer.Typer:
 
     @app.command("check")
     def check() -> None:
-        """Reach every sql source, reflect its declared tables and columns, count their rows."""
+        """Reach every sql source, reflect its declared tables and columns, count their rows; check
+        every http source's URL and token settings (and GET its check_path, if it declares one)."""
         c = container()
         failed = False
         try:
             for policy in c.registry.policies:
                 for source in policy.data_sources:
-                    if source.kind != "sql":
+                    if source.kind not in CONNECTED_KINDS:
                         console.print(f"- {source.id}: {source.kind} source, handled by hand")
             for source in _sql_sources(c):
                 try:
@@ -49,6 +51,14 @@ def make_sources_cli(container: Callable[[], Container]) -> typer.Typer:
                     failed = True
                     err.print(f"[bold red]✗ {source.id}[/]: ", end="")
                     err.print(exc.message, markup=False, highlight=False)
+                    continue
+                if source.kind == "http" and source.http is not None:
+                    reached = (
+                        "answered GET " + source.http.check_path
+                        if source.http.check_path
+                        else ("URL and token set (declare check_path to have it reached)")
+                    )
+                    console.print(f"[green]✓ {source.id}[/] (http): {reached}", highlight=False)
                     continue
                 rows = ", ".join(f"{t} {n:,}" for t, n in counts.items())
                 console.print(f"[green]✓ {source.id}[/] ({source.url_variable}): {rows}", highlight=False)

@@ -10,11 +10,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sargs.core.errors import Conflict, SargsError
-from sargs.domains.dsr.fulfilment import sql_sources
+from sargs.domains.dsr.fulfilment import connected_sources
 from sargs.domains.dsr.service import DsrActor, get_request
 from sargs.domains.jobs import tasks as queue
 from sargs.domains.jobs.model import WorkerTask
@@ -65,6 +65,15 @@ class Stopped(Exception):
         self.progress = progress
 
 
+class RetryLater(Exception):
+    """A data source failed for now (marked retryable): the task waits in the queue until `until`."""
+
+    def __init__(self, until: datetime, progress: dict[str, Any]) -> None:
+        super().__init__("retry later")
+        self.until = until
+        self.progress = progress
+
+
 Outcome = tuple[dict[str, Any], dict[str, Any]]  # (result, final progress)
 
 
@@ -74,7 +83,7 @@ def fulfil_request(run: TaskRun) -> Outcome:
     request_id = run.task.target
     with c.read_sessions.begin() as session:
         controller = get_request(session=session, request_id=request_id).controller
-    states: dict[str, str] = {s.id: "pending" for s in sql_sources(c.registry, controller)}
+    states: dict[str, str] = {s.id: "pending" for s in connected_sources(c.registry, controller)}
     progress: dict[str, Any] = {"sources": states, "done": 0, "total": len(states)}
 
     def step(source: str, state: str) -> None:
@@ -94,6 +103,8 @@ def fulfil_request(run: TaskRun) -> Outcome:
     )
     if result.status == "in_progress" and run.stop.is_set() and len(result.sources) < len(states):
         raise Stopped(progress)
+    if result.retry_at is not None:  # every failure was retryable: the sources not done run again then
+        raise RetryLater(result.retry_at, progress)
     return (
         {"status": result.status, "sources": dict(result.sources), "errors": dict(result.errors)},
         progress,
@@ -149,6 +160,12 @@ def run_task(run: TaskRun) -> str:
             queue.requeue(session=session, task_id=task.id, owner=run.owner, progress=stopped.progress)
         log.info("task %s (%s) handed back: the worker is stopping", task.id, task.kind)
         return "requeued"
+    except RetryLater as later:
+        with c.sessions.begin() as session:
+            queue.set_progress(session=session, task_id=task.id, owner=run.owner, progress=later.progress)
+            queue.defer(session=session, task_id=task.id, owner=run.owner, until=later.until)
+        log.info("task %s (%s) waits for a data source until %s", task.id, task.kind, later.until.isoformat())
+        return "deferred"
     except Conflict as exc:  # the source or request is held by another run: try again later
         until = c.clock.now() + run.lease
         with c.sessions.begin() as session:
