@@ -127,7 +127,8 @@ def test_sources_find_of_an_unknown_source_names_the_known_ones(
     )
     assert result.exit_code == 1
     assert errors(result.output) == [
-        "error: no sql data source 'shops' in the loaded policies (their sql sources: shop)"
+        "error: no sql or http data source 'shops' in the loaded policies"
+        " (their sql and http sources: shop, mailer)"
     ]
 
 

@@ -34,6 +34,7 @@ from sargs.entrypoints.dsr_common import response_document, run_fulfilment
 from sargs.integrations.mail.smtp import SmtpMailer
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
+from tests.dsr_fakes import with_empty_mailer
 from tests.helpers import run_tasks
 from tests.integration.sources.conftest import source_url as source_url
 from tests.web_helpers import csrf_of
@@ -107,7 +108,7 @@ def filed(container: Container, kind: str, **extra: object) -> str:
 def shop(container: Container, source_url: Callable[[str], str]) -> str:
     url = source_url("shop")
     create_shop(url, people=10, now=container.clock.now(), known=[KnownPerson(email=EMAIL, msisdn=PHONE)])
-    container.sources = sql_connector_factory({"SARGS_SOURCE_SHOP_URL": url})
+    container.sources = with_empty_mailer(sql_connector_factory({"SARGS_SOURCE_SHOP_URL": url}))
     return url
 
 

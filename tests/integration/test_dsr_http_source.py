@@ -18,6 +18,7 @@ from sargs.integrations.sources.sql import sql_connector_factory
 from tests.fake_platform import TOKEN, serve_fake_mailer
 from tests.integration.sources.conftest import source_url as source_url
 from tests.integration.test_dsr_sources import ACTOR, EMAIL, ready
+from tests.integration.test_dsr_sources import example_policies as example_policies  # no paper archive
 
 
 @pytest.fixture
