@@ -206,3 +206,14 @@ def staff_member(container: Container) -> Callable[..., tuple[str, str]]:
         return email, password
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _sargs_environment_restored() -> Iterator[None]:
+    """In-process CLI runs put a settings file's SARGS_* values into os.environ (as the CLI does for
+    the process it runs in); CliRunner restores only what it set. Each test starts from the same."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("SARGS_")}
+    yield
+    for name in [k for k in os.environ if k.startswith("SARGS_") and k not in before]:
+        del os.environ[name]
+    os.environ.update(before)

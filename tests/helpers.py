@@ -73,10 +73,11 @@ def fulfil_via_worker(client: object, container: object, request_id: str, header
     return client.get(f"/api/v1/dsr/requests/{request_id}", headers={**headers, **reason})  # type: ignore[attr-defined]
 
 
-def sql_sources_only(policies: list[Any]) -> list[Any]:
+def sql_sources_only(policies: list[Any], *, keep_http: bool = True) -> list[Any]:
     """The policies without their manual sources: for tests about the SQL sources, whose requests
-    would otherwise wait for the retailer's paper-archive task (tested in test_dsr_followups)."""
+    would otherwise wait for the retailer's paper-archive task (tested in test_dsr_followups).
+    `keep_http=False` drops the retailer's e-mail platform too (tested in test_dsr_http_source)."""
+    kept = {"sql", "http"} if keep_http else {"sql"}
     return [
-        p.model_copy(update={"data_sources": [s for s in p.data_sources if s.kind != "manual"]})
-        for p in policies
+        p.model_copy(update={"data_sources": [s for s in p.data_sources if s.kind in kept]}) for p in policies
     ]

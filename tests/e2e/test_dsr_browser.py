@@ -13,8 +13,11 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
 
+from sargs.bootstrap import example_policy_paths
 from sargs.core.db import make_engine
 from sargs.domains.consent.verify import verify_ledger
+from sargs.domains.policy.loader import load_policy
+from sargs.domains.policy.schema import Policy
 from sargs.domains.staff.service import add_staff
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject
@@ -22,12 +25,19 @@ from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.dsr_fakes import with_empty_mailer
 from tests.e2e.test_browser import console_sign_in
+from tests.helpers import sql_sources_only
 
 pytestmark = pytest.mark.browser
 
 PHONE = "+37129333444"
 DPO = ("dpo@lytagra.example", "dpo-password-2026")
 OPERATOR = ("klientu.centrs@lytagra.example", "operator-password-2026")
+
+
+@pytest.fixture
+def example_policies() -> list[Policy]:
+    """Without the retailer's paper archive: its manual task is tested in test_dsr_followups."""
+    return sql_sources_only([load_policy(p) for p in example_policy_paths()])
 
 
 def test_erasure_request_from_portal_to_answer_pdf_in_a_real_browser(

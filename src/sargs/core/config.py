@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # Key of the OpenDSR status callbacks' signature, shared with their receivers; never the master
     # secret_key (which also keys CSRF tokens, links and pseudonyms). Unset: callbacks are not sent.
     opendsr_callback_secret: str | None = None
+    # Or sign them, and the OpenDSR responses, as the spec describes: the processor's private key and
+    # its CA-issued certificate (PEM files; the certificate's DNS name is X-OpenDSR-Processor-Domain,
+    # and /api/v1/opendsr/discovery links it). Set, they take the place of the shared secret.
+    opendsr_signing_key: Path | None = None
+    opendsr_certificate: Path | None = None
     mail_link_base_url: str | None = None
     mail_unsubscribe_mailto: str | None = None
     web_rate_limit_per_minute: int = Field(default=120, gt=0)  # cookie choices per client address

@@ -13,6 +13,7 @@ from sargs.core.clock import Clock, SystemClock
 from sargs.core.config import Settings
 from sargs.core.errors import ConfigurationError
 from sargs.domains.consent.receipt_keys import ReceiptKeys
+from sargs.domains.dsr.callbacks import CallbackSigner, HmacSigner
 from sargs.domains.dsr.signatures import SignatureChecker, UnwiredSignatureChecker
 from sargs.domains.policy.clients import ClientGroupSource
 from sargs.domains.policy.registry import PolicyRegistry
@@ -25,6 +26,7 @@ from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
 from sargs.domains.staff.sso import parse_role_map
 from sargs.domains.subjects.sync import ClientRows
 from sargs.integrations.oidc import OidcClient
+from sargs.integrations.opendsr.signing import ProcessorSigner
 from sargs.integrations.ratelimit import RateLimits, memory_rate_limits
 
 
@@ -70,6 +72,7 @@ class Container:
     sms: SmsDirectory = field(init=False)
     receipt_keys: ReceiptKeys = field(init=False)  # the controllers' receipt signing keys (settings)
     oidc: OidcClient | None = field(init=False)  # staff sign-in through an identity provider, if set
+    opendsr_signer: ProcessorSigner | None = field(init=False)  # issue 16.4: X.509-signed callbacks
 
     def __post_init__(self) -> None:
         self.sms = SmsDirectory(self.registry, region=self.settings.default_region)
@@ -82,6 +85,21 @@ class Container:
         )
         parse_role_map(s.oidc_role_map)  # an admin mapping is refused at startup
         self.oidc = OidcClient.from_settings(s, now=lambda: self.clock.now().timestamp())
+        self.opendsr_signer = None
+        if s.opendsr_signing_key or s.opendsr_certificate:
+            if not (s.opendsr_signing_key and s.opendsr_certificate):
+                raise ConfigurationError(
+                    "set both SARGS_OPENDSR_SIGNING_KEY and SARGS_OPENDSR_CERTIFICATE, or neither"
+                )
+            self.opendsr_signer = ProcessorSigner.load(s.opendsr_signing_key, s.opendsr_certificate)
+
+    def callback_signer(self) -> CallbackSigner | None:
+        """How OpenDSR callbacks are signed: the processor's certificate, else the shared secret;
+        None when neither is set (callbacks are then not sent)."""
+        if self.opendsr_signer is not None:
+            return self.opendsr_signer
+        secret = self.settings.opendsr_callback_secret
+        return HmacSigner(secret.encode()) if secret else None
 
     def close(self) -> None:
         self.engine.dispose()

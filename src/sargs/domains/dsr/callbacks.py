@@ -1,5 +1,6 @@
-"""Delivering OpenDSR status callbacks from the outbox: signed (HMAC-SHA256 of the body in
-`X-OpenDSR-Signature`), retried with backoff, each delivery claimed so two workers never send one."""
+"""Delivering OpenDSR status callbacks from the outbox: signed (by the processor's X.509 certificate
+when one is configured, else HMAC-SHA256 of the body with a shared key, in `X-OpenDSR-Signature`),
+retried with backoff, each delivery claimed so two workers never send one."""
 
 from __future__ import annotations
 
@@ -22,12 +23,29 @@ from sargs.domains.dsr.model import DsrCallback
 MAX_ATTEMPTS = 8
 FIRST_DELAY = timedelta(seconds=30)
 SIGNATURE_HEADER = "X-OpenDSR-Signature"
+DOMAIN_HEADER = "X-OpenDSR-Processor-Domain"
 
 
 class CallbackPoster(Protocol):
     """Posts one callback; returns the HTTP status, raises OSError-like errors on network failure."""
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> int: ...
+
+
+class CallbackSigner(Protocol):
+    """The headers that authenticate one body (the signature, and the processor's domain if any)."""
+
+    def headers(self, body: bytes) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class HmacSigner:
+    """HMAC-SHA256 with a key shared with the receivers (SARGS_OPENDSR_CALLBACK_SECRET)."""
+
+    key: bytes
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        return {SIGNATURE_HEADER: sign(self.key, body)}
 
 
 def callback_url_problem(url: str, *, allowed_hosts: Sequence[str] = ()) -> str | None:
@@ -92,7 +110,7 @@ def deliver_callbacks(
     *,
     sessions: sessionmaker[Session],
     poster: CallbackPoster,
-    key: bytes,
+    signer: CallbackSigner,
     now: Callable[[], datetime],
     limit: int = 50,
 ) -> CallbackReport:
@@ -102,9 +120,7 @@ def deliver_callbacks(
         batch = [(r.id, r.url, callback_body(r), r.attempts) for r in _claim(session, now(), limit)]
     for item_id, url, body, attempts in batch:
         try:
-            status = poster.post(
-                url, body, {"Content-Type": "application/json", SIGNATURE_HEADER: sign(key, body)}
-            )
+            status = poster.post(url, body, {"Content-Type": "application/json", **signer.headers(body)})
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except Exception as exc:  # network failures of any adapter
             error = type(exc).__name__

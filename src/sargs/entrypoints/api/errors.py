@@ -50,6 +50,22 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}}
 
 
+OPENDSR_PREFIX = "/api/v1/opendsr/"
+
+
+def opendsr_error(status: int, message: str, problems: list[dict[str, Any]]) -> JSONResponse:
+    """The OpenDSR error object (spec 7.6): the HTTP status as an integer code, the message, and
+    one detail per problem; bad input is 400 there. `field` stays beside it, as on every route."""
+    status = 400 if status == 422 else status
+    details = [
+        {"domain": "Validation" if status == 400 else "Request", "reason": p.get("reason", "invalid"), **p}
+        for p in problems
+    ]
+    first = problems[0].get("field") if problems else None
+    body = {"error": {"code": status, "message": message, "errors": details, "field": first}}
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
 def _status_for(exc: SargsError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -59,21 +75,31 @@ def _status_for(exc: SargsError) -> int:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SargsError)
-    async def _domain(_request: Request, exc: SargsError) -> JSONResponse:
+    async def _domain(request: Request, exc: SargsError) -> JSONResponse:
         status = _status_for(exc)
+        if request.url.path.startswith(OPENDSR_PREFIX):
+            field = exc.details.get("field")
+            return opendsr_error(
+                status, exc.message, [{"reason": exc.code, "message": exc.message, "field": field}]
+            )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
             problems.append({"field": ".".join(loc) or None, "message": err.get("msg", "invalid")})
         first = problems[0] if problems else {"field": None, "message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if first["field"] else str(first["message"])
+        if request.url.path.startswith(OPENDSR_PREFIX):
+            reasons = [str(err.get("type", "invalid")) for err in exc.errors()]
+            return opendsr_error(
+                422, message, [{**p, "reason": r} for p, r in zip(problems, reasons, strict=True)]
+            )
         return JSONResponse(
             error_body("invalid_input", message, field=first["field"], problems=problems), status_code=422
         )

@@ -267,22 +267,21 @@ def make_dsr_cli(
 
     @app.command("callbacks")
     def dsr_callbacks() -> None:
-        """Deliver due OpenDSR status callbacks once (signed with SARGS_OPENDSR_CALLBACK_SECRET)."""
+        """Deliver due OpenDSR status callbacks once, signed by the processor's certificate
+        (SARGS_OPENDSR_CERTIFICATE) or with SARGS_OPENDSR_CALLBACK_SECRET."""
         from sargs.integrations.opendsr.http import HttpCallbackPoster
 
         c = container()
-        secret = c.settings.opendsr_callback_secret
-        if not secret:
+        signer = c.callback_signer()
+        if signer is None:
             err.print(
-                "[bold red]error:[/] set SARGS_OPENDSR_CALLBACK_SECRET (shared with the callback receivers) "
-                "to send signed status callbacks"
+                "[bold red]error:[/] set SARGS_OPENDSR_SIGNING_KEY and SARGS_OPENDSR_CERTIFICATE, or "
+                "SARGS_OPENDSR_CALLBACK_SECRET (shared with the callback receivers), to send signed "
+                "status callbacks"
             )
             raise typer.Exit(1)
         report = deliver_callbacks(
-            sessions=c.sessions,
-            poster=HttpCallbackPoster(),
-            key=secret.encode(),
-            now=c.clock.now,
+            sessions=c.sessions, poster=HttpCallbackPoster(), signer=signer, now=c.clock.now
         )
         console.print(f"sent {report.sent}, retried {report.retried}, failed {report.failed}")
 

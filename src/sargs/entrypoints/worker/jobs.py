@@ -81,15 +81,15 @@ def mail_send(ctx: JobContext) -> str:
 
 
 def dsr_callbacks(ctx: JobContext) -> str:
-    """Send due OpenDSR status callbacks (only when SARGS_OPENDSR_CALLBACK_SECRET is set)."""
+    """Send due OpenDSR status callbacks (only when a certificate or SARGS_OPENDSR_CALLBACK_SECRET is set)."""
     c = ctx.container
-    secret = c.settings.opendsr_callback_secret
-    if not secret:
-        return "not configured (SARGS_OPENDSR_CALLBACK_SECRET)"
+    signer = c.callback_signer()
+    if signer is None:
+        return "not configured (SARGS_OPENDSR_CERTIFICATE or SARGS_OPENDSR_CALLBACK_SECRET)"
     poster = ctx.ports.callbacks()
     return _drain(
         ctx,
-        lambda: deliver_callbacks(sessions=c.sessions, poster=poster, key=secret.encode(), now=c.clock.now),
+        lambda: deliver_callbacks(sessions=c.sessions, poster=poster, signer=signer, now=c.clock.now),
     )
 
 

@@ -234,6 +234,8 @@ def signed_pdf(signer: Identity, ca: Identity, *, text: str = "Pieprasījums / R
     from pyhanko.sign import signers
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+    from sargs.integrations.esign.certs import run_to_end
+
     key_der = signer.key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -246,8 +248,10 @@ def signed_pdf(signer: Identity, ca: Identity, *, text: str = "Pieprasījums / R
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(_plain_pdf(text)))
     out = io.BytesIO()
-    signers.sign_pdf(
-        writer, signers.PdfSignatureMetadata(field_name="Signature1"), signer=pdf_signer, output=out
+    run_to_end(
+        signers.async_sign_pdf(
+            writer, signers.PdfSignatureMetadata(field_name="Signature1"), signer=pdf_signer, output=out
+        )
     )
     return out.getvalue()
 
