@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from sargs.domains.dsr.callbacks import SIGNATURE_HEADER, deliver_callbacks
+from sargs.domains.dsr.callbacks import SIGNATURE_HEADER, HmacSigner, deliver_callbacks
 from sargs.domains.dsr.model import DsrCallback, DsrEvent
 from sargs.entrypoints.container import Container
 from sargs.integrations.opendsr.http import HttpCallbackPoster, RefusedDestination
@@ -86,6 +86,7 @@ def test_opendsr_file_follow_and_cancel_with_signed_callbacks(
 ) -> None:
     headers = auth("operator", ["lytagra-lv"])
     body = {
+        "regulation": "gdpr",
         "subject_request_id": "a7551968-d5d6-44b2-9831-815ac9017798",
         "subject_request_type": "erasure",
         "submitted_time": "2026-11-23T09:00:00Z",
@@ -102,11 +103,13 @@ def test_opendsr_file_follow_and_cancel_with_signed_callbacks(
     bad = client.post(
         "/api/v1/opendsr/requests", json={**body, "subject_request_type": "sell"}, headers=headers
     )
-    assert bad.status_code == 422 and bad.json()["error"]["field"] == "subject_request_type"
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "subject_request_type"
     status = client.get(f"/api/v1/opendsr/requests/{body['subject_request_id']}", headers=headers)
     assert status.json()["request_status"] == "pending"
     cancelled = client.delete(f"/api/v1/opendsr/requests/{body['subject_request_id']}", headers=headers)
-    assert cancelled.status_code == 200 and cancelled.json()["request_status"] == "cancelled"
+    assert (
+        cancelled.status_code == 202 and cancelled.json()["subject_request_id"] == body["subject_request_id"]
+    )
     assert (
         client.delete(f"/api/v1/opendsr/requests/{body['subject_request_id']}", headers=headers).status_code
         == 409
@@ -123,10 +126,17 @@ def test_opendsr_file_follow_and_cancel_with_signed_callbacks(
         transport=httpx.MockTransport(handler), resolver=lambda host: ["93.184.216.34"]
     )
     key = b"callback-key"
-    first = deliver_callbacks(sessions=container.sessions, poster=poster, key=key, now=container.clock.now)
+    signer = HmacSigner(
+        key
+    )  # the shared key (SARGS_OPENDSR_CALLBACK_SECRET); test_opendsr_conformance: X.509
+    first = deliver_callbacks(
+        sessions=container.sessions, poster=poster, signer=signer, now=container.clock.now
+    )
     assert (first.sent, first.retried) == (1, 1)
     container.clock.advance(minutes=10)  # type: ignore[attr-defined]
-    second = deliver_callbacks(sessions=container.sessions, poster=poster, key=key, now=container.clock.now)
+    second = deliver_callbacks(
+        sessions=container.sessions, poster=poster, signer=signer, now=container.clock.now
+    )
     assert (second.sent, second.retried) == (1, 0)
     for request in seen:
         expected = "sha256=" + hmac.new(key, request.content, hashlib.sha256).hexdigest()
@@ -142,16 +152,23 @@ def test_opendsr_refuses_callbacks_to_internal_addresses_and_writes_nothing(
 ) -> None:
     headers = auth("operator", ["lytagra-lv"])
     body = {
-        "subject_request_id": "ssrf-1",
+        "regulation": "gdpr",
+        "subject_request_id": "0b8f1c2e-8d1e-4f3a-9c1b-2a3b4c5d6e7f",
         "subject_request_type": "access",
+        "submitted_time": "2026-11-20T09:00:00Z",
         "subject_identities": [{"identity_type": "email", "identity_value": "mara@example.lv"}],
         "status_callback_urls": ["https://processor.example/cb", "https://169.254.169.254/latest/meta-data"],
     }
     r = client.post("/api/v1/opendsr/requests", json=body, headers=headers)
-    assert r.status_code == 422, r.text
+    assert r.status_code == 400, r.text
     assert r.json()["error"]["field"] == "status_callback_urls.1"
     assert "private" in r.json()["error"]["message"]
-    assert client.get("/api/v1/opendsr/requests/ssrf-1", headers=headers).status_code == 404
+    assert (
+        client.get(
+            "/api/v1/opendsr/requests/0b8f1c2e-8d1e-4f3a-9c1b-2a3b4c5d6e7f", headers=headers
+        ).status_code
+        == 404
+    )
 
 
 @pytest.mark.parametrize(

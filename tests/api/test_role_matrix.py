@@ -6,6 +6,7 @@ this test finds them on the app, so a new route without a sample request here fa
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,6 +49,10 @@ OPEN_TO_ALL = {
     "POST /api/v1/web/cookie-consents",
     "POST /api/v1/mail/events",
     "POST /api/v1/mail/conversions",
+    # issue 16.4: OpenDSR discovery, service status and the processor's certificate are public (spec 6, 8.8)
+    "GET /api/v1/opendsr/discovery",
+    "GET /api/v1/opendsr/status",
+    "GET /api/v1/opendsr/processor-certificate.pem",
 }
 
 
@@ -301,8 +306,10 @@ def api_requests(seeded: dict[str, str], role: str) -> dict[str, tuple[str, str,
             "/api/v1/opendsr/requests",
             {
                 "json": {
-                    "subject_request_id": f"matrix-{role}",
+                    "regulation": "gdpr",
+                    "subject_request_id": str(uuid.uuid4()),
                     "subject_request_type": "access",
+                    "submitted_time": "2026-11-20T09:00:00Z",
                     "controller_id": "lmt",
                     "subject_identities": [{"identity_type": "phone_number", "identity_value": PHONE}],
                 }
@@ -352,7 +359,11 @@ def test_api_routes_admit_exactly_the_roles_the_map_allows(
             assert r.status_code < 400, f"{role} {key}: {r.status_code} {r.text[:200]}"
         else:
             assert r.status_code == 403, f"{role} {key} should be refused: {r.status_code}"
-            assert r.json()["error"]["code"] == "forbidden"
+            error = r.json()["error"]
+            if path.startswith("/api/v1/opendsr/"):  # the spec's error object: the status as the code
+                assert error["code"] == 403 and error["errors"][0]["reason"] == "forbidden"
+            else:
+                assert error["code"] == "forbidden"
 
 
 def test_api_refuses_callers_without_a_token(client: TestClient, seeded: dict[str, str]) -> None:
