@@ -28,6 +28,18 @@ def test_an_unknown_dpv_term_is_refused_at_its_line() -> None:
     assert "unknown DPV 2.2 term 'https://w3id.org/dpv#NotATerm'" in problem.message
 
 
+def test_a_compact_dpv_term_is_refused_with_its_full_iri() -> None:
+    """Purposes refuse a compact IRI in the schema; categories and the rest meet it here."""
+    assert (
+        dpv().problem("dpv:NotATerm") == "unknown DPV 2.2 term 'dpv:NotATerm' (https://w3id.org/dpv#NotATerm)"
+    )
+    assert (
+        dpv().problem("pd:Contact")
+        == "write DPV terms as full IRIs: 'https://w3id.org/dpv/pd#Contact', not 'pd:Contact'"
+    )
+    assert "did you mean 'https://w3id.org/dpv/pd#Contact'" in (dpv().problem("pd:Contakt") or "")
+
+
 def test_a_misspelt_dpv_term_gets_the_term_it_was_meant_to_be() -> None:
     text = replace(BASE, "https://w3id.org/dpv#DirectMarketing", "https://w3id.org/dpv#DirectMarketng")
     assert single_problem(text).message.endswith("did you mean 'https://w3id.org/dpv#DirectMarketing'?")

@@ -41,6 +41,12 @@ class Vocabulary:
             else:
                 what = f"was renamed in DPV {since}"
             return f"{iri!r} {what}: use {by!r}"
+        prefix, _, name = iri.partition(":")
+        if prefix in self.namespaces and not name.startswith("//"):  # a compact IRI such as dpv:Consent
+            full = self.namespaces[prefix] + name
+            if full in self.terms:
+                return f"write DPV terms as full IRIs: {full!r}, not {iri!r}"
+            return f"unknown DPV {self.version} term {iri!r} ({full})" + self._suggest(full)
         namespace = self._namespace(iri)
         if namespace is None:
             known = ", ".join(sorted(self.namespaces.values()))
