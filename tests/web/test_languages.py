@@ -41,6 +41,16 @@ def test_the_portal_renders_in_russian_with_lang_ru(browser: TestClient) -> None
     assert 'lang="ru"' in browser.get("/console/login").text
 
 
+@pytest.mark.parametrize(
+    ("start", "signin"), [("/portal/", "/portal/signin"), ("/console/", "/console/login")]
+)
+def test_lang_ru_survives_the_redirect_to_sign_in(browser: TestClient, start: str, signin: str) -> None:
+    sent = browser.get(f"{start}?lang=ru", follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == f"{signin}?lang=ru"
+    assert 'lang="ru"' in browser.get(sent.headers["location"]).text
+    assert browser.get(f"{start}?lang=xx", follow_redirects=False).headers["location"] == signin
+
+
 def test_the_console_renders_in_russian_after_sign_in(
     browser: TestClient, staff_member: Callable[..., tuple[str, str]]
 ) -> None:

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sargs.core.errors import PermissionDenied, RateLimited, SargsError
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.web import panel_requests  # noqa: F401  (registers the rights-request panel)
+from sargs.entrypoints.web.i18n import keep_lang
 from sargs.entrypoints.web.render import HERE, render
 from sargs.entrypoints.web.routes import (
     console,
@@ -78,10 +79,9 @@ def install_web(app: FastAPI, container: Container) -> None:
                 me=getattr(request.state, "principal", None),
             )
         if isinstance(exc, LoginRequired):
-            if request.method == "GET":
-                return RedirectResponse(
-                    f"/{exc.where}/" + ("login" if exc.where == "console" else "signin"), 303
-                )
+            if request.method == "GET":  # the sign-in page keeps the language asked for
+                signin = f"/{exc.where}/" + ("login" if exc.where == "console" else "signin")
+                return RedirectResponse(keep_lang(request, signin), 303)
             status = 401
         elif isinstance(exc, CsrfFailed | PermissionDenied):
             status = 403

@@ -6,7 +6,7 @@ from fastapi import Request
 
 from sargs.core.i18n import LANGUAGES, Catalogue
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "accepted", "language_of", "translator"]
+__all__ = ["LANGUAGES", "LANG_COOKIE", "accepted", "keep_lang", "language_of", "translator"]
 
 LANG_COOKIE = "sargs_lang"
 
@@ -39,6 +39,12 @@ def language_of(request: Request, default: str = "lv") -> str:
         if candidate in LANGUAGES:
             return candidate
     return LANGUAGES[0]
+
+
+def keep_lang(request: Request, path: str) -> str:
+    """`path` with the request's ?lang= when it asked for one (a redirect keeps the language)."""
+    lang = request.query_params.get("lang")
+    return f"{path}{'&' if '?' in path else '?'}lang={lang}" if lang in LANGUAGES else path
 
 
 def translator(language: str) -> Catalogue:

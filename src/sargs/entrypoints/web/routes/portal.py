@@ -33,7 +33,7 @@ from sargs.domains.subjects.service import view_subject
 from sargs.entrypoints.api.deps import ContainerDep, pseudonymise_ip, route_name
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.receipts import JWKS_PATH, ReceiptFormat, receipt_response, signing_kid
-from sargs.entrypoints.web.i18n import language_of
+from sargs.entrypoints.web.i18n import keep_lang, language_of
 from sargs.entrypoints.web.render import is_htmx, render
 from sargs.entrypoints.web.security import (
     PORTAL_COOKIE,
@@ -90,7 +90,7 @@ def _log(
 @router.get("/")
 def portal_home(request: Request) -> Response:
     target = "/portal/consents" if request.cookies.get(PORTAL_COOKIE) else "/portal/signin"
-    return RedirectResponse(target, status_code=303)
+    return RedirectResponse(keep_lang(request, target), status_code=303)
 
 
 @router.get("/signin")
