@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import uvicorn
 
 from sargs.integrations.sources.fake_mailer import FakeMailer
@@ -36,3 +37,13 @@ def serve_fake_mailer(fake: FakeMailer | None = None) -> Iterator[tuple[FakeMail
             fake.held.set()
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def served_mailer(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The retailer's e-mail platform (its http source) served and named in the environment, as an
+    operator sets SARGS_SOURCE_MAILER_URL and _TOKEN; it holds nobody the test knows."""
+    with serve_fake_mailer() as (_, url):
+        monkeypatch.setenv("SARGS_SOURCE_MAILER_URL", url)
+        monkeypatch.setenv("SARGS_SOURCE_MAILER_TOKEN", TOKEN)
+        yield url

@@ -12,6 +12,9 @@ PUBLIC = {
     ("post", "/api/v1/web/cookie-consents"),
     ("post", "/api/v1/mail/events"),
     ("post", "/api/v1/mail/conversions"),
+    ("get", "/api/v1/opendsr/discovery"),
+    ("get", "/api/v1/opendsr/status"),
+    ("get", "/api/v1/opendsr/processor-certificate.pem"),
 }
 
 

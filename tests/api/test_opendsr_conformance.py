@@ -105,6 +105,18 @@ def test_a_request_without_what_the_spec_requires_is_a_400_in_its_shape_and_writ
     assert nothing_written(container)
 
 
+def test_a_body_that_is_not_json_is_a_400_in_the_spec_shape(
+    client: TestClient, auth: Callable[..., dict[str, str]], container: Container
+) -> None:
+    r = client.post(
+        "/api/v1/opendsr/requests",
+        content=b"\x05{not json",
+        headers={**auth("operator", ["lytagra-lv"]), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == 400 and r.json()["error"]["errors"]
+    assert nothing_written(container)
+
+
 def test_delete_answers_202_and_a_second_one_is_a_409_in_the_spec_shape(
     client: TestClient, auth: Callable[..., dict[str, str]]
 ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sargs.domains.policy.loader import load_policy
 from sargs.domains.subjects.identifiers import Identity
 from sargs.entrypoints.cli.main import make_cli
 from sargs.integrations.sources.samples import KnownPerson, create_shop
-from tests.fake_platform import TOKEN, serve_fake_mailer
+from tests.fake_platform import served_mailer as served_mailer
 
 runner = CliRunner()
 cli = make_cli(
@@ -124,21 +123,12 @@ def test_configured_staff_addresses_receive_the_reminder_instead(
     assert sorted(to for to, _, _ in _queued_mail(db_url)) == ["desk@group.example", "dpo@lytagra.example"]
 
 
-@pytest.fixture
-def mailer() -> Iterator[str]:
-    """The retailer's e-mail platform (an http source): its fake, served for real, holds nobody."""
-    with serve_fake_mailer() as (_, url):
-        yield url
-
-
 def test_fulfil_runs_the_shop_with_progress_then_writes_the_answer(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mailer: str
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served_mailer: str
 ) -> None:
     shop = f"sqlite:///{tmp_path / 'shop.db'}"
     create_shop(shop, people=10, now=datetime.now(UTC), known=[KnownPerson(email=EMAIL)])
     rid = seed(db_url, age_days=2, kind="erasure", verified=True)
-    monkeypatch.setenv("SARGS_SOURCE_MAILER_URL", mailer)
-    monkeypatch.setenv("SARGS_SOURCE_MAILER_TOKEN", TOKEN)
     monkeypatch.setenv("SARGS_SOURCE_SHOP_URL", f"sqlite:///{tmp_path / 'missing' / 'shop.db'}")
     failed = runner.invoke(cli, ["--database-url", db_url, *POLICIES, "dsr", "fulfil", rid])
     assert failed.exit_code == 2 and "shop failed" in failed.output and "retry" in failed.output

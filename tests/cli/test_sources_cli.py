@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
 from sargs.entrypoints.cli.main import make_cli
 from sargs.integrations.sources.samples import KnownPerson, create_loyalty, create_shop
+from tests.fake_platform import served_mailer as served_mailer
 
 runner = CliRunner()
 cli = make_cli(
@@ -35,7 +36,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_check_counts_the_reachable_source_and_names_the_missing_variable(
-    db_url: str, shop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, shop: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served_mailer: str
 ) -> None:
     code, output = run(db_url, "sources", "check")
     assert code == 1
@@ -46,7 +47,7 @@ def test_check_counts_the_reachable_source_and_names_the_missing_variable(
     monkeypatch.setenv("SARGS_SOURCE_LOYALTY_URL", loyalty)
     code, output = run(db_url, "sources", "check")
     assert code == 0, output
-    assert "members 5" in output
+    assert "members 5" in output and "✓ mailer" in output
 
 
 def test_find_prints_row_counts_never_values(db_url: str, shop: str) -> None:

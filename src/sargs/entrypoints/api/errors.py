@@ -123,8 +123,13 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+        if request.url.path.startswith(OPENDSR_PREFIX):  # e.g. a body that is not JSON
+            reason = codes.get(exc.status_code, "http_error")
+            return opendsr_error(
+                exc.status_code, str(exc.detail), [{"reason": reason, "message": str(exc.detail)}]
+            )
         return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), str(exc.detail)),
             status_code=exc.status_code,

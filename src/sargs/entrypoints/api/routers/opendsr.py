@@ -24,16 +24,54 @@ from sargs.domains.dsr.service import DsrActor, cancel, lock_request, opendsr_vi
 from sargs.domains.subjects.identifiers import Identity, make_identity
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
-from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, error_responses
+from sargs.entrypoints.api.schemas import error_responses
 from sargs.entrypoints.dsr_common import audit_request
 
-router = APIRouter(tags=["OpenDSR"], responses=AUTHENTICATED_ERRORS)
+router = APIRouter(tags=["OpenDSR"])
 Intaker = Annotated[Principal, Depends(Permit("dsr.intake"))]
 Reader = Annotated[Principal, Depends(Permit("dsr.read"))]
 
 IDENTITY_TYPES = {"email": "email", "phone_number": "msisdn", "controller_customer_id": "customer"}
 REQUEST_TYPES = {"access": "access", "portability": "portability", "erasure": "erasure"}
 API_VERSION = "1.0"
+
+
+class OpenDsrErrorItem(BaseModel):
+    domain: str
+    reason: str
+    message: str
+    field: str | None = None
+
+
+class OpenDsrErrorDetail(BaseModel):
+    """The spec's error object (7.6): the HTTP status as an integer, a message, one item a problem."""
+
+    code: int
+    message: str
+    errors: list[OpenDsrErrorItem]
+    field: str | None = None
+
+
+class OpenDsrErrorRead(BaseModel):
+    error: OpenDsrErrorDetail
+
+
+SPEC_ERRORS = {
+    400: "Invalid input (the spec's 400); `error.field` names the field.",
+    401: "No valid API token.",
+    403: "The token's role or controller scope does not allow this.",
+    404: "No such request, or not visible to this token.",
+    409: "The subject_request_id was used already, or the request is finished.",
+}
+
+
+def opendsr_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Responses of an authenticated OpenDSR route: the spec's error object for what the route
+    answers; the shared error shape for what is refused before it (413, 422 for a NUL, 503)."""
+    spec = {s: {"model": OpenDsrErrorRead, "description": SPEC_ERRORS[s]} for s in (400, 401, 403, *statuses)}
+    return {**spec, **error_responses(413, 422, 503)}
+
+
 UUID4 = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"  # lowercase (spec 1.1)
 CERTIFICATE_PATH = "/api/v1/opendsr/processor-certificate.pem"
 
@@ -132,7 +170,11 @@ def service_status(request: Request) -> Response:
     return _signed(request, ServiceStatus(api_version=API_VERSION, status="ok"))
 
 
-@router.get("/opendsr/processor-certificate.pem", response_class=Response, responses=error_responses(404))
+@router.get(
+    "/opendsr/processor-certificate.pem",
+    response_class=Response,
+    responses={404: {"model": OpenDsrErrorRead, "description": "No processor certificate is configured."}},
+)
 def processor_certificate(container: ContainerDep) -> Response:
     """The certificate (chain) whose key signs the callbacks and responses."""
     signer = container.opendsr_signer
@@ -176,7 +218,7 @@ def _find(session: Any, principal: Principal, request_id: str) -> DsrRequest:
     "/opendsr/requests",
     status_code=201,
     response_model=OpenDsrStatus,
-    responses=error_responses(400, 409, 413),
+    responses=opendsr_errors(409),
 )
 def opendsr_create(
     body: OpenDsrRequestIn, request: Request, container: ContainerDep, principal: Intaker
@@ -240,7 +282,7 @@ def opendsr_create(
     return _signed(request, view, 201)
 
 
-@router.get("/opendsr/requests/{request_id}", response_model=OpenDsrStatus, responses=error_responses(404))
+@router.get("/opendsr/requests/{request_id}", response_model=OpenDsrStatus, responses=opendsr_errors(404))
 def opendsr_status(request_id: str, request: Request, container: ContainerDep, principal: Reader) -> Response:
     """The request's OpenDSR status."""
     with container.sessions.begin() as session:
@@ -252,7 +294,7 @@ def opendsr_status(request_id: str, request: Request, container: ContainerDep, p
     "/opendsr/requests/{request_id}",
     status_code=202,
     response_model=OpenDsrCancelled,
-    responses=error_responses(404, 409),
+    responses=opendsr_errors(404, 409),
 )
 def opendsr_cancel(
     request_id: str, request: Request, container: ContainerDep, principal: Intaker
