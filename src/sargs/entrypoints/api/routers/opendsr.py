@@ -68,7 +68,9 @@ SPEC_ERRORS = {
 def opendsr_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """Responses of an authenticated OpenDSR route: the spec's error object for what the route
     answers; the shared error shape for what is refused before it (413, 422 for a NUL, 503)."""
-    spec = {s: {"model": OpenDsrErrorRead, "description": SPEC_ERRORS[s]} for s in (400, 401, 403, *statuses)}
+    spec: dict[int | str, dict[str, Any]] = {
+        s: {"model": OpenDsrErrorRead, "description": SPEC_ERRORS[s]} for s in (400, 401, 403, *statuses)
+    }
     return {**spec, **error_responses(413, 422, 503)}
 
 
