@@ -48,6 +48,49 @@ def pytest_report_header() -> str:
     )
 
 
+# Tests that never touch the database under test run on SQLite only: the PostgreSQL run deselects
+# them (SARGS_TEST_ALL_ON_POSTGRES=1 keeps them). They are
+#   tests/unit, tests/fuzz           pure functions (policy loader, parsers, rate limits, canonical JSON, ...)
+#   tests/e2e/test_demo.py,
+#   tests/e2e/test_readme_walkthrough.py   `sargs demo` in a subprocess, which always makes its own
+#                                    SQLite database (the tests drop SARGS_DATABASE_URL from its env)
+# and within them only tests whose fixtures do not reach the test database (db_url, so container,
+# client, ...): any test there that uses one still runs on PostgreSQL.
+BACKEND_INDEPENDENT = (
+    "tests/unit/",
+    "tests/fuzz/",
+    "tests/e2e/test_demo.py",
+    "tests/e2e/test_readme_walkthrough.py",
+)
+_DATABASE_FIXTURES = {"_template_db", "db_url"}
+_deselected_key = pytest.StashKey[int]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not PG_URL or os.environ.get("SARGS_TEST_ALL_ON_POSTGRES") == "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        where = item.path.relative_to(config.rootpath).as_posix()
+        uses_database = _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        independent = where.startswith(BACKEND_INDEPENDENT) and not uses_database
+        (drop if independent else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    config.stash[_deselected_key] = len(drop)
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
+    count = config.stash.get(_deselected_key, 0)
+    if not count:
+        return None
+    return (
+        f"sargs: {count} tests that never touch the database (tests/unit, tests/fuzz, the demo and README "
+        "walkthrough) run on SQLite only and are deselected here; SARGS_TEST_ALL_ON_POSTGRES=1 keeps them"
+    )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     create_test_database()
 
