@@ -27,6 +27,7 @@ from sargs.entrypoints.worker.runner import Worker
 from sargs.entrypoints.worker.schedule import parse, schedules
 from sargs.integrations.sources.sql_retention import SqlRetentionConnector
 from tests.conftest import NOW
+from tests.helpers import requires_postgres
 from tests.retention_sources import loyalty_tables
 
 
@@ -93,6 +94,34 @@ def test_schedules_are_intervals_crontab_lines_or_off_and_bad_ones_are_named() -
         schedules({"sms_sned": "5s"}, timezone="UTC")
     with pytest.raises(ConfigurationError, match="time zone"):
         parse("0 7 * * *", timezone="Mars/Olympus")
+
+
+@requires_postgres
+def test_two_workers_starting_at_once_both_create_the_job_rows_without_an_error(container: Container) -> None:
+    """Both read no row; the second's insert waits on the first's key, then does nothing (it used to
+    fail with a duplicate key and stop that worker)."""
+    first = container.sessions()
+    first.begin()
+    periodic.ensure_jobs(session=first, first_due={"dsr_remind": NOW})  # inserted, not committed
+    failed: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with container.sessions.begin() as session:
+                periodic.ensure_jobs(session=session, first_due={"dsr_remind": NOW + timedelta(hours=1)})
+        except BaseException as exc:
+            failed.append(exc)
+
+    other = threading.Thread(target=second)
+    other.start()
+    other.join(0.5)
+    assert other.is_alive()  # waiting on the first's uncommitted key
+    first.commit()
+    first.close()
+    other.join(10)
+    assert not failed, failed
+    with container.sessions.begin() as session:
+        assert session.scalar(select(WorkerJob.next_run_at).where(WorkerJob.name == "dsr_remind")) == NOW
 
 
 def test_of_many_workers_claiming_one_due_slot_exactly_one_gets_it(container: Container) -> None:

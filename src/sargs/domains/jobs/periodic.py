@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sargs.domains.jobs.model import WorkerJob, WorkerTask
@@ -36,12 +38,19 @@ def ensure_jobs(
     more frequent takes effect at once."""
     names = list(first_due)
     rows = {j.name: j for j in session.scalars(select(WorkerJob).where(WorkerJob.name.in_(names)))}
-    for name, first in first_due.items():
-        row = rows.get(name)
+    missing = [
+        {"name": name, "next_run_at": first, "runs": 0, "failures": 0}
+        for name, first in first_due.items()
+        if name not in rows
+    ]
+    if missing:  # two workers starting at once both miss the row: the first insert wins, quietly
+        module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            module.insert(WorkerJob).values(missing).on_conflict_do_nothing(index_elements=["name"])
+        )
+    for name, row in rows.items():
         latest = (latest_due or {}).get(name)
-        if row is None:
-            session.add(WorkerJob(name=name, next_run_at=first, runs=0, failures=0))
-        elif latest is not None and row.next_run_at > latest and row.lease_owner is None:
+        if latest is not None and row.next_run_at > latest and row.lease_owner is None:
             row.next_run_at = latest
 
 
