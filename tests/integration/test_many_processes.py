@@ -156,18 +156,11 @@ def test_a_token_revoked_in_another_process_is_refused_by_both_servers_within_a_
         assert httpx.get(f"{url}/api/v1/audit", headers=headers, timeout=10).status_code == 200
     revoke(servers.db_url, token_id)
     revoked_at = time.monotonic()
-    refused_after: dict[str, float] = {}
-    while len(refused_after) < len(servers.urls) and time.monotonic() - revoked_at < 3:
-        for url in servers.urls:
-            if url in refused_after:
-                continue
-            asked_at = time.monotonic()
-            if httpx.get(f"{url}/api/v1/audit", headers=headers, timeout=10).status_code == 401:
-                refused_after[url] = asked_at - revoked_at
-        time.sleep(0.02)
-    assert set(refused_after) == set(servers.urls), refused_after
-    # A request begun TOKEN_CACHE_SECONDS after the revocation is refused (polling adds ~20 ms).
-    assert max(refused_after.values()) <= TOKEN_CACHE_SECONDS + 0.1, refused_after
+    # Once TOKEN_CACHE_SECONDS have passed since the revocation, no process may still take it: the
+    # first request to each is refused (no timing is measured, only that bound).
+    time.sleep(max(0.0, TOKEN_CACHE_SECONDS - (time.monotonic() - revoked_at)))
+    for url in servers.urls:
+        assert httpx.get(f"{url}/api/v1/audit", headers=headers, timeout=10).status_code == 401, url
 
 
 def test_two_workers_run_each_due_slot_of_each_job_exactly_once(servers: Servers) -> None:
