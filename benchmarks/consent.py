@@ -425,9 +425,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     args = parser.parse_args()
     workers = [int(w) for w in str(args.workers).split(",")]
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)  # server logs go here for either database
     if args.db in ("sqlite", "both"):
         path = BENCH_DIR
-        path.mkdir(exist_ok=True)
         bench("SQLite", f"sqlite:///{path / 'bench.db'}", args.subjects, workers, args.concurrency)
     if args.db in ("postgres", "both"):
         bench("PostgreSQL", PG_URL, args.subjects, workers, args.concurrency)
