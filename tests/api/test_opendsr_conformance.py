@@ -135,6 +135,9 @@ def test_delete_answers_202_and_a_second_one_is_a_409_in_the_spec_shape(
     assert again.status_code == 409 and again.json()["error"]["code"] == 409
     unknown = client.get("/api/v1/opendsr/requests/0b8f1c2e-8d1e-4f3a-9c1b-2a3b4c5d6e7f", headers=headers)
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == 404
+    anonymous = client.get(f"/api/v1/opendsr/requests/{RID}")
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"  # as on every route behind a token
 
 
 # --- X.509-signed callbacks and responses -----------------------------------------------------------

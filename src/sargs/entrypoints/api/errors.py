@@ -53,7 +53,9 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 OPENDSR_PREFIX = "/api/v1/opendsr/"
 
 
-def opendsr_error(status: int, message: str, problems: list[dict[str, Any]]) -> JSONResponse:
+def opendsr_error(
+    status: int, message: str, problems: list[dict[str, Any]], headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The OpenDSR error object (spec 7.6): the HTTP status as an integer code, the message, and
     one detail per problem; bad input is 400 there. `field` stays beside it, as on every route."""
     status = 400 if status == 422 else status
@@ -63,7 +65,7 @@ def opendsr_error(status: int, message: str, problems: list[dict[str, Any]]) -> 
     ]
     first = problems[0].get("field") if problems else None
     body = {"error": {"code": status, "message": message, "errors": details, "field": first}}
-    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 def _status_for(exc: SargsError) -> int:
@@ -77,12 +79,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SargsError)
     async def _domain(request: Request, exc: SargsError) -> JSONResponse:
         status = _status_for(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if request.url.path.startswith(OPENDSR_PREFIX):
             field = exc.details.get("field")
-            return opendsr_error(
-                status, exc.message, [{"reason": exc.code, "message": exc.message, "field": field}]
-            )
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            problem = {"reason": exc.code, "message": exc.message, "field": field}
+            return opendsr_error(status, exc.message, [problem], headers)
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), status_code=status, headers=headers
         )
