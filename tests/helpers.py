@@ -81,3 +81,43 @@ def sql_sources_only(policies: list[Any], *, keep_http: bool = True) -> list[Any
     return [
         p.model_copy(update={"data_sources": [s for s in p.data_sources if s.kind in kept]}) for p in policies
     ]
+
+
+def verified_request(
+    container: Any,
+    *,
+    kind: str,
+    identities: list[Any],
+    requester: dict[str, Any],
+    actor: Any,
+    controller: str = "lytagra-lv",
+    **extra: Any,
+) -> str:
+    """A rights request filed in person and its identity verified by an ID card: ready to fulfil."""
+    from sargs.domains.dsr.intake import Intake, file_request
+    from sargs.domains.dsr.service import lock_request, verify_identity
+
+    with container.sessions.begin() as session:
+        row = file_request(
+            session=session,
+            registry=container.registry,
+            intake=Intake(
+                controller=controller,
+                kind=kind,
+                channel="in_person",
+                identities=identities,
+                requester=requester,
+                **extra,
+            ),
+            actor=actor,
+            now=container.clock.now(),
+        )
+        verify_identity(
+            session=session,
+            request=lock_request(session=session, request_id=row.id),
+            method="id_document",
+            evidence={"document_type": "ID card"},
+            actor=actor,
+            now=container.clock.now(),
+        )
+        return str(row.id)

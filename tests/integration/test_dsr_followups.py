@@ -23,9 +23,8 @@ from sargs.bootstrap import create_app
 from sargs.core.clock import FixedClock
 from sargs.domains.documents.model import Bullets
 from sargs.domains.dsr.followup_model import DsrRecipientNotice, DsrTask
-from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
+from sargs.domains.dsr.service import DsrActor
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.mail.outbox import deliver_due
 from sargs.domains.subjects.identifiers import Identity
@@ -35,7 +34,7 @@ from sargs.integrations.mail.smtp import SmtpMailer
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.dsr_fakes import with_empty_mailer
-from tests.helpers import run_tasks
+from tests.helpers import run_tasks, verified_request
 from tests.integration.sources.conftest import source_url as source_url
 from tests.web_helpers import csrf_of
 
@@ -73,35 +72,14 @@ def smtp() -> Iterator[tuple[Inbox, SmtpMailer]]:
 
 
 def filed(container: Container, kind: str, **extra: object) -> str:
-    with container.sessions.begin() as session:
-        row = file_request(
-            session=session,
-            registry=container.registry,
-            intake=Intake(
-                controller="lytagra-lv",
-                kind=kind,
-                channel="in_person",
-                identities=[Identity("email", EMAIL), Identity("msisdn", PHONE)],
-                requester={
-                    "name": "Anna Bērziņa",
-                    "address": "Rīga, Brīvības 1",
-                    "contact": EMAIL,
-                    "signed": True,
-                },
-                **extra,  # type: ignore[arg-type]
-            ),
-            actor=ACTOR,
-            now=container.clock.now(),
-        )
-        verify_identity(
-            session=session,
-            request=lock_request(session=session, request_id=row.id),
-            method="id_document",
-            evidence={"document_type": "ID card"},
-            actor=ACTOR,
-            now=container.clock.now(),
-        )
-        return row.id
+    return verified_request(
+        container,
+        kind=kind,
+        identities=[Identity("email", EMAIL), Identity("msisdn", PHONE)],
+        requester={"name": "Anna Bērziņa", "address": "Rīga, Brīvības 1", "contact": EMAIL, "signed": True},
+        actor=ACTOR,
+        **extra,
+    )
 
 
 @pytest.fixture

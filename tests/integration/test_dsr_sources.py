@@ -18,9 +18,8 @@ from sargs.core.db import make_engine
 from sargs.domains.audit.service import Accessor, log_access
 from sargs.domains.documents.model import Table
 from sargs.domains.dsr.fulfilment import fulfil, runs_of
-from sargs.domains.dsr.intake import Intake, file_request
 from sargs.domains.dsr.model import DsrRequest
-from sargs.domains.dsr.service import DsrActor, lock_request, verify_identity
+from sargs.domains.dsr.service import DsrActor
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.policy.schema import Policy
 from sargs.domains.staff.service import add_staff
@@ -31,7 +30,7 @@ from sargs.entrypoints.dsr_common import portability_bytes, response_document
 from sargs.integrations.sources.samples import KnownPerson, create_shop
 from sargs.integrations.sources.sql import sql_connector_factory
 from tests.dsr_fakes import with_empty_mailer
-from tests.helpers import sql_sources_only
+from tests.helpers import sql_sources_only, verified_request
 from tests.integration.sources.conftest import source_url as source_url
 
 EMAIL = "peteris.src@example.lv"
@@ -61,30 +60,14 @@ def scalar(url: str, sql: str) -> Any:
 
 
 def ready(container: Container, kind: str) -> str:
-    with container.sessions.begin() as session:
-        row = file_request(
-            session=session,
-            registry=container.registry,
-            intake=Intake(
-                controller="lytagra-lv",
-                kind=kind,
-                channel="in_person",
-                identities=[Identity("email", EMAIL)],
-                requester={"name": "P", "address": "Rīga", "contact": EMAIL, "signed": True},
-                ground="unlawful" if kind == "erasure" else None,
-            ),
-            actor=ACTOR,
-            now=container.clock.now(),
-        )
-        verify_identity(
-            session=session,
-            request=lock_request(session=session, request_id=row.id),
-            method="id_document",
-            evidence={"document_type": "ID card"},
-            actor=ACTOR,
-            now=container.clock.now(),
-        )
-        return row.id
+    return verified_request(
+        container,
+        kind=kind,
+        identities=[Identity("email", EMAIL)],
+        requester={"name": "P", "address": "Rīga", "contact": EMAIL, "signed": True},
+        actor=ACTOR,
+        ground="unlawful" if kind == "erasure" else None,
+    )
 
 
 def go(container: Container, rid: str, shop: str) -> Any:
