@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=20_000, help="how many the database holds")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--gil", action="store_true", help="sample only the thread holding the GIL: where Python's CPU goes"
+    )
     args = parser.parse_args()
     policies = [str(p) for p in example_policy_paths()]
     container = build(Settings(database_url=args.database_url, policy_files=policies, demo=True))
@@ -70,7 +73,7 @@ def main() -> None:
         out = Path(tmp) / "profile.txt"
         spy = subprocess.Popen(
             [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(server.pid), "--format", "raw", "--output", str(out),
-             "--rate", "200", "--nonblocking"],
+             "--rate", "200", "--nonblocking", *(["--gil"] if args.gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         result = loadgen.run("127.0.0.1", port, token, load, args.concurrency)

@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import NotFound, PermissionDenied, ReasonRequired, Unauthenticated
@@ -36,7 +37,11 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def get_container(request: Request) -> Container:
+# The dependencies below are `async def` when they never block: FastAPI runs a plain `def`
+# dependency in the threadpool, one thread hand-off each, on every request of every route.
+
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -79,7 +84,7 @@ class TokenCache:
             self._items.clear()
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
@@ -91,22 +96,26 @@ def get_principal(
     cache: TokenCache = request.app.state.token_cache
     key = hashlib.sha256(secret.encode()).hexdigest()
     principal = cache.get(key)
-    if principal is None:
+    if principal is None:  # the database read, off the event loop
         read_at = time.monotonic()
-        with container.read_sessions.begin() as session:
-            principal = authenticate_token(session=session, secret=secret, now=container.clock.now())
+        principal = await run_in_threadpool(_authenticate, container, secret)
         cache.put(key, principal, read_at=read_at)
     request.state.principal = principal
     return principal
 
 
+def _authenticate(container: Container, secret: str) -> Principal:
+    with container.read_sessions.begin() as session:
+        return authenticate_token(session=session, secret=secret, now=container.clock.now())
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits only the given roles."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied(
                 f"role {principal.role!r} may not do this (needs one of: {', '.join(roles)})"
@@ -123,7 +132,7 @@ class Permit:
     def __init__(self, permission: str) -> None:
         self.permission = permission
 
-    def __call__(self, principal: PrincipalDep) -> Principal:
+    async def __call__(self, principal: PrincipalDep) -> Principal:
         principal.require(self.permission)
         return principal
 
