@@ -24,7 +24,7 @@ from sargs.domains.consent.service import (
 )
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.subjects.erasure import identifier_in
-from sargs.domains.subjects.identifiers import parse_identity
+from sargs.domains.subjects.identifiers import Identity, parse_identity
 from sargs.domains.subjects.service import find_subject_id, get_or_create_subject
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import (
@@ -39,6 +39,8 @@ from sargs.entrypoints.api.deps import (
     stated_reason,
 )
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, EventRead, StateRead, error_responses
+from sargs.entrypoints.container import Container
+from sargs.entrypoints.offload import blocking
 from sargs.entrypoints.receipts import JWT_MEDIA_TYPE, ReceiptFormat, receipt_response
 
 router = APIRouter(tags=["consents"], responses=AUTHENTICATED_ERRORS)
@@ -188,7 +190,7 @@ def create_consent(
 
 
 @router.get("/consents/check", response_model=ConsentCheckRead)
-def check(
+async def check(
     request: Request,
     container: ContainerDep,
     principal: Checker,
@@ -201,41 +203,63 @@ def check(
     require_controller(principal, controller)
     ident = parse_identity(identity, region=container.settings.default_region)
     container.registry.purpose(controller, purpose)
-    with container.sessions.begin() as session:
-        result: ConsentCheck | None
-        if at is None:  # the hot path: one indexed join from identity to current state, and the log row
-            subject_id, result = check_consent_by_identity(
-                session=session,
-                kind=ident.kind,
-                value=ident.value,
-                controller=controller,
-                purpose=purpose,
-                access=access_entry(container, principal, request, "read", controller),
-            )
-        else:
-            subject_id = find_subject_id(session=session, identity=ident)
-            result = (
-                check_consent(
-                    session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
-                )
-                if subject_id is not None
-                else None
-            )
-            audit(
-                session,
-                container,
-                principal,
-                request,
-                "read",
-                subject_id=subject_id,
-                controllers=[controller],
-                outcome="ok" if subject_id else "not_found",
-            )
-        if subject_id is None or result is None:
-            return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
+    if at is None:  # the hot path: one indexed join from identity to current state, and the log row
+        access = access_entry(container, principal, request, "read", controller)
+        subject_id, result = await blocking(_check_now, container, ident, controller, purpose, access)
+    else:
+        subject_id, result = await blocking(
+            _check_at, container, principal, request, ident, controller, purpose, at
+        )
+    if subject_id is None or result is None:
+        return ConsentCheckRead(allowed=False, status="none", since=None, event_id=None)
     return ConsentCheckRead(
         allowed=result.allowed, status=result.status, since=result.since, event_id=result.event_id
     )
+
+
+def _check_now(
+    container: Container, ident: Identity, controller: str, purpose: str, access: dict[str, Any]
+) -> tuple[str | None, ConsentCheck]:
+    with container.sessions.begin() as session:
+        return check_consent_by_identity(
+            session=session,
+            kind=ident.kind,
+            value=ident.value,
+            controller=controller,
+            purpose=purpose,
+            access=access,
+        )
+
+
+def _check_at(
+    container: Container,
+    principal: Principal,
+    request: Request,
+    ident: Identity,
+    controller: str,
+    purpose: str,
+    at: datetime,
+) -> tuple[str | None, ConsentCheck | None]:
+    with container.sessions.begin() as session:
+        subject_id = find_subject_id(session=session, identity=ident)
+        result = (
+            check_consent(
+                session=session, subject_id=subject_id, controller=controller, purpose=purpose, at=at
+            )
+            if subject_id is not None
+            else None
+        )
+        audit(
+            session,
+            container,
+            principal,
+            request,
+            "read",
+            subject_id=subject_id,
+            controllers=[controller],
+            outcome="ok" if subject_id else "not_found",
+        )
+    return subject_id, result
 
 
 class CheckItem(BaseModel):
