@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from sargs.core.clock import FixedClock
 from sargs.core.config import Settings
+from sargs.domains.consent.checks import check_consent
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection
-from sargs.domains.consent.service import check_consent
 from sargs.domains.sms.model import SmsInbound, SmsOutbox
 from sargs.domains.sms.segments import analyse
 from sargs.domains.sms.signatures import sign_json, twilio_signature

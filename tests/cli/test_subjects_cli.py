@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
 from sargs.core.errors import SourceUnavailable
-from sargs.domains.consent.service import Actor, check_consent, record_consent
+from sargs.domains.consent.checks import check_consent
+from sargs.domains.consent.service import Actor, record_consent
 from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.policy.clients import ClientGroupSource
 from sargs.domains.subjects.identifiers import Identity

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import delete, select, text, update
 
 from sargs.core.errors import Conflict, InvalidInput
+from sargs.domains.consent.checks import check_consent
 from sargs.domains.consent.model import ConsentEvent, ConsentRejection, ConsentState
-from sargs.domains.consent.service import Actor, check_consent, history, record_consent
+from sargs.domains.consent.service import Actor, history, record_consent
 from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.model import Subject, SubjectIdentity

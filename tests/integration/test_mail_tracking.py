@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from sargs.domains.consent.service import Actor, check_consent, record_consent
+from sargs.domains.consent.checks import check_consent
+from sargs.domains.consent.service import Actor, record_consent
 from sargs.domains.mail.campaign import enqueue_campaign
 from sargs.domains.mail.links import LinkPayload, link_key, sign
 from sargs.domains.mail.model import MailOutbox

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
-from sargs.domains.consent.service import Actor, check_consent, history, record_consent
+from sargs.domains.consent.checks import check_consent
+from sargs.domains.consent.service import Actor, history, record_consent
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import create_subject

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from sargs.bootstrap import build, create_app, example_policy_paths, sms_sender
 from sargs.core.clock import FixedClock
 from sargs.core.config import Settings
+from sargs.domains.consent.checks import check_consent
 from sargs.domains.consent.model import ConsentEvent
-from sargs.domains.consent.service import check_consent
 from sargs.domains.consent.verify import verify_ledger
 from sargs.domains.policy.loader import load_policy
 from sargs.domains.sms.signatures import sign_json

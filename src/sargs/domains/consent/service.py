@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, case, exists, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -95,60 +95,6 @@ READ_STATE = select(*[STATES.c[k] for k in STATE_COLUMNS]).where(
     STATES.c.purpose == bindparam("purpose"),
 )
 
-IDENTITIES = table(SubjectIdentity)
-CHECK_BY_IDENTITY = (
-    select(IDENTITIES.c.subject_id, STATES.c.status, STATES.c.since, STATES.c.event_id)
-    .select_from(IDENTITIES)
-    .outerjoin(
-        STATES,
-        (STATES.c.subject_id == IDENTITIES.c.subject_id)
-        & (STATES.c.controller == bindparam("controller"))
-        & (STATES.c.purpose == bindparam("purpose")),
-    )
-    .where(IDENTITIES.c.kind == bindparam("kind"), IDENTITIES.c.value == bindparam("value"))
-)
-
-
-def _check_and_log_pg() -> Any:
-    """PostgreSQL: the check and its access-log row in one statement (a data-modifying CTE)."""
-    hit = CHECK_BY_IDENTITY.cte("hit")
-    found = select(hit.c.subject_id).scalar_subquery()
-    row: dict[str, Any] = {
-        c.name: bindparam(f"a_{c.name}", type_=c.type)
-        for c in ACCESS_LOG.c
-        if c.name not in ("id", "subject_id", "outcome")
-    }
-    row["subject_id"] = found
-    row["outcome"] = case((exists(select(hit.c.subject_id)), "ok"), else_="not_found")
-    log = insert(ACCESS_LOG).from_select(list(row), select(*row.values())).cte("access")
-    return select(*hit.c).add_cte(log)
-
-
-CHECK_AND_LOG_PG = _check_and_log_pg()
-
-# The batch check: every identity of a list with its states for the purposes asked about, in one
-# query (the caller picks each pair's answer out of the rows).
-MAX_BATCH_CHECK = 1000
-BATCH_CHECK = (
-    select(
-        IDENTITIES.c.kind,
-        IDENTITIES.c.value,
-        IDENTITIES.c.subject_id,
-        STATES.c.purpose,
-        STATES.c.status,
-        STATES.c.since,
-        STATES.c.event_id,
-    )
-    .select_from(IDENTITIES)
-    .outerjoin(
-        STATES,
-        (STATES.c.subject_id == IDENTITIES.c.subject_id)
-        & (STATES.c.controller == bindparam("controller"))
-        & STATES.c.purpose.in_(bindparam("purposes", expanding=True)),
-    )
-    .where(IDENTITIES.c.value.in_(bindparam("values", expanding=True)))
-)
-
 
 def _upsert_state(dialect: str) -> Any:
     """Insert a state row, or replace it only with a decision at least as recent."""
@@ -206,14 +152,6 @@ class ConsentOutcome:
     created: bool
     rejection: Rejection | None = None
     logged: bool = False  # the `access` row was written with the event
-
-
-@dataclass(frozen=True)
-class ConsentCheck:
-    allowed: bool
-    status: str
-    since: datetime | None
-    event_id: str | None
 
 
 def _same_request(event: ConsentEvent, *, subject_id: str, purpose: str, action: str, channel: str) -> bool:
@@ -411,98 +349,6 @@ def lock_subject(*, session: Session, identity: Identity, controller: str) -> An
         .execute(LOCK_BY_IDENTITY, {"kind": identity.kind, "value": identity.value, "controller": controller})
         .first()
     )
-
-
-def check_consent(
-    *, session: Session, subject_id: str, controller: str, purpose: str, at: datetime | None = None
-) -> ConsentCheck:
-    """Was consent for this purpose in force at `at` (now when omitted)? Exact, from the ledger."""
-    if at is None:
-        state = session.get(ConsentState, (subject_id, controller, purpose))
-        if state is None:
-            return ConsentCheck(False, "none", None, None)
-        return ConsentCheck(state.status == "granted", state.status, state.since, state.event_id)
-    at = as_utc(at)
-    row = session.execute(
-        select(ConsentEvent.action, ConsentEvent.occurred_at, ConsentEvent.id)
-        .where(
-            ConsentEvent.subject_id == subject_id,
-            ConsentEvent.controller == controller,
-            ConsentEvent.purpose == purpose,
-            ConsentEvent.occurred_at <= at,
-        )
-        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.seq.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return ConsentCheck(False, "none", None, None)
-    return ConsentCheck(row.action == "grant", STATUS_OF[row.action], row.occurred_at, row.id)
-
-
-def check_consent_by_identity(
-    *,
-    session: Session,
-    kind: str,
-    value: str,
-    controller: str,
-    purpose: str,
-    access: dict[str, Any] | None = None,
-) -> tuple[str | None, ConsentCheck]:
-    """The subject holding this identity (None if nobody) and whether consent is in force now.
-
-    One indexed query: identity LEFT JOIN current state. `access`: the access-log row of this
-    check (audit.service.access_row), written with it, its subject and outcome (ok, not_found)
-    filled in; on PostgreSQL in the same statement.
-    """
-    conn = core_connection(session)
-    params = {"kind": kind, "value": value, "controller": controller, "purpose": purpose}
-    if access is not None and conn.dialect.name == "postgresql":
-        row = conn.execute(CHECK_AND_LOG_PG, {**params, **{f"a_{k}": v for k, v in access.items()}}).first()
-    else:
-        row = conn.execute(CHECK_BY_IDENTITY, params).first()
-        if access is not None:
-            found = row.subject_id if row is not None else None
-            conn.execute(
-                INSERT_ACCESS, {**access, "subject_id": found, "outcome": "ok" if found else "not_found"}
-            )
-    if row is None:
-        return None, ConsentCheck(False, "none", None, None)
-    if row.status is None:
-        return row.subject_id, ConsentCheck(False, "none", None, None)
-    return row.subject_id, ConsentCheck(row.status == "granted", row.status, row.since, row.event_id)
-
-
-def check_consents_by_identity(
-    *, session: Session, controller: str, pairs: Sequence[tuple[Identity, str]]
-) -> list[tuple[str | None, ConsentCheck]]:
-    """`check_consent_by_identity` for up to MAX_BATCH_CHECK (identity, purpose) pairs, in order,
-    with one query for them all."""
-    if len(pairs) > MAX_BATCH_CHECK:
-        raise InvalidInput(f"at most {MAX_BATCH_CHECK} pairs per call", field="items")
-    if not pairs:
-        return []
-    rows = core_connection(session).execute(
-        BATCH_CHECK,
-        {
-            "controller": controller,
-            "purposes": sorted({purpose for _, purpose in pairs}),
-            "values": sorted({identity.value for identity, _ in pairs}),
-        },
-    )
-    holder: dict[tuple[str, str], str] = {}
-    states: dict[tuple[str, str], ConsentCheck] = {}
-    for row in rows:
-        holder[(row.kind, row.value)] = row.subject_id
-        if row.status is not None:
-            states[(row.subject_id, row.purpose)] = ConsentCheck(
-                row.status == "granted", row.status, row.since, row.event_id
-            )
-    answers: list[tuple[str | None, ConsentCheck]] = []
-    for identity, purpose in pairs:
-        subject_id = holder.get((identity.kind, identity.value))
-        check = states.get((subject_id, purpose)) if subject_id is not None else None
-        answers.append((subject_id, check or ConsentCheck(False, "none", None, None)))
-    return answers
 
 
 def current_states(*, session: Session, subject_id: str, controller: str | None = None) -> list[ConsentState]:

@@ -24,8 +24,9 @@ from sargs.core.errors import InvalidInput, PermissionDenied
 from sargs.core.i18n import Message
 from sargs.core.ids import new_id
 from sargs.domains.consent.audiences import iter_audience
+from sargs.domains.consent.checks import check_consent
 from sargs.domains.consent.model import ConsentState
-from sargs.domains.consent.service import Actor, ConsentOutcome, check_consent, record_consent
+from sargs.domains.consent.service import Actor, ConsentOutcome, record_consent
 from sargs.domains.mail.links import LinkPayload, sign
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.mail.outbox import enqueue

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from sargs.core.db import table
 from sargs.core.errors import InvalidInput
 from sargs.core.ids import new_id
-from sargs.domains.consent.service import Actor, check_consent, record_consent
+from sargs.domains.consent.checks import check_consent
+from sargs.domains.consent.service import Actor, record_consent
 from sargs.domains.mail.links import LinkPayload
 from sargs.domains.mail.model import MailOutbox
 from sargs.domains.policy.registry import PolicyRegistry

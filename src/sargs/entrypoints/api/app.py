@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import sargs
+from sargs.core.group_commit import GroupCommit
+from sargs.domains.consent.checks import MAX_BATCH_CHECK, check_and_log_many
 from sargs.entrypoints.api.deps import TokenCache
 from sargs.entrypoints.api.errors import install_error_handlers
 from sargs.entrypoints.api.metrics import Metrics
@@ -41,6 +43,14 @@ def create_api(container: Container) -> FastAPI:
     app.state.container = container
     app.state.token_cache = TokenCache()
     app.state.metrics = Metrics(container)
+    # Single consent checks that arrive together share one transaction (consents.check).
+    app.state.consent_checks = GroupCommit(
+        container.sessions,
+        lambda session, items: check_and_log_many(session=session, requests=items),
+        name="consent-checks",
+        max_items=MAX_BATCH_CHECK,
+        on_group=app.state.metrics.http.group_observer("consent_check"),
+    )
     install_error_handlers(app)
     install_middleware(
         app,

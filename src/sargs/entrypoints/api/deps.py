@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sargs.core.errors import NotFound, PermissionDenied, ReasonRequired, Unauthenticated
 from sargs.domains.access.permissions import REASON_MIN_LENGTH, reason_required

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -39,6 +39,7 @@ log = logging.getLogger("sargs.metrics")
 
 UNMATCHED = "unmatched"  # the route label of every path no route answers
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+GROUP_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1000)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -66,7 +67,18 @@ class HttpMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.groups = Histogram(
+            "sargs_group_commit_items",
+            "Items answered by one group-commit transaction (core.group_commit), by what they are.",
+            ("work",),
+            buckets=GROUP_BUCKETS,
+            registry=self.registry,
+        )
         self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def group_observer(self, work: str) -> Callable[[int], None]:
+        """A GroupCommit's `on_group`: each transaction's item count, labelled `work`."""
+        return self.groups.labels(work).observe
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""

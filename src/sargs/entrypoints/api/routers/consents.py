@@ -10,18 +10,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from sargs.core.errors import InvalidInput, NotEligible
-from sargs.domains.consent.receipts import build_receipt
-from sargs.domains.consent.service import (
+from sargs.core.group_commit import GroupCommit
+from sargs.domains.consent.checks import (
     MAX_BATCH_CHECK,
-    Actor,
+    CheckRequest,
     ConsentCheck,
     check_consent,
-    check_consent_by_identity,
     check_consents_by_identity,
-    get_event,
-    lock_subject,
-    record_consent,
 )
+from sargs.domains.consent.receipts import build_receipt
+from sargs.domains.consent.service import Actor, get_event, lock_subject, record_consent
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.subjects.erasure import identifier_in
 from sargs.domains.subjects.identifiers import Identity, parse_identity
@@ -203,9 +201,11 @@ async def check(
     require_controller(principal, controller)
     ident = parse_identity(identity, region=container.settings.default_region)
     container.registry.purpose(controller, purpose)
-    if at is None:  # the hot path: one indexed join from identity to current state, and the log row
+    if at is None:  # the hot path: identity joined to current state, and the log row, in a group commit
         access = access_entry(container, principal, request, "read", controller)
-        subject_id, result = await blocking(_check_now, container, ident, controller, purpose, access)
+        checks: GroupCommit[CheckRequest, tuple[str | None, ConsentCheck]] = request.app.state.consent_checks
+        subject_id, now = await checks.submit(CheckRequest(ident, controller, purpose, access))
+        result: ConsentCheck | None = now
     else:
         subject_id, result = await blocking(
             _check_at, container, principal, request, ident, controller, purpose, at
@@ -215,20 +215,6 @@ async def check(
     return ConsentCheckRead(
         allowed=result.allowed, status=result.status, since=result.since, event_id=result.event_id
     )
-
-
-def _check_now(
-    container: Container, ident: Identity, controller: str, purpose: str, access: dict[str, Any]
-) -> tuple[str | None, ConsentCheck]:
-    with container.sessions.begin() as session:
-        return check_consent_by_identity(
-            session=session,
-            kind=ident.kind,
-            value=ident.value,
-            controller=controller,
-            purpose=purpose,
-            access=access,
-        )
 
 
 def _check_at(

@@ -1,0 +1,116 @@
+"""Group commit: units of work that arrive together done in one transaction, one commit for all.
+
+A hot route whose every request writes (a consent check writes its access-log row) pays for a
+transaction per request: BEGIN, its statements, COMMIT and the WAL flush behind it, and the
+session and thread hand-off around them. `GroupCommit` collects the items that requests submit,
+and one thread per instance runs all the items waiting at that moment in one transaction through
+`run(session, items)` (which may answer them with one statement), commits, and only then answers
+each request. The promise of a 2xx is unchanged: its rows are committed before it is sent.
+
+While a transaction is in flight new items wait for the next one, so batches grow with the load
+and an idle server answers the first request alone, at once. When a group fails, each of its items
+is tried again in a transaction of its own, so one item cannot fail the others; when the database
+is unreachable (no connection, pool exhausted) they all fail at once with that error instead of
+trying each. The thread ends after `idle_seconds` without work and starts again on the next item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session, sessionmaker
+
+I = TypeVar("I")  # noqa: E741 (an item)
+R = TypeVar("R")
+
+# Errors that say the database cannot be reached, not that one item is bad.
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+Waiting = tuple[object, "asyncio.Future[object]", asyncio.AbstractEventLoop]
+
+
+class GroupCommit(Generic[I, R]):
+    """Items of many callers, each answered once the transaction holding it has committed."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        run: Callable[[Session, Sequence[I]], Sequence[R]],
+        *,
+        name: str,
+        max_items: int = 1000,
+        idle_seconds: float = 1.0,
+        on_group: Callable[[int], object] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.run = run
+        self.name = name
+        self.max_items = max_items
+        self.idle_seconds = idle_seconds
+        self.on_group = on_group  # called with each group's size (metrics)
+        self._pending: list[Waiting] = []
+        self._wake = threading.Condition()
+        self._running = False
+
+    async def submit(self, item: I) -> R:
+        """`item`'s result, once the transaction that did it has committed (or its error)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+        with self._wake:
+            self._pending.append((item, future, loop))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._serve, name=f"group-commit-{self.name}", daemon=True).start()
+            self._wake.notify()
+        result = await future
+        return result  # type: ignore[return-value]
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                if not self._pending:
+                    self._wake.wait(self.idle_seconds)
+                if not self._pending:
+                    self._running = False
+                    return
+                group = self._pending[: self.max_items]
+                del self._pending[: self.max_items]
+            self._commit(group)
+
+    def _commit(self, group: list[Waiting]) -> None:
+        try:
+            with self.sessions.begin() as session:
+                results = self.run(session, [item for item, _, _ in group])  # type: ignore[misc]
+        except Exception as exc:
+            if len(group) == 1 or isinstance(exc, UNREACHABLE):
+                for waiting in group:
+                    _settle(waiting, error=exc)
+                return
+            for waiting in group:  # one bad item must not fail the others: each alone
+                self._commit([waiting])
+            return
+        if self.on_group is not None:
+            self.on_group(len(group))
+        for waiting, result in zip(group, results, strict=True):
+            _settle(waiting, result=result)
+
+
+def _settle(waiting: Waiting, *, result: object = None, error: BaseException | None = None) -> None:
+    _, future, loop = waiting
+
+    def answer() -> None:
+        if future.done():  # the caller went away (its request was cancelled)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # that event loop has closed: nobody is waiting
+        loop.call_soon_threadsafe(answer)

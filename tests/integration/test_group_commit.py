@@ -1,0 +1,151 @@
+"""core.group_commit on the test database: items that arrive together share one transaction, each
+caller is answered only after it committed, and one bad item fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from sargs.core.group_commit import GroupCommit
+from sargs.domains.audit.model import AccessLogEntry
+from sargs.domains.audit.service import Accessor, access_row
+from sargs.entrypoints.container import Container
+from tests.conftest import NOW
+
+
+def log_row(n: int) -> dict[str, object]:
+    row = access_row(actor=Accessor("system", None, None), route=f"TEST {n}", action="read", now=NOW)
+    return {**row, "controller": "lmt"}
+
+
+def write_rows(session: Session, items: Sequence[int]) -> list[int]:
+    """Each item writes one access-log row named after it; an item of -1 is refused."""
+    if -1 in items:
+        raise ValueError("item -1 is refused")
+    session.execute(AccessLogEntry.__table__.insert(), [log_row(n) for n in items])
+    return [n * 10 for n in items]
+
+
+def routes(container: Container) -> list[str]:
+    with container.read_sessions.begin() as s:
+        return sorted(s.scalars(select(AccessLogEntry.route).where(AccessLogEntry.route.like("TEST %"))))
+
+
+def test_items_that_arrive_together_share_a_transaction_and_are_answered_in_order(
+    container: Container,
+) -> None:
+    first_started = threading.Event()
+    release = threading.Event()
+    groups: list[int] = []
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        if not groups and not first_started.is_set():
+            first_started.set()
+            assert release.wait(10)  # hold the first transaction until the others are queued
+        return write_rows(session, items)
+
+    committer = GroupCommit(container.sessions, run, name="test", on_group=groups.append)
+
+    async def main() -> list[int]:
+        first = asyncio.ensure_future(committer.submit(0))
+        await asyncio.to_thread(first_started.wait, 10)
+        rest = [asyncio.ensure_future(committer.submit(n)) for n in range(1, 21)]
+        await asyncio.sleep(0.05)  # each has queued its item
+        release.set()
+        return [await first, *[await r for r in rest]]
+
+    answers = asyncio.run(main())
+    assert answers == [n * 10 for n in range(21)]
+    assert groups == [1, 20]  # the first alone, the twenty that waited for it in one transaction
+    assert routes(container) == sorted(f"TEST {n}" for n in range(21))
+
+
+def test_an_answer_comes_only_after_its_commit(container: Container) -> None:
+    committer = GroupCommit(container.sessions, write_rows, name="test")
+
+    async def main() -> list[str]:
+        await committer.submit(7)
+        return routes(container)  # read on another connection, right after the answer
+
+    assert asyncio.run(main()) == ["TEST 7"]
+
+
+def test_one_bad_item_fails_alone_and_the_others_commit(container: Container) -> None:
+    release = threading.Event()
+    calls: list[list[int]] = []
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            assert release.wait(10)
+        return write_rows(session, items)
+
+    committer = GroupCommit(container.sessions, run, name="test")
+
+    async def main() -> list[object]:
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        group = [asyncio.ensure_future(committer.submit(n)) for n in (2, -1, 3)]
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, *group, return_exceptions=True)
+
+    first, two, bad, three = asyncio.run(main())
+    assert (first, two, three) == (10, 20, 30)
+    assert isinstance(bad, ValueError) and "refused" in str(bad)
+    # the group of three failed as a whole, then each was tried alone; nothing of it was half-written
+    assert calls == [[1], [2, -1, 3], [2], [-1], [3]]
+    assert routes(container) == ["TEST 1", "TEST 2", "TEST 3"]
+
+
+def test_an_unreachable_database_fails_the_whole_group_at_once(container: Container) -> None:
+    release = threading.Event()
+    calls: list[list[int]] = []
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            assert release.wait(10)
+            return write_rows(session, items)
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    committer = GroupCommit(container.sessions, run, name="test")
+
+    async def main() -> list[object]:
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        group = [asyncio.ensure_future(committer.submit(n)) for n in (2, 3, 4)]
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, *group, return_exceptions=True)
+
+    first, *rest = asyncio.run(main())
+    assert first == 10
+    assert all(isinstance(r, OperationalError) for r in rest)
+    assert calls == [[1], [2, 3, 4]]  # not retried one by one: every retry would wait for the same outage
+
+
+def test_the_thread_ends_when_idle_and_a_new_item_starts_it_again(container: Container) -> None:
+    committer = GroupCommit(container.sessions, write_rows, name="idle-test", idle_seconds=0.05)
+
+    def threads() -> int:
+        return sum(t.name == "group-commit-idle-test" for t in threading.enumerate())
+
+    async def main() -> tuple[int, int, int]:
+        await committer.submit(1)
+        running = threads()
+        for _ in range(100):
+            if not threads():
+                break
+            await asyncio.sleep(0.02)
+        idle = threads()
+        answer = await committer.submit(2)
+        return running, idle, answer
+
+    running, idle, answer = asyncio.run(main())
+    assert (running, idle, answer) == (1, 0, 20)
