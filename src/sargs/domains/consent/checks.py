@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, insert, select
+from sqlalchemy import ARRAY, String, any_, bindparam, case, exists, insert, select
 from sqlalchemy.orm import Session
 
 from sargs.core.clock import as_utc
-from sargs.core.db import core_connection, table
+from sargs.core.db import PerDialect, core_connection, table
 from sargs.core.errors import InvalidInput
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.consent.model import ConsentEvent, ConsentState
@@ -58,29 +58,43 @@ CHECK_AND_LOG_PG = _check_and_log_pg()
 # The batch check: every identity of a list with its states for the purposes asked about, in one
 # query (the caller picks each pair's answer out of the rows).
 MAX_BATCH_CHECK = 1000
-BATCH_CHECK = (
-    select(
-        IDENTITIES.c.kind,
-        IDENTITIES.c.value,
-        IDENTITIES.c.subject_id,
-        STATES.c.purpose,
-        STATES.c.status,
-        STATES.c.since,
-        STATES.c.event_id,
+
+
+def _batch_check(dialect: str) -> Any:
+    """PostgreSQL binds each list as one array (`= ANY(:values)`): one statement text whatever the
+    count, prepared once by the driver, instead of a parameter per value rendered per call."""
+    if dialect == "postgresql":
+
+        def among(column: Any, name: str) -> Any:
+            return column == any_(bindparam(name, type_=ARRAY(String)))
+    else:
+
+        def among(column: Any, name: str) -> Any:
+            return column.in_(bindparam(name, expanding=True))
+
+    return (
+        select(
+            IDENTITIES.c.kind,
+            IDENTITIES.c.value,
+            IDENTITIES.c.subject_id,
+            STATES.c.purpose,
+            STATES.c.status,
+            STATES.c.since,
+            STATES.c.event_id,
+        )
+        .select_from(IDENTITIES)
+        .outerjoin(
+            STATES,
+            (STATES.c.subject_id == IDENTITIES.c.subject_id)
+            & (STATES.c.controller == bindparam("controller"))
+            & among(STATES.c.purpose, "purposes"),
+        )
+        # The kinds too: the unique index is (kind, value), and a value alone cannot use it.
+        .where(among(IDENTITIES.c.kind, "kinds"), among(IDENTITIES.c.value, "values"))
     )
-    .select_from(IDENTITIES)
-    .outerjoin(
-        STATES,
-        (STATES.c.subject_id == IDENTITIES.c.subject_id)
-        & (STATES.c.controller == bindparam("controller"))
-        & STATES.c.purpose.in_(bindparam("purposes", expanding=True)),
-    )
-    # The kinds too: the unique index is (kind, value), and a value alone cannot use it.
-    .where(
-        IDENTITIES.c.kind.in_(bindparam("kinds", expanding=True)),
-        IDENTITIES.c.value.in_(bindparam("values", expanding=True)),
-    )
-)
+
+
+BATCH_CHECK = PerDialect(_batch_check)
 
 
 @dataclass(frozen=True)
@@ -160,7 +174,7 @@ def check_consents_by_identity(
     if not pairs:
         return []
     rows = core_connection(session).execute(
-        BATCH_CHECK,
+        BATCH_CHECK(session),
         {
             "controller": controller,
             "purposes": sorted({purpose for _, purpose in pairs}),
