@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from sargs.core.errors import NotFound, PermissionDenied, ReasonRequired, Unauthenticated
 from sargs.domains.access.permissions import REASON_MIN_LENGTH, reason_required
@@ -22,6 +21,7 @@ from sargs.domains.subjects.identifiers import Identity
 from sargs.domains.subjects.service import find_subject_id
 from sargs.domains.tokens.service import Principal, authenticate_token
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.offload import blocking
 
 # A verified token is trusted this long without asking the database again, so a token revoked in
 # any process (the CLI, another server) is refused everywhere within TOKEN_CACHE_SECONDS. One
@@ -98,7 +98,7 @@ async def get_principal(
     principal = cache.get(key)
     if principal is None:  # the database read, off the event loop
         read_at = time.monotonic()
-        principal = await run_in_threadpool(_authenticate, container, secret)
+        principal = await blocking(_authenticate, container, secret)
         cache.put(key, principal, read_at=read_at)
     request.state.principal = principal
     return principal

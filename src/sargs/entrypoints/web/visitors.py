@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,6 +34,7 @@ from sargs.entrypoints.api.deps import ContainerDep
 from sargs.entrypoints.api.errors import error_body
 from sargs.entrypoints.api.routers.web import client_key, limiter, save_choice
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.offload import blocking
 from sargs.entrypoints.web.i18n import language_of, translator
 from sargs.entrypoints.web.render import HERE, render
 from sargs.entrypoints.web.security import PRE_COOKIE, CsrfFailed, check_csrf
@@ -75,7 +75,7 @@ async def open_pixel(token: str, container: ContainerDep) -> Response:
     """A 1x1 GIF; the open is recorded only if the recipient's tracking consent is in force."""
     link = verify(_key(container), token, kind="o")
     if link is not None:
-        await run_in_threadpool(_track, container, link, "open")
+        await blocking(_track, container, link, "open")
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
@@ -94,7 +94,7 @@ async def click(token: str, container: ContainerDep) -> Response:
         return PlainTextResponse("not found", status_code=404, headers=NO_STORE)
     # The landing page gets the click's random id (for reporting a conversion), never the signed
     # token, which names the person and the message: it cannot link visits across e-mails.
-    click_id = await run_in_threadpool(_track, container, link, "click")
+    click_id = await blocking(_track, container, link, "click")
     target = _with_click_token(link.url, click_id) if click_id else link.url
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
@@ -134,7 +134,7 @@ async def one_click_unsubscribe(token: str, request: Request, container: Contain
             )
 
     try:
-        await run_in_threadpool(work)
+        await blocking(work)
     except SargsError as exc:
         return JSONResponse(error_body(exc.code, exc.message), status_code=422, headers=NO_STORE)
     return PlainTextResponse("unsubscribed", headers=NO_STORE)
@@ -224,7 +224,7 @@ async def manage_subscription(token: str, request: Request, container: Container
             return t["resub_refused"]
         return t["resub_done"] if action == "subscribe" else t["unsub_done"]
 
-    message = await run_in_threadpool(work)
+    message = await blocking(work)
     return _page(request, container, token, link, message=message)
 
 
@@ -239,7 +239,7 @@ async def portal_cookie_consent(request: Request, container: ContainerDep) -> Re
         raw = (await request.body())[: 16 * 1024 + 1]
         if len(raw) > 16 * 1024:
             raise InvalidInput("the body is too large")
-        receipt = await run_in_threadpool(save_choice, container, request, raw)
+        receipt = await blocking(save_choice, container, request, raw)
     except SargsError as exc:
         status = 429 if exc.code == "rate_limited" else 422
         return JSONResponse(

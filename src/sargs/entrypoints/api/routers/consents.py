@@ -19,7 +19,7 @@ from sargs.domains.consent.checks import (
     check_consents_by_identity,
 )
 from sargs.domains.consent.receipts import build_receipt
-from sargs.domains.consent.service import Actor, get_event, lock_subject, record_consent
+from sargs.domains.consent.service import Actor, ConsentOutcome, get_event, lock_subject, record_consent
 from sargs.domains.policy.registry import policy_as_published
 from sargs.domains.subjects.erasure import identifier_in
 from sargs.domains.subjects.identifiers import Identity, parse_identity
@@ -106,7 +106,7 @@ class ConsentCheckRead(BaseModel):
         **error_responses(400, 404, 409, 413),
     },
 )
-def create_consent(
+async def create_consent(
     body: ConsentCreate,
     request: Request,
     container: ContainerDep,
@@ -129,8 +129,33 @@ def create_consent(
     ip = pseudonymise_ip(container, request.client.host if request.client else None)
     if ip:
         evidence.setdefault("ip", ip)
+    container.registry.policy_for(body.controller)  # an unknown controller or purpose: 422 before any write
+    container.registry.purpose(body.controller, body.purpose)
+    access = access_entry(container, principal, request, "change", body.controller)
+    outcome, payload = await blocking(
+        _write_consent, container, principal, request, body, identity, evidence, key, access
+    )
+    # The rejection is committed (it is recorded evidence) and then reported.
+    if outcome.rejection is not None:
+        raise NotEligible(outcome.rejection.message, rejection_id=outcome.rejection.id, field="purpose")
+    assert payload is not None
+    if not outcome.created:
+        return JSONResponse(payload, status_code=200, headers={"Idempotent-Replay": "true"})
+    return JSONResponse(payload, status_code=201)
+
+
+def _write_consent(
+    container: Container,
+    principal: Principal,
+    request: Request,
+    body: ConsentCreate,
+    identity: Identity,
+    evidence: dict[str, Any],
+    key: str | None,
+    access: dict[str, Any],
+) -> tuple[ConsentOutcome, dict[str, Any] | None]:
+    """The write's transaction: the person found and locked (or made), the event, its access row."""
     policy = container.registry.policy_for(body.controller)
-    container.registry.purpose(body.controller, body.purpose)  # unknown purpose: 422 before any write
     now = container.clock.now()
     with container.sessions.begin() as session:
         locked = lock_subject(session=session, identity=identity, controller=body.controller)
@@ -159,7 +184,7 @@ def create_consent(
             idempotency_key=key,
             clock=container.clock.now,
             locked=locked,
-            access=access_entry(container, principal, request, "change", body.controller),
+            access=access,
         )
         if not outcome.logged:  # a replay or a rejection: no event, so the row goes on its own
             audit(
@@ -178,13 +203,7 @@ def create_consent(
                 event=EventRead.of(outcome.event),
                 state=StateRead.of(outcome.state) if outcome.state else None,
             ).model_dump(mode="json")
-    # The rejection is committed (it is recorded evidence) and then reported.
-    if outcome.rejection is not None:
-        raise NotEligible(outcome.rejection.message, rejection_id=outcome.rejection.id, field="purpose")
-    assert payload is not None
-    if not outcome.created:
-        return JSONResponse(payload, status_code=200, headers={"Idempotent-Replay": "true"})
-    return JSONResponse(payload, status_code=201)
+    return outcome, payload
 
 
 @router.get("/consents/check", response_model=ConsentCheckRead)

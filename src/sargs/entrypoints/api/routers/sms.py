@@ -17,7 +17,6 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +30,7 @@ from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit
 from sargs.entrypoints.api.errors import error_body
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, ErrorRead, error_responses
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.offload import blocking
 
 router = APIRouter(tags=["sms"])
 
@@ -119,7 +119,7 @@ async def _json_inbound(request: Request, container: Container, raw: bytes) -> R
         received_at=doc.received_at,
         language=doc.language,
     )
-    result = await run_in_threadpool(_handle, container, msg)
+    result = await blocking(_handle, container, msg)
     return JSONResponse(
         InboundRead.of(result).model_dump(mode="json"), status_code=200 if result.duplicate else 201
     )
@@ -150,7 +150,7 @@ async def _twilio_inbound(request: Request, container: Container, raw: bytes) ->
         to=fields["To"],
         text=fields.get("Body", ""),
     )
-    await run_in_threadpool(_handle, container, msg)
+    await blocking(_handle, container, msg)
     return Response(EMPTY_TWIML, media_type="application/xml")
 
 

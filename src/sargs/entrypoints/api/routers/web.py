@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +35,7 @@ from sargs.domains.web.tracking import click_of, record_failure, record_interact
 from sargs.entrypoints.api.deps import ContainerDep
 from sargs.entrypoints.api.schemas import ErrorRead, error_responses
 from sargs.entrypoints.container import Container
+from sargs.entrypoints.offload import blocking
 from sargs.integrations.ratelimit import RateLimiter
 
 router = APIRouter(tags=["web"])
@@ -243,7 +243,7 @@ async def cookie_consent(request: Request, container: ContainerDep) -> JSONRespo
     """Record a visitor's cookie choice; the answer is its receipt."""
     limiter(request, "consents", container.settings.web_rate_limit_per_minute).hit(client_key(request))
     raw = await _read_small(request)
-    receipt = await run_in_threadpool(save_choice, container, request, raw)
+    receipt = await blocking(save_choice, container, request, raw)
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201)
 
 
@@ -300,7 +300,7 @@ async def mail_event(request: Request, container: ContainerDep) -> JSONResponse:
                 detail=detail,
             )
 
-    event_id, withdrawn = await run_in_threadpool(work)
+    event_id, withdrawn = await blocking(work)
     return JSONResponse({"event_id": event_id, "consent_withdrawn": withdrawn}, status_code=201)
 
 

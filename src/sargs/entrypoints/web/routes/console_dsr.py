@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from sargs.core.errors import InvalidInput, SargsError
 from sargs.domains.audit.service import AccessAction
@@ -49,6 +48,7 @@ from sargs.entrypoints.dsr_common import (
     response_document,
     signed_file_evidence,
 )
+from sargs.entrypoints.offload import blocking
 from sargs.entrypoints.web.reauth import Reauth
 from sargs.entrypoints.web.render import render
 from sargs.entrypoints.web.security import STAFF_COOKIE, StaffPermit, StaffUser, check_csrf
@@ -311,7 +311,7 @@ async def dsr_verify(
     if signed_file is not None and signed_file.filename:
         data = await signed_file.read(MAX_SIGNED_FILE + 1)
         try:  # the checker runs sync code (and its own event loop): off this one
-            found, signature = await run_in_threadpool(
+            found, signature = await blocking(
                 signed_file_evidence, container, file_name=signed_file.filename, data=data
             )
         except SargsError as exc:
