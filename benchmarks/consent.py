@@ -87,19 +87,29 @@ def bulk_load_sqlite(path: Path, n: int, version: str) -> None:
     subjects, idents, groups, events, states = [], [], [], [], []
 
     def flush() -> None:
-        con.executemany("INSERT INTO subjects VALUES (?,?,?,?,?)", subjects)
+        con.executemany(
+            "INSERT INTO subjects (id, created_at, erased_at, chain_length, chain_head) VALUES (?,?,?,?,?)",
+            subjects,
+        )
         con.executemany(
             "INSERT INTO subject_identities (subject_id, kind, value, verified, created_at) VALUES (?,?,?,?,?)",
             idents,
         )
-        con.executemany("INSERT INTO subject_groups VALUES (?,?,?,?)", groups)
+        con.executemany(
+            "INSERT INTO subject_groups (subject_id, controller, client_group, updated_at) VALUES (?,?,?,?)",
+            groups,
+        )
         con.executemany(
             "INSERT INTO consent_events (id, subject_id, chain_seq, controller, purpose, action, channel, actor_type,"
             " actor_id, occurred_at, recorded_at, policy_id, policy_version, evidence, idempotency_key, prev_hash, hash)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             events,
         )
-        con.executemany("INSERT INTO consent_states VALUES (?,?,?,?,?,?,?,?)", states)
+        con.executemany(
+            "INSERT INTO consent_states (subject_id, controller, purpose, status, since, event_id, channel, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            states,
+        )
         con.commit()
         for buf in (subjects, idents, groups, events, states):
             buf.clear()
@@ -263,6 +273,9 @@ def http_against_floor(
         floor["check"] = loadgen.run(
             "127.0.0.1", port, token, [("GET", f"/check?{q}", None) for q in queries], concurrency
         )
+        floor["check-logged"] = loadgen.run(
+            "127.0.0.1", port, token, [("GET", f"/check-logged?{q}", None) for q in queries], concurrency
+        )
         floor["batch"] = loadgen.run(
             "127.0.0.1", port, token, [("POST", "/checks", b) for b in batches], concurrency
         )
@@ -283,6 +296,7 @@ def http_against_floor(
     shape = f"({workers} proc, {concurrency} conns)"
     print(against(f"HTTP consent writes {shape}", write, floor["write"]), flush=True)
     print(against(f"HTTP consent checks {shape}", check, floor["check"]), flush=True)
+    print(against("  the same, floor logging each check", check, floor["check-logged"]), flush=True)
     print(
         against(f"HTTP batch checks x1000 {shape}", batch, floor["batch"], per=1000, unit=" ans/s"),
         flush=True,

@@ -5,7 +5,9 @@ A minimal Starlette app under uvicorn (same worker count, same load generator as
 - `POST /write`: parse the JSON body, one `INSERT … RETURNING` in its own committed transaction
   (a consent write's body, or an SMS webhook's);
 - `GET /check`: one indexed `SELECT` (identity LEFT JOIN consent state, on Sargs' own tables);
-- `POST /checks`: the same `SELECT` for up to 1,000 (identity, purpose) pairs in one statement.
+- `POST /checks`: the same `SELECT` for up to 1,000 (identity, purpose) pairs in one statement;
+- `GET /check-logged`: the `SELECT` and one row inserted for it, committed before the answer (a
+  Sargs check must log the access durably: this is the least that costs, one transaction each).
 
 PostgreSQL goes through a psycopg connection pool (psycopg_pool, async), SQLite through sqlite3
 with the same pragmas Sargs uses (WAL, synchronous=NORMAL, writers take the lock up front).
@@ -55,6 +57,12 @@ CHECK = (
     " LEFT JOIN consent_states s ON s.subject_id = i.subject_id AND s.controller = {p} AND s.purpose = {p}"
     " WHERE i.kind = {p} AND i.value = {p}"
 )
+# The check and its log row in one statement (PostgreSQL: a data-modifying CTE, as Sargs does).
+LOG_ROW = (
+    "INSERT INTO floor_events (identity, controller, purpose, action, channel, body, recorded_at)"
+    " VALUES ({p}, {p}, {p}, 'check', 'api', '', {p})"
+)
+CHECK_LOGGED_PG = f"WITH log AS ({LOG_ROW.format(p='%s')}) " + CHECK.format(p="%s")
 # PostgreSQL: every pair in one statement, joined by position.
 CHECKS_PG = (
     "SELECT q.n, i.subject_id, s.status FROM unnest(%s::text[], %s::text[], %s::text[])"
@@ -122,6 +130,16 @@ def create_app(url: str) -> Any:
             row = con().execute(CHECK.format(p="?"), (q["controller"], q["purpose"], kind, value)).fetchone()
             return None if row is None else tuple(row)
 
+        def check_logged_sync(q: dict[str, str]) -> tuple[Any, ...] | None:
+            kind, value = _split(q["identity"])
+            c = con()
+            c.execute("BEGIN IMMEDIATE")
+            row = c.execute(CHECK.format(p="?"), (q["controller"], q["purpose"], kind, value)).fetchone()
+            now = datetime.now(UTC).isoformat()
+            c.execute(LOG_ROW.format(p="?"), (q["identity"], q["controller"], q["purpose"], now))
+            c.execute("COMMIT")
+            return None if row is None else tuple(row)
+
         def checks_sync(doc: dict[str, Any]) -> list[Any]:
             c = con()
             stmt = CHECK.format(p="?")
@@ -137,6 +155,10 @@ def create_app(url: str) -> Any:
 
         async def check(request: Request) -> JSONResponse:
             row = await run_in_threadpool(check_sync, dict(request.query_params))
+            return JSONResponse(_answer(row))
+
+        async def check_logged(request: Request) -> JSONResponse:
+            row = await run_in_threadpool(check_logged_sync, dict(request.query_params))
             return JSONResponse(_answer(row))
 
         async def checks(request: Request) -> JSONResponse:
@@ -173,6 +195,17 @@ def create_app(url: str) -> Any:
                 row = await cur.fetchone()
             return JSONResponse(_answer(row))
 
+        async def check_logged(request: Request) -> JSONResponse:
+            q = request.query_params
+            kind, value = _split(q["identity"])
+            params = (q["identity"], q["controller"], q["purpose"], datetime.now(UTC))
+            async with pool.connection() as c:  # commits on leaving
+                cur = await c.execute(
+                    CHECK_LOGGED_PG, (*params, q["controller"], q["purpose"], kind, value), prepare=True
+                )
+                row = await cur.fetchone()
+            return JSONResponse(_answer(row))
+
         async def checks(request: Request) -> JSONResponse:
             doc = json.loads(await request.body())
             pairs = [(*_split(i["identity"]), i["purpose"]) for i in doc["items"]]
@@ -186,6 +219,7 @@ def create_app(url: str) -> Any:
         routes=[
             Route("/write", write, methods=["POST"]),
             Route("/check", check),
+            Route("/check-logged", check_logged),
             Route("/checks", checks, methods=["POST"]),
             Route("/health", lambda r: JSONResponse({"ok": True})),
         ],
