@@ -1,6 +1,6 @@
 """Consent ledger at population scale: bulk load, writes, checks, audience export, verification.
 
-    python benchmarks/consent.py [--subjects 1000000] [--db sqlite|postgres|both]
+    python benchmarks/consent.py [--subjects 1000000] [--db sqlite|postgres|both] [--previous DIR]
 
 Prints figures; asserts nothing about time. PostgreSQL is taken from SARGS_BENCH_PG_URL
 (default: database `sargs_bench` on 127.0.0.1, created if missing).
@@ -201,13 +201,17 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def sargs_server(url: str, policies: list[str], workers: int, port: int) -> Iterator[subprocess.Popen[str]]:
-    """`sargs serve` with `workers` processes on `port` until the block ends."""
+def sargs_server(
+    url: str, policies: list[str], workers: int, port: int, source: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """`sargs serve` with `workers` processes on `port` until the block ends; `source`: a checkout
+    of another version, whose `src` the server imports instead of this one's."""
     policy_args = [arg for p in policies for arg in ("--policy", p)]
     env = {
         **os.environ,
         "SARGS_SECRET_KEY": "bench-secret-key",
         "SARGS_SMS_WEBHOOK_SECRET": "bench-sms-secret",
+        **({"PYTHONPATH": str(source / "src")} if source is not None else {}),
     }
     # Its log (one access line per request) goes to a file: a pipe nobody reads would fill and stall it.
     log = (BENCH_DIR / f"server-{port}.log").open("w+")
@@ -236,7 +240,14 @@ def against(label: str, sargs: loadgen.Result, floor: loadgen.Result, per: int =
 
 
 def http_against_floor(
-    url: str, policies: list[str], token: str, n: int, workers: int, concurrency: int, rng: random.Random
+    url: str,
+    policies: list[str],
+    token: str,
+    n: int,
+    workers: int,
+    concurrency: int,
+    rng: random.Random,
+    previous: Path | None = None,
 ) -> None:
     """Consent writes, single checks and batch checks over HTTP: the floor app, then Sargs, with
     the same process count, load generator, connections and request bodies."""
@@ -293,6 +304,26 @@ def http_against_floor(
         batch = loadgen.run(
             "127.0.0.1", port, token, [("POST", "/api/v1/consents/checks", b) for b in batches], concurrency
         )
+    before: dict[str, loadgen.Result] = {}
+    if previous is not None:  # the same load on the earlier version, for a before/after in one run
+        with sargs_server(url, policies, workers, port, source=previous):
+            before["write"] = loadgen.run(
+                "127.0.0.1", port, token, [("POST", "/api/v1/consents", b) for b in bodies], concurrency
+            )
+            before["check"] = loadgen.run(
+                "127.0.0.1",
+                port,
+                token,
+                [("GET", f"/api/v1/consents/check?{q}", None) for q in queries],
+                concurrency,
+            )
+            before["batch"] = loadgen.run(
+                "127.0.0.1",
+                port,
+                token,
+                [("POST", "/api/v1/consents/checks", b) for b in batches],
+                concurrency,
+            )
     shape = f"({workers} proc, {concurrency} conns)"
     print(against(f"HTTP consent writes {shape}", write, floor["write"]), flush=True)
     print(against(f"HTTP consent checks {shape}", check, floor["check"]), flush=True)
@@ -301,6 +332,15 @@ def http_against_floor(
         against(f"HTTP batch checks x1000 {shape}", batch, floor["batch"], per=1000, unit=" ans/s"),
         flush=True,
     )
+    if before:
+        print(against("  previous version: writes", before["write"], floor["write"]), flush=True)
+        print(against("  previous version: checks", before["check"], floor["check"]), flush=True)
+        print(
+            against(
+                "  previous version: batch x1000", before["batch"], floor["batch"], per=1000, unit=" ans/s"
+            ),
+            flush=True,
+        )
 
 
 def raw_export(url: str) -> tuple[float, int]:
@@ -361,7 +401,9 @@ def audience_against_copy(url: str, policies: list[str], token: str) -> None:
     )
 
 
-def bench(label: str, url: str, n: int, workers: list[int], concurrency: int) -> None:
+def bench(
+    label: str, url: str, n: int, workers: list[int], concurrency: int, previous: Path | None = None
+) -> None:
     print(f"\n== {label}: {n:,} subjects ==", flush=True)
     policies = [str(p) for p in example_policy_paths()]
     if url.startswith("sqlite"):
@@ -414,7 +456,7 @@ def bench(label: str, url: str, n: int, workers: list[int], concurrency: int) ->
 
     rng = random.Random(3)
     for count in workers:
-        http_against_floor(url, policies, token, n, count, concurrency, rng)
+        http_against_floor(url, policies, token, n, count, concurrency, rng, previous)
     audience_against_copy(url, policies, token)
 
     container = build(settings, publish_policies=False)
@@ -437,14 +479,27 @@ def main() -> None:
         "--workers", default="1,2", help="server processes, a comma-separated list: each is measured"
     )
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        help="a checkout of an earlier version (git worktree add DIR <commit>): its server takes the"
+        " same HTTP load in the same run, printed beside (its schema must be the same)",
+    )
     args = parser.parse_args()
     workers = [int(w) for w in str(args.workers).split(",")]
     BENCH_DIR.mkdir(parents=True, exist_ok=True)  # server logs go here for either database
     if args.db in ("sqlite", "both"):
         path = BENCH_DIR
-        bench("SQLite", f"sqlite:///{path / 'bench.db'}", args.subjects, workers, args.concurrency)
+        bench(
+            "SQLite",
+            f"sqlite:///{path / 'bench.db'}",
+            args.subjects,
+            workers,
+            args.concurrency,
+            args.previous,
+        )
     if args.db in ("postgres", "both"):
-        bench("PostgreSQL", PG_URL, args.subjects, workers, args.concurrency)
+        bench("PostgreSQL", PG_URL, args.subjects, workers, args.concurrency, args.previous)
 
 
 if __name__ == "__main__":
