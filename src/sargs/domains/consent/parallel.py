@@ -14,6 +14,7 @@ snapshot), then per part (lo, hi) -> (VerifyReport, chain ends); None ends the v
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import subprocess
@@ -128,5 +129,12 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
         engine.dispose()
 
 
+def main() -> None:
+    """Answer on a private copy of stdout: anything else printed goes to stderr, not into the pickles."""
+    sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, sink)
+
+
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()
