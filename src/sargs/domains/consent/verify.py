@@ -256,11 +256,16 @@ def _intact(
 ) -> tuple[int, int | None, str | None, str | None] | None:
     """The chain's end (as check_chain returns it) if nothing is wrong with it, else None."""
     position, prev = start[0], start[3]
-    for row in rows:
-        position += 1
-        if row[POS] != position or row[PREV] != prev or row[HASH] != _hash_of(row):
-            return None
-        prev = row[HASH]
+    try:
+        for row in rows:
+            position += 1
+            if row[POS] != position or row[PREV] != prev:
+                return None
+            prev = row[HASH]
+            if prev != row_hash(row, row[VERSION]):
+                return None
+    except UnhashableEvent:
+        return None
     if recorded is None:
         return None if rows else start
     if position != recorded[0] or prev != recorded[1]:
