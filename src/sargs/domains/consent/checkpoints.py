@@ -193,7 +193,9 @@ def verify_incremental(
             # made PostgreSQL scan every event once per batch)
             after = and_(
                 ConsentEvent.subject_id.in_([p[1] for p in checks]),
-                or_(*[and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0]) for p in checks]),
+                or_(
+                    *[and_(ConsentEvent.subject_id == p[1], ConsentEvent.chain_seq > p[3][0]) for p in checks]
+                ),
             )
             for sid, group in groupby(stream_events(session, where=after), key=lambda r: r[SUBJECT_ID]):
                 chains[sid] = list(group)

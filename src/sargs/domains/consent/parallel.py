@@ -20,8 +20,9 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import suppress
 from typing import IO, Any
 
 from sqlalchemy import text
@@ -40,7 +41,7 @@ def export_snapshot(session: Session) -> str | None:
     try:
         with session.begin_nested():
             snapshot = session.scalar(text("SELECT pg_export_snapshot()"))
-    except Exception:  # noqa: BLE001 - only a consistency nicety; the savepoint undid the error
+    except Exception:  # only a consistency nicety; the savepoint undid the error
         return None
     return snapshot if isinstance(snapshot, str) and SNAPSHOT_ID.match(snapshot) else None
 
@@ -72,7 +73,7 @@ def run_parts(url: str, snapshot: str | None, parts: Sequence[Part], jobs: int) 
                 _send(proc.stdin, parts[index])
                 futures[index].set_result(pickle.load(proc.stdout))
             _send(proc.stdin, None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the futures
+        except BaseException as exc:  # handed to the caller through the futures
             failure = RuntimeError(f"a ledger verifier process failed ({type(exc).__name__}: {exc})")
             for future in futures[index or 0 :]:
                 if not future.done():
@@ -93,10 +94,8 @@ def run_parts(url: str, snapshot: str | None, parts: Sequence[Part], jobs: int) 
         for proc in procs:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
-                    try:
+                    with suppress(OSError):
                         stream.close()
-                    except OSError:
-                        pass
             proc.wait()
 
 
@@ -113,7 +112,9 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     from sargs.domains.consent.verify import VerifyReport, _verify_range
 
     url, snapshot = pickle.load(source)
-    engine = make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else make_engine(url, pool_size=1)
+    engine = (
+        make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else make_engine(url, pool_size=1)
+    )
     try:
         options: dict[str, Any] = {"readonly": True}
         if engine.dialect.name == "postgresql":
@@ -123,10 +124,14 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
                 session.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot}'"))
             while (part := pickle.load(source)) is not None:
                 report, chains = VerifyReport(), list[tuple[Any, ...]]()
-                _verify_range(session, report, part[0], part[1], None, lambda *chain: chains.append(chain))
+                _verify_range(session, report, part[0], part[1], None, _collect(chains))
                 _send(sink, (report, chains))
     finally:
         engine.dispose()
+
+
+def _collect(chains: list[tuple[Any, ...]]) -> Callable[..., None]:
+    return lambda *chain: chains.append(chain)
 
 
 def main() -> None:
