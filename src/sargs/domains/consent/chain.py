@@ -142,10 +142,24 @@ def row_hash(values: Sequence[Any], version: int) -> str:
     The same bytes as `event_hash`, written out field by field for the verifier's hot loop
     (tests/unit/consent/test_chain.py holds the two equal); a value not of its column's type
     goes through the general path."""
-    (id_, subject, seq, controller, purpose, action, channel, actor_type, actor_id, occurred, recorded) = (
-        values[:11]
-    )
-    policy_id, policy_version, stored, key, prev = values[11:16]
+    (
+        id_,
+        subject,
+        seq,
+        controller,
+        purpose,
+        action,
+        channel,
+        actor_type,
+        actor_id,
+        occurred,
+        recorded,
+        policy_id,
+        policy_version,
+        stored,
+        key,
+        prev,
+    ) = values[:16]
     try:
         evidence = None if stored is None else _decode(stored)[0]
     except ValueError:
@@ -164,11 +178,12 @@ def row_hash(values: Sequence[Any], version: int) -> str:
         if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
             # nothing to escape in these (ids, names, times: nearly always)
             payload = (
-                f'{{"action":"{action}","actor_id":{_q(actor_id)},"actor_type":"{actor_type}",'
-                f'"chain_seq":{seq},"channel":"{channel}","controller":"{controller}",'
-                f'"evidence":{_evidence(evidence, version)}{mid}"{id_}","idempotency_key":{_q(key)},'
-                f'"occurred_at":"{occurred}","policy_id":"{policy_id}",'
-                f'"policy_version":"{policy_version}","prev_hash":{_q(prev)},"purpose":"{purpose}",'
+                f'{{"action":"{action}","actor_id":{"null" if actor_id is None else _string(actor_id)},'
+                f'"actor_type":"{actor_type}","chain_seq":{seq},"channel":"{channel}",'
+                f'"controller":"{controller}","evidence":{_evidence(evidence, version)}{mid}"{id_}",'
+                f'"idempotency_key":{"null" if key is None else _string(key)},'
+                f'"occurred_at":"{occurred}","policy_id":"{policy_id}","policy_version":"{policy_version}",'
+                f'"prev_hash":{"null" if prev is None else _string(prev)},"purpose":"{purpose}",'
                 f'"recorded_at":"{recorded}","subject_id":"{subject}"}}'
             ).encode()
             return hashlib.sha256(payload).hexdigest()

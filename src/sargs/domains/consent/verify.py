@@ -14,10 +14,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby, pairwise
-from multiprocessing import get_context
 from typing import Any, Literal
 
 from sqlalchemy import Integer, String, Text, and_, cast, func, literal, select, type_coerce
@@ -258,11 +256,16 @@ def _intact(
 ) -> tuple[int, int | None, str | None, str | None] | None:
     """The chain's end (as check_chain returns it) if nothing is wrong with it, else None."""
     position, prev = start[0], start[3]
-    for row in rows:
-        position += 1
-        if row[POS] != position or row[PREV] != prev or row[HASH] != _hash_of(row):
-            return None
-        prev = row[HASH]
+    try:
+        for row in rows:
+            position += 1
+            if row[POS] != position or row[PREV] != prev:
+                return None
+            prev = row[HASH]
+            if prev != row_hash(row, row[VERSION]):
+                return None
+    except UnhashableEvent:
+        return None
     if recorded is None:
         return None if rows else start
     if position != recorded[0] or prev != recorded[1]:
@@ -304,7 +307,7 @@ def verify_ledger(
     url = session.get_bind().engine.url
     in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
     if jobs > 1 and not in_memory and (session.scalar(select(func.max(EVENTS.c.seq))) or 0) >= PARALLEL_FROM:
-        return _verify_parallel(url.render_as_string(hide_password=False), jobs, progress, on_chain)
+        return _verify_parallel(session, jobs, progress, on_chain)
     report = VerifyReport()
     digest = hashlib.sha256()
 
@@ -327,45 +330,25 @@ BOUNDS = [None, *"123456789abcdef", None]
 
 
 def _verify_parallel(
-    url: str, jobs: int, progress: Callable[[int], object] | None, on_chain: ChainEnd | None
+    session: Session, jobs: int, progress: Callable[[int], object] | None, on_chain: ChainEnd | None
 ) -> VerifyReport:
+    from sargs.domains.consent.parallel import export_snapshot, run_parts
+
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
     report, digest = VerifyReport(), hashlib.sha256()
-    parts = list(pairwise(BOUNDS))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        for part, chains in pool.map(_verify_part, [url] * len(parts), *zip(*parts, strict=True)):
-            report.subjects += part.subjects
-            report.events += part.events
-            report.findings.extend(part.findings)
-            for chain in chains:
-                if chain[1]:
-                    digest.update(f"{chain[0]}:{chain[4]}\n".encode())
-                if on_chain is not None:
-                    on_chain(*chain)
-            if progress is not None:
-                progress(report.events)
+    for part, chains in run_parts(url, export_snapshot(session), list(pairwise(BOUNDS)), jobs):
+        report.subjects += part.subjects
+        report.events += part.events
+        report.findings.extend(part.findings)
+        for chain in chains:
+            if chain[1]:
+                digest.update(f"{chain[0]}:{chain[4]}\n".encode())
+            if on_chain is not None:
+                on_chain(*chain)
+        if progress is not None:
+            progress(report.events)
     report.digest = digest.hexdigest()
     return report
-
-
-def _verify_part(url: str, lo: str | None, hi: str | None) -> tuple[VerifyReport, list[tuple[Any, ...]]]:
-    """One process's part of a parallel verification: the chains of subject ids in [lo, hi)."""
-    from sqlalchemy.pool import NullPool
-
-    from sargs.core.db import make_engine
-
-    engine = (
-        make_engine(url, poolclass=NullPool) if url.startswith("sqlite") else make_engine(url, pool_size=1)
-    )
-    report, chains = VerifyReport(), list[tuple[Any, ...]]()
-    try:
-        options: dict[str, Any] = {"readonly": True}
-        if engine.dialect.name == "postgresql":
-            options["isolation_level"] = "REPEATABLE READ"  # subjects and events from one snapshot
-        with Session(engine.execution_options(**options)) as session, session.begin():
-            _verify_range(session, report, lo, hi, None, lambda *chain: chains.append(chain))
-    finally:
-        engine.dispose()
-    return report, chains
 
 
 def _verify_range(
