@@ -92,7 +92,9 @@ def bulk_load_sqlite(path: Path, n: int, version: str) -> None:
             "INSERT INTO subject_identities (subject_id, kind, value, verified, created_at) VALUES (?,?,?,?,?)",
             idents,
         )
-        con.executemany("INSERT INTO subject_groups VALUES (?,?,?,?)", groups)
+        con.executemany(
+            "INSERT INTO subject_groups (subject_id, controller, client_group, updated_at) VALUES (?,?,?,?)", groups
+        )
         con.executemany(
             "INSERT INTO consent_events (id, subject_id, chain_seq, controller, purpose, action, channel, actor_type,"
             " actor_id, occurred_at, recorded_at, policy_id, policy_version, evidence, idempotency_key, prev_hash, hash)"
