@@ -93,7 +93,8 @@ def bulk_load_sqlite(path: Path, n: int, version: str) -> None:
             idents,
         )
         con.executemany(
-            "INSERT INTO subject_groups (subject_id, controller, client_group, updated_at) VALUES (?,?,?,?)", groups
+            "INSERT INTO subject_groups (subject_id, controller, client_group, updated_at) VALUES (?,?,?,?)",
+            groups,
         )
         con.executemany(
             "INSERT INTO consent_events (id, subject_id, chain_seq, controller, purpose, action, channel, actor_type,"

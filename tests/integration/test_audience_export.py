@@ -39,10 +39,14 @@ def load(container: Container) -> None:
         erased = n % 97 == 5
         # Every 7th at a whole second: isoformat() then writes no fraction.
         since = NOW - timedelta(seconds=n * 13, microseconds=0 if n % 7 == 0 else n * 7919 % 1_000_000)
-        subjects.append({"id": sid, "created_at": since, "erased_at": NOW if erased else None, "chain_length": 1})
+        subjects.append(
+            {"id": sid, "created_at": since, "erased_at": NOW if erased else None, "chain_length": 1}
+        )
         if not erased:
             value = TRICKY[n] if n < len(TRICKY) else f"+3712{n:07d}"
-            identities.append({"subject_id": sid, "kind": "msisdn", "value": value, "verified": True, "created_at": since})
+            identities.append(
+                {"subject_id": sid, "kind": "msisdn", "value": value, "verified": True, "created_at": since}
+            )
         status = "withdrawn" if n % 11 == 10 else "granted"
         states.append(
             {"subject_id": sid, "controller": "lmt", "purpose": "offers", "status": status, "since": since,
@@ -57,7 +61,11 @@ def load(container: Container) -> None:
 def as_written_before(container: Container, channel: str | None, fmt: str) -> list[str]:
     """The export's lines as the row-by-row writer made them (the format the API promises)."""
     with container.read_sessions.begin() as s:
-        rows = list(iter_audience(session=s, registry=container.registry, controller="lmt", purpose="offers", channel=channel))
+        rows = list(
+            iter_audience(
+                session=s, registry=container.registry, controller="lmt", purpose="offers", channel=channel
+            )
+        )
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -102,7 +110,9 @@ def test_the_streamed_csv_is_line_for_line_what_the_row_by_row_export_wrote(
     # Compared as records: a quoted line break splits a line in two when split on "\n".
     got, want = csv_records(text)[1:], csv_records("".join(as_written_before(container, channel, "csv")))
     assert sorted(got) == sorted(want)
-    assert sorted(text.splitlines()[1:]) == sorted("".join(as_written_before(container, channel, "csv")).splitlines())
+    assert sorted(text.splitlines()[1:]) == sorted(
+        "".join(as_written_before(container, channel, "csv")).splitlines()
+    )
     granted = sum(1 for n in range(PEOPLE) if n % 11 != 10 and n % 97 != 5)
     assert len(got) == granted
 
@@ -116,7 +126,9 @@ def test_csv_quotes_what_it_must_and_reads_back_to_the_stored_contacts(container
     assert ",+37129999999\n" in text  # nothing to quote: not quoted
 
 
-def test_timestamps_are_written_as_isoformat_with_a_fraction_only_when_there_is_one(container: Container) -> None:
+def test_timestamps_are_written_as_isoformat_with_a_fraction_only_when_there_is_one(
+    container: Container,
+) -> None:
     load(container)
     text, _ = exported(container, None, "csv")
     since = {r[0]: r[1] for r in csv_records(text)[1:]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
@@ -56,7 +56,9 @@ class Audience:
         return ("subject_id", "since", "contact") if self.with_contact else ("subject_id", "since")
 
 
-def audience_for(*, registry: PolicyRegistry, controller: str, purpose: str, channel: str | None = None) -> Audience:
+def audience_for(
+    *, registry: PolicyRegistry, controller: str, purpose: str, channel: str | None = None
+) -> Audience:
     """The audience for `purpose` over `channel`, or InvalidInput saying why it has none."""
     purpose_def = registry.purpose(controller, purpose)
     if not purpose_def.needs_consent:
@@ -81,7 +83,11 @@ def _statement(aud: Audience, since: Any = None, contact: Any = None) -> Select[
     states, subjects, identities = table(ConsentState), table(Subject), table(SubjectIdentity)
     since_col = states.c.since if since is None else since(states.c.since)
     contact_col = identities.c.value if contact is None else contact(identities.c.value)
-    base = [states.c.controller == aud.controller, states.c.purpose == aud.purpose, states.c.status == "granted"]
+    base = [
+        states.c.controller == aud.controller,
+        states.c.purpose == aud.purpose,
+        states.c.status == "granted",
+    ]
     if aud.channel is None:
         return (
             select(states.c.subject_id, since_col)
@@ -150,12 +156,11 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _text_rows(session: Session, aud: Audience, batch_size: int) -> Iterator[list[Any]]:
+def _text_rows(session: Session, aud: Audience, batch_size: int) -> Iterator[Sequence[Any]]:
     """Batches of (subject_id, since as text, [contact]) from a streamed (server-side) cursor."""
     stmt = _statement(aud, since=_iso_utc(_dialect(session)))
     result = session.execute(stmt.execution_options(yield_per=batch_size))
-    for part in result.partitions():
-        yield part
+    yield from result.partitions()
 
 
 def _copy_csv(session: Session, aud: Audience, chunk_bytes: int) -> Iterator[bytes] | None:
@@ -203,7 +208,9 @@ def _sqlite_csv(session: Session, aud: Audience, batch_size: int) -> Iterator[st
     line = fields[0]
     for f in fields[1:]:
         line = line + literal(",") + f
-    compiled = select(line + literal("\n")).compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    compiled = select(line + literal("\n")).compile(
+        dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+    )
     params = compiled.construct_params()
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -249,7 +256,9 @@ def audience_ndjson(*, session: Session, audience: Audience) -> Iterator[bytes]:
     q = encode_basestring_ascii  # what json.dumps writes for a string
     for rows in _text_rows(session, audience, BATCH_ROWS):
         if audience.with_contact:
-            lines = [f'{{"subject_id": {q(r[0])}, "since": {q(r[1])}, "contact": {q(r[2] or "")}}}\n' for r in rows]
+            lines = [
+                f'{{"subject_id": {q(r[0])}, "since": {q(r[1])}, "contact": {q(r[2] or "")}}}\n' for r in rows
+            ]
         else:
             lines = [f'{{"subject_id": {q(r[0])}, "since": {q(r[1])}}}\n' for r in rows]
         yield "".join(lines).encode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated, Literal
@@ -28,6 +30,50 @@ def _body(container: Container, audience: Audience, format: str) -> Iterator[byt
             yield from audience_csv(session=session, audience=audience)
         else:
             yield from audience_ndjson(session=session, audience=audience)
+
+
+def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
+    """`chunks`, read ahead by a thread of their own while earlier ones are being sent, at most
+    `depth` chunks ahead (memory stays flat; a slow client slows the reading). When the response
+    stops early (the client went away), the reader stops and closes `chunks` (and so its
+    transaction) in its own thread."""
+    ahead: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bytes | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put((chunk, None)):
+                    return
+            put((None, None))
+        except BaseException as exc:  # handed to the response, which raises it
+            put((None, exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # ends the read transaction, in the thread that used it
+
+    reader = threading.Thread(target=read, name="audience-export", daemon=True)
+    reader.start()
+    try:
+        while True:
+            chunk, error = ahead.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
 
 
 @router.get(
@@ -76,8 +122,10 @@ def audience(
         )
     with container.sessions.begin() as session:
         audit(session, container, principal, request, "export", controllers=[controller])
-    checked = audience_for(registry=container.registry, controller=controller, purpose=purpose, channel=channel)
-    body = _body(container, checked, format)
+    checked = audience_for(
+        registry=container.registry, controller=controller, purpose=purpose, channel=channel
+    )
+    body = _prefetched(_body(container, checked, format))
     # Run the query now, so a failing database is an error answer, not a stream broken after its headers.
     first = next(body, None)
     chunks: Iterator[bytes] = chain([first], body) if first is not None else iter(())
