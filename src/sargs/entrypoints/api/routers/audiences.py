@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import queue
+import threading
 from collections.abc import Iterator
 from itertools import chain
 from typing import Annotated, Literal
@@ -12,7 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from sargs.domains.consent.audiences import AudienceRow, iter_audience
+from sargs.domains.consent.audiences import Audience, audience_csv, audience_for, audience_ndjson
 from sargs.domains.ropa.processors import check_disclosure
 from sargs.domains.tokens.service import Principal
 from sargs.entrypoints.api.deps import ContainerDep, Permit, audit, require_controller
@@ -22,47 +21,59 @@ from sargs.entrypoints.container import Container
 router = APIRouter(tags=["audiences"], responses=AUTHENTICATED_ERRORS)
 
 Marketer = Annotated[Principal, Depends(Permit("audience.export"))]
-CHUNK = 10_000
 
 
-def _csv(rows: Iterator[AudienceRow], with_contact: bool) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["subject_id", "since", "contact"] if with_contact else ["subject_id", "since"])
-    for n, row in enumerate(rows, start=1):
-        since = row.since.isoformat()
-        writer.writerow((row.subject_id, since, row.contact) if with_contact else (row.subject_id, since))
-        if n % CHUNK == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
-
-
-def _ndjson(rows: Iterator[AudienceRow], with_contact: bool) -> Iterator[str]:
-    lines: list[str] = []
-    for row in rows:
-        doc = {"subject_id": row.subject_id, "since": row.since.isoformat()}
-        if with_contact:
-            doc["contact"] = row.contact or ""
-        lines.append(json.dumps(doc))
-        if len(lines) >= CHUNK:
-            yield "\n".join(lines) + "\n"
-            lines.clear()
-    if lines:
-        yield "\n".join(lines) + "\n"
-
-
-def _rows(container: Container, controller: str, purpose: str, channel: str | None) -> Iterator[AudienceRow]:
-    """Rows from one read transaction that stays open while the response streams."""
+def _body(container: Container, audience: Audience, format: str) -> Iterator[bytes]:
+    """The export's chunks, from one read transaction that stays open while the response streams."""
     with container.read_sessions.begin() as session:
-        yield from iter_audience(
-            session=session,
-            registry=container.registry,
-            controller=controller,
-            purpose=purpose,
-            channel=channel,
-        )
+        if format == "csv":
+            yield from audience_csv(session=session, audience=audience)
+        else:
+            yield from audience_ndjson(session=session, audience=audience)
+
+
+def _prefetched(chunks: Iterator[bytes], depth: int = 4) -> Iterator[bytes]:
+    """`chunks`, read ahead by a thread of their own while earlier ones are being sent, at most
+    `depth` chunks ahead (memory stays flat; a slow client slows the reading). When the response
+    stops early (the client went away), the reader stops and closes `chunks` (and so its
+    transaction) in its own thread."""
+    ahead: queue.Queue[tuple[bytes | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bytes | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not put((chunk, None)):
+                    return
+            put((None, None))
+        except BaseException as exc:  # handed to the response, which raises it
+            put((None, exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # ends the read transaction, in the thread that used it
+
+    reader = threading.Thread(target=read, name="audience-export", daemon=True)
+    reader.start()
+    try:
+        while True:
+            chunk, error = ahead.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
 
 
 @router.get(
@@ -111,16 +122,15 @@ def audience(
         )
     with container.sessions.begin() as session:
         audit(session, container, principal, request, "export", controllers=[controller])
-    rows = _rows(container, controller, purpose, channel)
-    # Pull the first row now so a bad purpose or channel is a 422, not a broken stream.
-    first = next(rows, None)
-    all_rows: Iterator[AudienceRow] = chain([first], rows) if first is not None else iter(())
-    with_contact = channel is not None
-    if format == "csv":
-        body, media = _csv(all_rows, with_contact), "text/csv; charset=utf-8"
-    else:
-        body, media = _ndjson(all_rows, with_contact), "application/x-ndjson"
+    checked = audience_for(
+        registry=container.registry, controller=controller, purpose=purpose, channel=channel
+    )
+    body = _prefetched(_body(container, checked, format))
+    # Run the query now, so a failing database is an error answer, not a stream broken after its headers.
+    first = next(body, None)
+    chunks: Iterator[bytes] = chain([first], body) if first is not None else iter(())
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     filename = f"audience-{controller}-{purpose}{'-' + channel if channel else ''}.{format}"
     return StreamingResponse(
-        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        chunks, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
