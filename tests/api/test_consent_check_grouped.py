@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from fastapi.testclient import TestClient
@@ -16,6 +17,13 @@ from sargs.entrypoints.container import Container
 
 Auth = Callable[..., dict[str, str]]
 ROUTE = "GET /api/v1/consents/check"
+
+
+def run_apart(coroutine):  # type: ignore[no-untyped-def]
+    """`asyncio.run` in a thread of its own: an event loop another test left running in this
+    thread cannot refuse it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_concurrent_checks_each_get_their_answer_and_their_log_row(
@@ -53,7 +61,7 @@ def test_concurrent_checks_each_get_their_answer_and_their_log_row(
                 ]
             )
 
-    answers = asyncio.run(ask_all())
+    answers = run_apart(ask_all())
     assert [r.status_code for r in answers] == [200] * len(asks)
     statuses = [(r.json()["allowed"], r.json()["status"]) for r in answers]
     assert statuses == [(True, "granted")] * len(granted) + [(False, "withdrawn")] * len(withdrawn) + [
@@ -105,7 +113,7 @@ def test_a_grouped_check_fails_alone_when_the_database_refuses_its_row(
                 ]
             )
 
-    answers = asyncio.run(ask(["+37129990001", poisoned, "+37129990002"]))
+    answers = run_apart(ask(["+37129990001", poisoned, "+37129990002"]))
     assert [r.status_code for r in answers] == [200, 500, 200]
     with container.read_sessions.begin() as s:
         rows = list(s.scalars(select(AccessLogEntry).where(AccessLogEntry.route == ROUTE)))

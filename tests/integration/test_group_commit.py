@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -16,6 +17,13 @@ from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.audit.service import Accessor, access_row
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW
+
+
+def run_apart(coroutine):  # type: ignore[no-untyped-def]
+    """`asyncio.run` in a thread of its own: an event loop another test left running in this
+    thread cannot refuse it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def log_row(n: int) -> dict[str, object]:
@@ -59,7 +67,7 @@ def test_items_that_arrive_together_share_a_transaction_and_are_answered_in_orde
         release.set()
         return [await first, *[await r for r in rest]]
 
-    answers = asyncio.run(main())
+    answers = run_apart(main())
     assert answers == [n * 10 for n in range(21)]
     assert groups == [1, 20]  # the first alone, the twenty that waited for it in one transaction
     assert routes(container) == sorted(f"TEST {n}" for n in range(21))
@@ -72,7 +80,7 @@ def test_an_answer_comes_only_after_its_commit(container: Container) -> None:
         await committer.submit(7)
         return routes(container)  # read on another connection, right after the answer
 
-    assert asyncio.run(main()) == ["TEST 7"]
+    assert run_apart(main()) == ["TEST 7"]
 
 
 def test_one_bad_item_fails_alone_and_the_others_commit(container: Container) -> None:
@@ -95,7 +103,7 @@ def test_one_bad_item_fails_alone_and_the_others_commit(container: Container) ->
         release.set()
         return await asyncio.gather(first, *group, return_exceptions=True)
 
-    first, two, bad, three = asyncio.run(main())
+    first, two, bad, three = run_apart(main())
     assert (first, two, three) == (10, 20, 30)
     assert isinstance(bad, ValueError) and "refused" in str(bad)
     # the group of three failed as a whole, then each was tried alone; nothing of it was half-written
@@ -124,7 +132,7 @@ def test_an_unreachable_database_fails_the_whole_group_at_once(container: Contai
         release.set()
         return await asyncio.gather(first, *group, return_exceptions=True)
 
-    first, *rest = asyncio.run(main())
+    first, *rest = run_apart(main())
     assert first == 10
     assert all(isinstance(r, OperationalError) for r in rest)
     assert calls == [[1], [2, 3, 4]]  # not retried one by one: every retry would wait for the same outage
@@ -147,5 +155,5 @@ def test_the_thread_ends_when_idle_and_a_new_item_starts_it_again(container: Con
         answer = await committer.submit(2)
         return running, idle, answer
 
-    running, idle, answer = asyncio.run(main())
+    running, idle, answer = run_apart(main())
     assert (running, idle, answer) == (1, 0, 20)
