@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -121,3 +123,10 @@ def verified_request(
             now=container.clock.now(),
         )
         return str(row.id)
+
+
+def run_apart(coroutine):  # type: ignore[no-untyped-def]
+    """`asyncio.run` in a thread of its own: an event loop another test left running in this
+    thread cannot refuse it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from fastapi.testclient import TestClient
@@ -14,16 +13,10 @@ from sqlalchemy import select
 from sargs.bootstrap import create_app
 from sargs.domains.audit.model import AccessLogEntry
 from sargs.entrypoints.container import Container
+from tests.helpers import run_apart
 
 Auth = Callable[..., dict[str, str]]
 ROUTE = "GET /api/v1/consents/check"
-
-
-def run_apart(coroutine):  # type: ignore[no-untyped-def]
-    """`asyncio.run` in a thread of its own: an event loop another test left running in this
-    thread cannot refuse it."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_concurrent_checks_each_get_their_answer_and_their_log_row(

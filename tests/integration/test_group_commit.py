@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -17,13 +16,7 @@ from sargs.domains.audit.model import AccessLogEntry
 from sargs.domains.audit.service import Accessor, access_row
 from sargs.entrypoints.container import Container
 from tests.conftest import NOW
-
-
-def run_apart(coroutine):  # type: ignore[no-untyped-def]
-    """`asyncio.run` in a thread of its own: an event loop another test left running in this
-    thread cannot refuse it."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+from tests.helpers import run_apart
 
 
 def log_row(n: int) -> dict[str, object]:
@@ -42,6 +35,18 @@ def write_rows(session: Session, items: Sequence[int]) -> list[int]:
 def routes(container: Container) -> list[str]:
     with container.read_sessions.begin() as s:
         return sorted(s.scalars(select(AccessLogEntry.route).where(AccessLogEntry.route.like("TEST %"))))
+
+
+async def first_then_group(
+    committer: GroupCommit[int, int], release: threading.Event, group: list[int]
+) -> list[object]:
+    """Item 1 alone (its `run` waits for `release`), then `group` queued behind it; every outcome."""
+    first = asyncio.ensure_future(committer.submit(1))
+    await asyncio.sleep(0.05)
+    queued = [asyncio.ensure_future(committer.submit(n)) for n in group]
+    await asyncio.sleep(0.05)
+    release.set()
+    return await asyncio.gather(first, *queued, return_exceptions=True)
 
 
 def test_items_that_arrive_together_share_a_transaction_and_are_answered_in_order(
@@ -95,15 +100,7 @@ def test_one_bad_item_fails_alone_and_the_others_commit(container: Container) ->
 
     committer = GroupCommit(container.sessions, run, name="test")
 
-    async def main() -> list[object]:
-        first = asyncio.ensure_future(committer.submit(1))
-        await asyncio.sleep(0.05)
-        group = [asyncio.ensure_future(committer.submit(n)) for n in (2, -1, 3)]
-        await asyncio.sleep(0.05)
-        release.set()
-        return await asyncio.gather(first, *group, return_exceptions=True)
-
-    first, two, bad, three = run_apart(main())
+    first, two, bad, three = run_apart(first_then_group(committer, release, [2, -1, 3]))
     assert (first, two, three) == (10, 20, 30)
     assert isinstance(bad, ValueError) and "refused" in str(bad)
     # the group of three failed as a whole, then each was tried alone; nothing of it was half-written
@@ -124,15 +121,7 @@ def test_an_unreachable_database_fails_the_whole_group_at_once(container: Contai
 
     committer = GroupCommit(container.sessions, run, name="test")
 
-    async def main() -> list[object]:
-        first = asyncio.ensure_future(committer.submit(1))
-        await asyncio.sleep(0.05)
-        group = [asyncio.ensure_future(committer.submit(n)) for n in (2, 3, 4)]
-        await asyncio.sleep(0.05)
-        release.set()
-        return await asyncio.gather(first, *group, return_exceptions=True)
-
-    first, *rest = run_apart(main())
+    first, *rest = run_apart(first_then_group(committer, release, [2, 3, 4]))
     assert first == 10
     assert all(isinstance(r, OperationalError) for r in rest)
     assert calls == [[1], [2, 3, 4]]  # not retried one by one: every retry would wait for the same outage
