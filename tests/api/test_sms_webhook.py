@@ -407,3 +407,54 @@ def test_a_reply_in_russian_is_ucs2_and_its_segments_are_counted(
     with container.sessions.begin() as s:
         row = s.scalars(select(SmsOutbox).where(SmsOutbox.id == body["reply"]["id"])).one()
         assert (row.text, row.segments) == (text, info.segments)
+
+
+def test_messages_arriving_together_share_a_transaction_and_each_is_handled_as_alone(
+    container: Container, own_client: str
+) -> None:
+    """Inbound messages of one group commit (core.group_commit): a provider's retry of a message
+    in the same group is a duplicate, one person's two keywords are both applied in order, and
+    every message has its one reply."""
+    import asyncio
+
+    import httpx
+
+    from sargs.bootstrap import create_app
+    from tests.helpers import run_apart
+
+    app = create_app(container)
+    sizes: list[int] = []
+    inbound = app.state.sms_inbound
+    observe = inbound.on_group
+    inbound.on_group = lambda n: (sizes.append(n), observe(n))
+    docs = [
+        {"message_id": "g-1", "from": own_client, "to": "29307777", "text": "JAUNUMI"},
+        {"message_id": "g-1", "from": own_client, "to": "29307777", "text": "JAUNUMI"},  # a retry
+        {"message_id": "g-2", "from": own_client, "to": "29307777", "text": "METADATI"},
+        *[
+            {"message_id": f"g-s{n}", "from": f"+3712933300{n}", "to": "29307777", "text": "STOP JAUNUMI"}
+            for n in range(5)
+        ],
+    ]
+
+    async def send_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sargs") as http:
+            calls = []
+            for doc in docs:
+                body = json.dumps(doc).encode()
+                headers = {"Content-Type": "application/json", "X-Sargs-Signature": sign_json(SECRET, body)}
+                calls.append(http.post("/api/v1/sms/inbound", content=body, headers=headers))
+            return await asyncio.gather(*calls)
+
+    answers = run_apart(send_all())
+    codes = [r.status_code for r in answers]
+    assert sorted(codes[:2]) == [200, 201] and codes[2:] == [201] * 6, [r.text for r in answers]
+    assert max(sizes) > 1
+    first, retry = answers[0].json(), answers[1].json()
+    assert first["reply"]["id"] == retry["reply"]["id"]  # the retry is answered with the same reply
+    assert consent(container, own_client, "offers") == "granted"
+    assert consent(container, own_client, "metadata") == "granted"
+    inbound_rows, replies, events, _ = counts(container)
+    assert inbound_rows == 7 and replies == 7  # one row and one reply per message, the retry none
+    assert events == 2 + 5

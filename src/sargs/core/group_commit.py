@@ -11,7 +11,7 @@ While a transaction is in flight new items wait for the next one, so batches gro
 and an idle server answers the first request alone, at once. When a group fails, each of its items
 is tried again in a transaction of its own, so one item cannot fail the others; when the database
 is unreachable (no connection, pool exhausted) they all fail at once with that error instead of
-trying each. The thread ends after `idle_seconds` without work and starts again on the next item.
+trying each; a deadlock with another process's transaction is retried item by item. The thread ends after `idle_seconds` without work and starts again on the next item.
 """
 
 from __future__ import annotations
@@ -31,6 +31,18 @@ R = TypeVar("R")
 
 # Errors that say the database cannot be reached, not that one item is bad.
 UNREACHABLE = (OperationalError, InterfaceError, PoolTimeout)
+# ...except these OperationalErrors of PostgreSQL: a deadlock or a serialization failure with
+# another process's transaction, which the items retried one by one resolve.
+RETRYABLE_STATES = ("40P01", "40001")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Does `exc` say the database cannot be reached (so retrying each item would not help)?"""
+    if not isinstance(exc, UNREACHABLE):
+        return False
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return state not in RETRYABLE_STATES
+
 
 Waiting = tuple[object, "asyncio.Future[object]", asyncio.AbstractEventLoop]
 
@@ -88,7 +100,7 @@ class GroupCommit(Generic[I, R]):
             with self.sessions.begin() as session:
                 results = self.run(session, [item for item, _, _ in group])  # type: ignore[misc]
         except Exception as exc:
-            if len(group) == 1 or isinstance(exc, UNREACHABLE):
+            if len(group) == 1 or unreachable(exc):
                 for waiting in group:
                     _settle(waiting, error=exc)
                 return

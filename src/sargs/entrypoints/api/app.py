@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import FastAPI
 
 import sargs
@@ -50,6 +52,21 @@ def create_api(container: Container) -> FastAPI:
         name="consent-checks",
         max_items=MAX_BATCH_CHECK,
         on_group=app.state.metrics.http.group_observer("consent_check"),
+    )
+    # Consent writes and inbound SMS likewise: each done as alone, answered once its group committed.
+    app.state.consent_writes = GroupCommit(
+        container.sessions,
+        functools.partial(consents.write_consents, container),
+        name="consent-writes",
+        max_items=consents.WRITE_GROUP,
+        on_group=app.state.metrics.http.group_observer("consent_write"),
+    )
+    app.state.sms_inbound = GroupCommit(
+        container.sessions,
+        functools.partial(sms.handle_many, container),
+        name="sms-inbound",
+        max_items=consents.WRITE_GROUP,
+        on_group=app.state.metrics.http.group_observer("sms_inbound"),
     )
     install_error_handlers(app)
     install_middleware(

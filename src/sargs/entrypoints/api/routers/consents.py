@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, NotEligible
 from sargs.core.group_commit import GroupCommit
@@ -132,8 +135,9 @@ async def create_consent(
     container.registry.policy_for(body.controller)  # an unknown controller or purpose: 422 before any write
     container.registry.purpose(body.controller, body.purpose)
     access = access_entry(container, principal, request, "change", body.controller)
-    outcome, payload = await blocking(
-        _write_consent, container, principal, request, body, identity, evidence, key, access
+    writes: GroupCommit[ConsentWrite, WriteResult] = request.app.state.consent_writes
+    outcome, payload = await writes.submit(
+        ConsentWrite(principal, request, body, identity, evidence, key, access)
     )
     # The rejection is committed (it is recorded evidence) and then reported.
     if outcome.rejection is not None:
@@ -144,65 +148,91 @@ async def create_consent(
     return JSONResponse(payload, status_code=201)
 
 
-def _write_consent(
-    container: Container,
-    principal: Principal,
-    request: Request,
-    body: ConsentCreate,
-    identity: Identity,
-    evidence: dict[str, Any],
-    key: str | None,
-    access: dict[str, Any],
-) -> tuple[ConsentOutcome, dict[str, Any] | None]:
-    """The write's transaction: the person found and locked (or made), the event, its access row."""
+@dataclass(frozen=True)
+class ConsentWrite:
+    """One POST /consents, validated, waiting for the transaction that writes it."""
+
+    principal: Principal
+    request: Request
+    body: ConsentCreate
+    identity: Identity
+    evidence: dict[str, Any]
+    key: str | None
+    access: dict[str, Any]
+
+
+# Writes in one transaction at most: each holds its person's lock until the group commits.
+WRITE_GROUP = 100
+WriteResult = tuple[ConsentOutcome, dict[str, Any] | None]
+
+
+def write_consents(
+    container: Container, session: Session, writes: Sequence[ConsentWrite]
+) -> list[WriteResult]:
+    """The consent writes of one group commit (core.group_commit) in one transaction.
+
+    Each is done as it would be alone, one after the other, so a second write for the same person
+    sees the first one's event. They take their people's locks in the order of their identities,
+    so two processes' groups lock shared people in the same order instead of deadlocking.
+    """
+    order = sorted(range(len(writes)), key=lambda i: (writes[i].identity.kind, writes[i].identity.value))
+    results: list[WriteResult | None] = [None] * len(writes)
+    for i in order:
+        results[i] = _write_consent(container, session, writes[i])
+    return results  # type: ignore[return-value]
+
+
+def _write_consent(container: Container, session: Session, write: ConsentWrite) -> WriteResult:
+    """One write in the group's transaction: the person found and locked (or made), the event,
+    its access row."""
+    body = write.body
     policy = container.registry.policy_for(body.controller)
     now = container.clock.now()
-    with container.sessions.begin() as session:
-        locked = lock_subject(session=session, identity=identity, controller=body.controller)
-        if locked is not None:
-            subject_id = locked.id
-        else:
-            subject_id, _ = get_or_create_subject(
-                session=session,
-                identity=identity,
-                controller=body.controller,
-                default_group=policy.default_client_group,
-                now=now,
-            )
-        outcome = record_consent(
+    locked = lock_subject(session=session, identity=write.identity, controller=body.controller)
+    if locked is not None:
+        subject_id = locked.id
+    else:
+        subject_id, _ = get_or_create_subject(
             session=session,
-            registry=container.registry,
-            subject_id=subject_id,
+            identity=write.identity,
             controller=body.controller,
-            purpose=body.purpose,
-            action=body.action,
-            channel=body.channel,
-            actor=Actor(principal.kind, principal.id),
+            default_group=policy.default_client_group,
             now=now,
-            occurred_at=body.occurred_at,
-            evidence=evidence,
-            idempotency_key=key,
-            clock=container.clock.now,
-            locked=locked,
-            access=access,
         )
-        if not outcome.logged:  # a replay or a rejection: no event, so the row goes on its own
-            audit(
-                session,
-                container,
-                principal,
-                request,
-                "change",
-                subject_id=subject_id,
-                controllers=[body.controller],
-                outcome="rejected" if outcome.rejection else "ok",
-            )
-        payload = None
-        if outcome.event is not None:
-            payload = ConsentWritten(
-                event=EventRead.of(outcome.event),
-                state=StateRead.of(outcome.state) if outcome.state else None,
-            ).model_dump(mode="json")
+    outcome = record_consent(
+        session=session,
+        registry=container.registry,
+        subject_id=subject_id,
+        controller=body.controller,
+        purpose=body.purpose,
+        action=body.action,
+        channel=body.channel,
+        actor=Actor(write.principal.kind, write.principal.id),
+        now=now,
+        occurred_at=body.occurred_at,
+        evidence=write.evidence,
+        idempotency_key=write.key,
+        clock=container.clock.now,
+        locked=locked,
+        access=write.access,
+    )
+    if not outcome.logged:  # a replay or a rejection: no event, so the row goes on its own
+        audit(
+            session,
+            container,
+            write.principal,
+            write.request,
+            "change",
+            subject_id=subject_id,
+            controllers=[body.controller],
+            outcome="rejected" if outcome.rejection else "ok",
+        )
+    payload = None
+    if outcome.event is not None:
+        payload = ConsentWritten(
+            event=EventRead.of(outcome.event),
+            state=StateRead.of(outcome.state) if outcome.state else None,
+        ).model_dump(mode="json")
     return outcome, payload
 
 

@@ -12,6 +12,7 @@ A bad signature is 403 and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -19,8 +20,10 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, NotFound, PermissionDenied
+from sargs.core.group_commit import GroupCommit
 from sargs.domains.sms.history import MessageView, messages_of
 from sargs.domains.sms.service import InboundMessage, InboundResult, handle_inbound
 from sargs.domains.sms.signatures import matches, sign_json, twilio_signature
@@ -30,7 +33,6 @@ from sargs.entrypoints.api.deps import AccessReason, ContainerDep, Permit, audit
 from sargs.entrypoints.api.errors import error_body
 from sargs.entrypoints.api.schemas import AUTHENTICATED_ERRORS, ErrorRead, error_responses
 from sargs.entrypoints.container import Container
-from sargs.entrypoints.offload import blocking
 
 router = APIRouter(tags=["sms"])
 
@@ -81,15 +83,28 @@ class InboundRead(BaseModel):
         )
 
 
-def _handle(container: Container, msg: InboundMessage) -> InboundResult:
-    with container.sessions.begin() as session:
-        return handle_inbound(
+def handle_many(
+    container: Container, session: Session, msgs: Sequence[InboundMessage]
+) -> list[InboundResult]:
+    """The inbound messages of one group commit (core.group_commit) in one transaction, each
+    handled as it would be alone; in the order of their senders, so that two processes' groups
+    lock the people they share in the same order."""
+    results: dict[int, InboundResult] = {}
+    for i in sorted(range(len(msgs)), key=lambda i: msgs[i].sender):
+        results[i] = handle_inbound(
             session=session,
             directory=container.sms,
-            msg=msg,
+            msg=msgs[i],
             now=container.clock.now(),
             clock=container.clock.now,
         )
+    return [results[i] for i in range(len(msgs))]
+
+
+async def _handle(request: Request, msg: InboundMessage) -> InboundResult:
+    """`msg` handled in the next group commit of inbound messages; answered once it committed."""
+    inbound: GroupCommit[InboundMessage, InboundResult] = request.app.state.sms_inbound
+    return await inbound.submit(msg)
 
 
 def _called_url(request: Request, container: Container) -> str:
@@ -119,7 +134,7 @@ async def _json_inbound(request: Request, container: Container, raw: bytes) -> R
         received_at=doc.received_at,
         language=doc.language,
     )
-    result = await blocking(_handle, container, msg)
+    result = await _handle(request, msg)
     return JSONResponse(
         InboundRead.of(result).model_dump(mode="json"), status_code=200 if result.duplicate else 201
     )
@@ -150,7 +165,7 @@ async def _twilio_inbound(request: Request, container: Container, raw: bytes) ->
         to=fields["To"],
         text=fields.get("Body", ""),
     )
-    await blocking(_handle, container, msg)
+    await _handle(request, msg)
     return Response(EMPTY_TWIML, media_type="application/xml")
 
 
