@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -146,3 +147,57 @@ def test_the_thread_ends_when_idle_and_a_new_item_starts_it_again(container: Con
 
     running, idle, answer = run_apart(main())
     assert (running, idle, answer) == (1, 0, 20)
+
+
+def test_a_deadlock_is_retried_item_by_item_not_failed_as_an_outage(container: Container) -> None:
+    release = threading.Event()
+    calls: list[list[int]] = []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"  # PostgreSQL's deadlock_detected, as psycopg reports it
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            assert release.wait(10)
+        elif len(items) > 1:
+            raise OperationalError("UPDATE subjects", {}, Deadlock("deadlock detected"))
+        return write_rows(session, items)
+
+    committer = GroupCommit(container.sessions, run, name="test")
+
+    answers = run_apart(first_then_group(committer, release, [2, 3]))
+    assert answers == [10, 20, 30]
+    assert calls == [[1], [2, 3], [2], [3]]
+    assert routes(container) == ["TEST 1", "TEST 2", "TEST 3"]
+
+
+@pytest.mark.parametrize(("lanes", "answered_while_held"), [(2, True), (1, False)])
+def test_items_arriving_while_every_lane_is_busy_open_another_lane(
+    container: Container, lanes: int, answered_while_held: bool
+) -> None:
+    """With two lanes, a transaction that takes long does not hold up the items behind it; with
+    one lane they wait for it."""
+    release = threading.Event()
+    done: list[int] = []
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        if 1 in items:
+            assert release.wait(10)
+        return [n * 10 for n in items]
+
+    # read sessions: the lanes' transactions write nothing, so SQLite lets them overlap too
+    committer = GroupCommit(container.read_sessions, run, name=f"lanes-{lanes}", lanes=lanes)
+
+    async def main() -> bool:
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(committer.submit(2))
+        second.add_done_callback(lambda f: done.append(f.result()))
+        await asyncio.sleep(0.3)
+        held = bool(done)  # answered while the first was still held?
+        release.set()
+        assert (await first, await second) == (10, 20)
+        return held
+
+    assert run_apart(main()) is answered_while_held

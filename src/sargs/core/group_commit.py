@@ -3,15 +3,18 @@
 A hot route whose every request writes (a consent check writes its access-log row) pays for a
 transaction per request: BEGIN, its statements, COMMIT and the WAL flush behind it, and the
 session and thread hand-off around them. `GroupCommit` collects the items that requests submit,
-and one thread per instance runs all the items waiting at that moment in one transaction through
+and a lane thread runs all the items waiting at that moment in one transaction through
 `run(session, items)` (which may answer them with one statement), commits, and only then answers
 each request. The promise of a 2xx is unchanged: its rows are committed before it is sent.
 
-While a transaction is in flight new items wait for the next one, so batches grow with the load
-and an idle server answers the first request alone, at once. When a group fails, each of its items
-is tried again in a transaction of its own, so one item cannot fail the others; when the database
-is unreachable (no connection, pool exhausted) they all fail at once with that error instead of
-trying each; a deadlock with another process's transaction is retried item by item. The thread ends after `idle_seconds` without work and starts again on the next item.
+While every lane's transaction is in flight new items wait for the next one, so groups grow with
+the load and an idle server answers the first request alone, at once. An item that arrives while
+all lanes are busy opens another lane, up to `lanes` (each its own thread and connection: the
+database works on several groups at once; SQLite, one writer at a time, wants one lane). When a
+group fails, each of its items is tried again in a transaction of its own, so one item cannot
+fail the others; when the database is unreachable (no connection, pool exhausted) they all fail at
+once with that error instead of trying each; a deadlock with another transaction is retried item
+by item. A lane ends after `idle_seconds` without work.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class GroupCommit(Generic[I, R]):
         max_items: int = 1000,
         idle_seconds: float = 1.0,
         on_group: Callable[[int], object] | None = None,
+        lanes: int = 1,
     ) -> None:
         self.sessions = sessions
         self.run = run
@@ -66,9 +70,11 @@ class GroupCommit(Generic[I, R]):
         self.max_items = max_items
         self.idle_seconds = idle_seconds
         self.on_group = on_group  # called with each group's size (metrics)
+        self.lanes = lanes  # at most this many transactions in flight at once, each its own thread
         self._pending: list[Waiting] = []
         self._wake = threading.Condition()
-        self._running = False
+        self._running = 0  # lane threads alive
+        self._idle = 0  # of those, how many wait for an item
 
     async def submit(self, item: I) -> R:
         """`item`'s result, once the transaction that did it has committed (or its error)."""
@@ -76,8 +82,8 @@ class GroupCommit(Generic[I, R]):
         future: asyncio.Future[object] = loop.create_future()
         with self._wake:
             self._pending.append((item, future, loop))
-            if not self._running:
-                self._running = True
+            if not self._idle and self._running < self.lanes:  # every lane is busy: open another
+                self._running += 1
                 threading.Thread(target=self._serve, name=f"group-commit-{self.name}", daemon=True).start()
             self._wake.notify()
         result = await future
@@ -87,9 +93,11 @@ class GroupCommit(Generic[I, R]):
         while True:
             with self._wake:
                 if not self._pending:
+                    self._idle += 1
                     self._wake.wait(self.idle_seconds)
+                    self._idle -= 1
                 if not self._pending:
-                    self._running = False
+                    self._running -= 1
                     return
                 group = self._pending[: self.max_items]
                 del self._pending[: self.max_items]

@@ -34,6 +34,8 @@ from sargs.entrypoints.api.routers import (
 from sargs.entrypoints.api.routers.wellknown import install_well_known
 from sargs.entrypoints.container import Container
 
+GROUP_LANES = 4
+
 
 def create_api(container: Container) -> FastAPI:
     """Build the API around a container (engine, sessions, policies, clock)."""
@@ -45,6 +47,9 @@ def create_api(container: Container) -> FastAPI:
     app.state.container = container
     app.state.token_cache = TokenCache()
     app.state.metrics = Metrics(container)
+    # Transactions in flight at once per group commit: PostgreSQL works on several groups at a
+    # time; SQLite has one writer, so more lanes would only wait for each other's lock.
+    lanes = 1 if container.engine.dialect.name == "sqlite" else GROUP_LANES
     # Single consent checks that arrive together share one transaction (consents.check).
     app.state.consent_checks = GroupCommit(
         container.sessions,
@@ -52,6 +57,7 @@ def create_api(container: Container) -> FastAPI:
         name="consent-checks",
         max_items=MAX_BATCH_CHECK,
         on_group=app.state.metrics.http.group_observer("consent_check"),
+        lanes=lanes,
     )
     # Consent writes and inbound SMS likewise: each done as alone, answered once its group committed.
     app.state.consent_writes = GroupCommit(
@@ -60,6 +66,7 @@ def create_api(container: Container) -> FastAPI:
         name="consent-writes",
         max_items=consents.WRITE_GROUP,
         on_group=app.state.metrics.http.group_observer("consent_write"),
+        lanes=lanes,
     )
     app.state.sms_inbound = GroupCommit(
         container.sessions,
@@ -67,6 +74,7 @@ def create_api(container: Container) -> FastAPI:
         name="sms-inbound",
         max_items=consents.WRITE_GROUP,
         on_group=app.state.metrics.http.group_observer("sms_inbound"),
+        lanes=lanes,
     )
     install_error_handlers(app)
     install_middleware(
