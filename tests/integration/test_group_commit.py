@@ -201,3 +201,32 @@ def test_items_arriving_while_every_lane_is_busy_open_another_lane(
         return held
 
     assert run_apart(main()) is answered_while_held
+
+
+def test_a_caller_with_many_items_gets_them_in_one_transaction_with_the_others(
+    container: Container,
+) -> None:
+    release = threading.Event()
+    groups: list[list[int]] = []
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        groups.append(list(items))
+        if len(groups) == 1:
+            assert release.wait(10)
+        return write_rows(session, items)
+
+    committer = GroupCommit(container.sessions, run, name="test", max_items=5)
+
+    async def main() -> list[object]:
+        first = asyncio.ensure_future(committer.submit(1))
+        await asyncio.sleep(0.05)
+        many = asyncio.ensure_future(committer.submit_many([2, 3, 4]))
+        single = asyncio.ensure_future(committer.submit(5))
+        too_many = asyncio.ensure_future(committer.submit_many([6, 7, 8, 9, 10, 11]))  # over max_items
+        await asyncio.sleep(0.05)
+        release.set()
+        return [await first, await many, await single, await too_many]
+
+    assert run_apart(main()) == [10, [20, 30, 40], 50, [60, 70, 80, 90, 100, 110]]
+    # whole callers per transaction, up to max_items; a caller with more goes alone, undivided
+    assert groups == [[1], [2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]

@@ -47,7 +47,8 @@ def unreachable(exc: BaseException) -> bool:
     return state not in RETRYABLE_STATES
 
 
-Waiting = tuple[object, "asyncio.Future[object]", asyncio.AbstractEventLoop]
+# One caller's items (one, or a batch answered together), its future and its event loop.
+Waiting = tuple[list[object], "asyncio.Future[object]", asyncio.AbstractEventLoop]
 
 
 class GroupCommit(Generic[I, R]):
@@ -78,16 +79,22 @@ class GroupCommit(Generic[I, R]):
 
     async def submit(self, item: I) -> R:
         """`item`'s result, once the transaction that did it has committed (or its error)."""
+        results = await self.submit_many([item])
+        return results[0]
+
+    async def submit_many(self, items: Sequence[I]) -> list[R]:
+        """The results of `items`, all done in one transaction (possibly with other callers'
+        items), once it has committed; or the error that failed them (they fail together)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[object] = loop.create_future()
         with self._wake:
-            self._pending.append((item, future, loop))
+            self._pending.append((list(items), future, loop))
             if not self._idle and self._running < self.lanes:  # every lane is busy: open another
                 self._running += 1
                 threading.Thread(target=self._serve, name=f"group-commit-{self.name}", daemon=True).start()
             self._wake.notify()
-        result = await future
-        return result  # type: ignore[return-value]
+        results = await future
+        return results  # type: ignore[return-value]
 
     def _serve(self) -> None:
         while True:
@@ -99,14 +106,22 @@ class GroupCommit(Generic[I, R]):
                 if not self._pending:
                     self._running -= 1
                     return
-                group = self._pending[: self.max_items]
-                del self._pending[: self.max_items]
+                # Whole callers, up to max_items items (a caller with more goes alone).
+                taken, count = 1, len(self._pending[0][0])
+                while taken < len(self._pending) and count + len(self._pending[taken][0]) <= self.max_items:
+                    count += len(self._pending[taken][0])
+                    taken += 1
+                group = self._pending[:taken]
+                del self._pending[:taken]
             self._commit(group)
 
     def _commit(self, group: list[Waiting]) -> None:
         try:
             with self.sessions.begin() as session:
-                results = self.run(session, [item for item, _, _ in group])  # type: ignore[misc]
+                items = [item for items, _, _ in group for item in items]
+                results = self.run(session, items)  # type: ignore[arg-type]
+                if len(results) != len(items):
+                    raise RuntimeError(f"{self.name}: {len(results)} results for {len(items)} items")
         except Exception as exc:
             if len(group) == 1 or unreachable(exc):
                 for waiting in group:
@@ -116,9 +131,12 @@ class GroupCommit(Generic[I, R]):
                 self._commit([waiting])
             return
         if self.on_group is not None:
-            self.on_group(len(group))
-        for waiting, result in zip(group, results, strict=True):
-            _settle(waiting, result=result)
+            self.on_group(len(results))
+        start = 0
+        for waiting in group:
+            end = start + len(waiting[0])
+            _settle(waiting, result=list(results[start:end]))
+            start = end
 
 
 def _settle(waiting: Waiting, *, result: object = None, error: BaseException | None = None) -> None:

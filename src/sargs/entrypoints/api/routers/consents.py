@@ -19,7 +19,6 @@ from sargs.domains.consent.checks import (
     CheckRequest,
     ConsentCheck,
     check_consent,
-    check_consents_by_identity,
 )
 from sargs.domains.consent.receipts import build_receipt
 from sargs.domains.consent.service import Actor, ConsentOutcome, get_event, lock_subject, record_consent
@@ -34,7 +33,6 @@ from sargs.entrypoints.api.deps import (
     Permit,
     access_entry,
     audit,
-    audit_each,
     pseudonymise_ip,
     require_controller,
     stated_reason,
@@ -312,7 +310,9 @@ class BatchCheckRead(BaseModel):
 
 
 @router.post("/consents/checks", response_model=BatchCheckRead, responses=error_responses(400, 413))
-def check_many(body: BatchCheck, request: Request, container: ContainerDep, principal: Checker) -> Response:
+async def check_many(
+    body: BatchCheck, request: Request, container: ContainerDep, principal: Checker
+) -> Response:
     """The consent check for up to 1,000 (identity, purpose) pairs of one controller in one call,
     answered in order: may each person be processed for that purpose now? Unknown people: not
     allowed. One access-log entry per pair, as for single checks. A bad identity or an unknown
@@ -333,16 +333,12 @@ def check_many(body: BatchCheck, request: Request, container: ContainerDep, prin
         except InvalidInput as exc:
             where = f"items.{n}.{field}"
             raise InvalidInput(f"{where}: {exc.message}", field=where) from None
-    with container.sessions.begin() as session:
-        answers = check_consents_by_identity(session=session, controller=body.controller, pairs=pairs)
-        audit_each(
-            session,
-            container,
-            principal,
-            request,
-            "read",
-            [(sid, body.controller, "ok" if sid else "not_found") for sid, _ in answers],
-        )
+    # In the single checks' group commit, as one caller: one transaction, its rows with theirs.
+    access = access_entry(container, principal, request, "read", body.controller)
+    checks: GroupCommit[CheckRequest, tuple[str | None, ConsentCheck]] = request.app.state.consent_checks
+    answers = await checks.submit_many(
+        [CheckRequest(identity, body.controller, purpose, access) for identity, purpose in pairs]
+    )
     results = [
         {"allowed": a.allowed, "status": a.status, "since": a.since, "event_id": a.event_id}
         for _, a in answers
