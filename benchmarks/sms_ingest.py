@@ -1,6 +1,7 @@
 """SMS keyword ingestion through HTTP (R-SMS-2): messages/s with a provider's duplicate rate.
 
     python benchmarks/sms_ingest.py [--messages 20000] [--senders 5000] [--db sqlite|postgres|both]
+                                    [--workers 2] [--previous DIR]
 
 Signed JSON webhooks from `--senders` numbers (new to Sargs: each first message creates a
 subject) with a realistic mix of keywords, STOP forms, bare STOP and garbage; 2% of deliveries
@@ -75,9 +76,8 @@ def messages(
     return sent, distinct
 
 
-def bench(label: str, url: str, count: int, senders: int, workers: int, concurrency: int) -> None:
-    print(f"\n== {label}: {count:,} deliveries from {senders:,} numbers, 2% duplicates ==", flush=True)
-    policies = [str(p) for p in example_policy_paths()]
+def fresh(url: str, settings: Settings) -> None:
+    """An empty database at the current schema, with the policies published."""
     if url.startswith("sqlite"):
         for suffix in ("", "-wal", "-shm"):
             Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
@@ -85,8 +85,22 @@ def bench(label: str, url: str, count: int, senders: int, workers: int, concurre
         ensure_pg_database(url)
         downgrade(wipeable(url), "base")
     upgrade(url)
+    build(settings).close()
+
+
+def bench(
+    label: str,
+    url: str,
+    count: int,
+    senders: int,
+    workers: int,
+    concurrency: int,
+    previous: Path | None = None,
+) -> None:
+    print(f"\n== {label}: {count:,} deliveries from {senders:,} numbers, 2% duplicates ==", flush=True)
+    policies = [str(p) for p in example_policy_paths()]
     settings = Settings(database_url=url, policy_files=policies, demo=True)
-    build(settings).close()  # publishes the policies
+    fresh(url, settings)
 
     requests, distinct = messages(count, senders, 0.02)
     port = free_port()
@@ -94,10 +108,21 @@ def bench(label: str, url: str, count: int, senders: int, workers: int, concurre
         floor = loadgen.run(
             "127.0.0.1", port, "unused", [("POST", "/write", r[2]) for r in requests], concurrency=concurrency
         )
-    with sargs_server(url, policies, workers, port):
-        result = loadgen.run("127.0.0.1", port, "unused", requests, concurrency=concurrency)
-    print(against(f"SMS webhooks ({workers} proc, {concurrency} conns)", result, floor), flush=True)
+    runs = [("", None), ("previous version: ", previous)] if previous is not None else [("", None)]
+    for prefix, source in runs:
+        if source is not None:
+            fresh(url, settings)  # the same deliveries again, to an empty database
+        with sargs_server(url, policies, workers, port, source=source):
+            result = loadgen.run("127.0.0.1", port, "unused", requests, concurrency=concurrency)
+        print(
+            against(f"{prefix}SMS webhooks ({workers} proc, {concurrency} conns)", result, floor), flush=True
+        )
+        accounted(settings, distinct)
 
+
+def accounted(settings: Settings, distinct: int) -> None:
+    """Nothing lost or doubled: one inbound row and one reply per distinct message, every event
+    referenced by its message, the chains intact (exits 1 if not)."""
     container = build(settings, publish_policies=False)
     with container.read_sessions.begin() as session:
         inbound = session.scalar(select(func.count()).select_from(SmsInbound)) or 0
@@ -126,6 +151,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--previous", type=Path, default=None, help="a checkout of an earlier version, run on the same load"
+    )
     # `make bench` passes the consent benchmark's options to every script; ignore what is not ours.
     args, _ = parser.parse_known_args()
     if args.db in ("sqlite", "both"):
@@ -138,9 +166,12 @@ def main() -> None:
             args.senders,
             args.workers,
             args.concurrency,
+            args.previous,
         )
     if args.db in ("postgres", "both"):
-        bench("PostgreSQL", PG_URL, args.messages, args.senders, args.workers, args.concurrency)
+        bench(
+            "PostgreSQL", PG_URL, args.messages, args.senders, args.workers, args.concurrency, args.previous
+        )
 
 
 if __name__ == "__main__":
