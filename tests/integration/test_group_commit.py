@@ -230,3 +230,30 @@ def test_a_caller_with_many_items_gets_them_in_one_transaction_with_the_others(
     assert run_apart(main()) == [10, [20, 30, 40], 50, [60, 70, 80, 90, 100, 110]]
     # whole callers per transaction, up to max_items; a caller with more goes alone, undivided
     assert groups == [[1], [2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+
+
+def test_access_rows_of_many_requests_are_all_written_with_their_own_fields(container: Container) -> None:
+    """audit.service.insert_access_rows, as a group of single and batch checks uses it: rows that
+    share a request's fields go together (one statement on PostgreSQL), the rest as they are."""
+    from sargs.domains.audit.service import insert_access_rows
+
+    batch = access_row(
+        actor=Accessor("token", "t-1", "marketing"), route="TEST batch", action="read", now=NOW
+    )
+    rows = [
+        {**batch, "subject_id": f"s{n}", "controller": "lmt", "outcome": "ok" if n else "not_found"}
+        for n in range(3)
+    ]
+    rows.insert(1, {**log_row(1), "subject_id": "x1", "outcome": "ok"})
+    rows.append({**log_row(2), "subject_id": None, "outcome": "not_found"})
+    with container.sessions.begin() as s:
+        insert_access_rows(s, rows)
+    with container.read_sessions.begin() as s:
+        stored = s.execute(
+            select(
+                AccessLogEntry.route, AccessLogEntry.subject_id, AccessLogEntry.outcome, AccessLogEntry.role
+            ).where(AccessLogEntry.route.like("TEST %"))
+        ).all()
+    assert sorted(stored, key=str) == sorted(
+        [(r["route"], r["subject_id"], r["outcome"], r["role"]) for r in rows], key=str
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
@@ -120,22 +120,44 @@ def log_accesses(
         {**common, "subject_id": subject_id, "controller": controller, "outcome": outcome}
         for subject_id, controller, outcome in entries
     ]
+    insert_access_rows(session, rows)
+
+
+# What a request's access-log rows share; they differ in subject, controller and outcome.
+SHARED = ("at", "actor_kind", "actor_id", "role", "route", "action", "reason")
+
+
+def insert_access_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert access-log rows (`access_row`'s shape) in as few statements as the database allows.
+
+    On PostgreSQL the rows that share a request's fields (a batch check's thousand) go as one
+    statement of three arrays, however many; the rest in one multi-row insert. A Core insert on
+    the table either way: every consent check writes here, so it is a hot path."""
     if not rows:
         return
     conn = core_connection(session)
     if len(rows) > 1 and conn.dialect.name == "postgresql":
-        # One statement and three arrays, however many rows (a batch check writes up to 1,000).
-        conn.execute(
-            INSERT_UNNEST,
-            {
-                **common,
-                "subject_ids": [r["subject_id"] for r in rows],
-                "controllers": [r["controller"] for r in rows],
-                "outcomes": [r["outcome"] for r in rows],
-            },
-        )
-        return
-    # A Core insert on the table: every consent check writes here, so it is a hot path.
+        runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            runs.setdefault(tuple(row[k] for k in SHARED), []).append(row)
+        if len(runs) < len(rows):
+            alone = []
+            for shared, run in runs.items():
+                if len(run) == 1:
+                    alone.append(run[0])
+                    continue
+                conn.execute(
+                    INSERT_UNNEST,
+                    {
+                        **dict(zip(SHARED, shared, strict=True)),
+                        "subject_ids": [r["subject_id"] for r in run],
+                        "controllers": [r["controller"] for r in run],
+                        "outcomes": [r["outcome"] for r in run],
+                    },
+                )
+            rows = alone
+            if not rows:
+                return
     conn.execute(INSERT, rows[0] if len(rows) == 1 else rows)
 
 

@@ -15,6 +15,7 @@ from sargs.core.clock import as_utc
 from sargs.core.db import PerDialect, core_connection, table
 from sargs.core.errors import InvalidInput
 from sargs.domains.audit.model import AccessLogEntry
+from sargs.domains.audit.service import insert_access_rows
 from sargs.domains.consent.model import ConsentEvent, ConsentState
 from sargs.domains.consent.service import STATUS_OF
 from sargs.domains.subjects.identifiers import Identity
@@ -232,6 +233,5 @@ def check_and_log_many(
         {**request.access, "subject_id": sid, "outcome": "ok" if sid else "not_found"}
         for request, (sid, _) in zip(requests, ordered, strict=True)
     ]
-    if rows:
-        core_connection(session).execute(INSERT_ACCESS, rows)
+    insert_access_rows(session, rows)  # a batch check's rows as one statement on PostgreSQL
     return ordered
