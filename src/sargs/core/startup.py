@@ -5,8 +5,10 @@ pydantic and SQLAlchemy models, FastAPI routes. While they are built, the collec
 of times and scans them again and again (about a seventh of the time to the first answer), and
 finds next to nothing to free. The `sargs` command (sargs.__main__) pauses it first thing; the
 command resumes it once its start-up is over: `serve` when the application is built, every other
-command before it runs. What start-up left behind is then collected, and the rest moved out of the
-collector's sight (`gc.freeze`), so later collections do not scan it again either.
+command before it runs. What start-up built is then moved out of the collector's sight
+(`gc.freeze`), so later collections do not scan it again either. It is frozen without a collection
+first: that would take about 0.1 s to free the little garbage start-up leaves in reference cycles
+(some 2,000 objects, about 1 MB), which is instead kept, once, for the life of the process.
 
 Only the command pauses: a program or test that imports Sargs keeps its collector as it was.
 """
@@ -27,12 +29,11 @@ def pause() -> None:
 
 
 def resume() -> None:
-    """Start-up is over: collect its garbage, freeze what lives on and resume the collector.
-    Does nothing unless `pause` paused it (so calling it twice is harmless)."""
+    """Start-up is over: freeze what it built and resume the collector. Does nothing unless
+    `pause` paused it (so calling it twice is harmless)."""
     global _paused
     if not _paused:
         return
     _paused = False
-    gc.collect()
     gc.freeze()
     gc.enable()
