@@ -1,5 +1,15 @@
-"""`python -m sargs` is the `sargs` command."""
+"""`python -m sargs`, and the `sargs` script, is the command line (sargs.bootstrap.main)."""
 
-from sargs.bootstrap import main
+from sargs.core import startup
 
-main()
+
+def main() -> None:
+    """The `sargs` command, with the garbage collector paused while it starts (sargs.core.startup)."""
+    startup.pause()
+    from sargs.bootstrap import main as command
+
+    command()
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,9 +25,11 @@ from sargs.domains.sms.service import SmsDirectory
 from sargs.domains.sources.ports import ConnectorFactory, SourceConnector
 from sargs.domains.staff.sso import parse_role_map
 from sargs.domains.subjects.sync import ClientRows
-from sargs.integrations.oidc import OidcClient
 from sargs.integrations.opendsr.signing import ProcessorSigner
 from sargs.integrations.ratelimit import RateLimits, memory_rate_limits
+
+if TYPE_CHECKING:
+    from sargs.integrations.oidc import OidcClient
 
 
 class UnwiredCodeSender:
@@ -84,7 +86,12 @@ class Container:
             demo_secret=s.secret_key if s.demo else None,
         )
         parse_role_map(s.oidc_role_map)  # an admin mapping is refused at startup
-        self.oidc = OidcClient.from_settings(s, now=lambda: self.clock.now().timestamp())
+        self.oidc = None
+        if s.oidc_issuer or s.oidc_client_id or s.oidc_client_secret:
+            # httpx, Authlib and joserfc load only where sign-in through a provider is configured
+            from sargs.integrations.oidc import OidcClient
+
+            self.oidc = OidcClient.from_settings(s, now=lambda: self.clock.now().timestamp())
         self.opendsr_signer = None
         if s.opendsr_signing_key or s.opendsr_certificate:
             if not (s.opendsr_signing_key and s.opendsr_certificate):

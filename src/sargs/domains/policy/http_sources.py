@@ -13,7 +13,6 @@ from __future__ import annotations
 import string
 from typing import Annotated, Any, Literal
 
-import jsonpath
 from pydantic import Field, StringConstraints
 
 from sargs.domains.policy.problems import unknown
@@ -135,6 +134,8 @@ def _placeholders(*parts: Any) -> set[str]:
 
 
 def _path_problem(path: str) -> str | None:
+    import jsonpath  # only policies with http sources have paths to check
+
     try:
         jsonpath.compile(path)
     except jsonpath.JSONPathError as exc:

@@ -23,7 +23,6 @@ from sargs.domains.breaches.service import BreachView
 from sargs.domains.breaches.subjects import notify_affected, source_identities
 from sargs.entrypoints.container import Container
 from sargs.entrypoints.notices import mail_queue, notice_secret, source_connectors
-from sargs.integrations.documents.pdf import render_pdf
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -330,6 +329,8 @@ def make_breach_cli(container: Callable[..., Container]) -> typer.Typer:
         else:
             if output is None:
                 raise _fail("a PDF needs -o FILE")
+            from sargs.integrations.documents.pdf import render_pdf  # fpdf loads on first PDF
+
             output.write_bytes(render_pdf(notification_document(content)))
         if output is not None:
             console.print(f"wrote {output}")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from sargs.core import startup
 from sargs.core.config import ENV_FILE_NAME, Settings, load_env_file
 from sargs.core.errors import SargsError
 from sargs.domains.policy.loader import load_policy
@@ -86,6 +87,8 @@ def make_cli(
             ),
         ] = None,
     ) -> None:
+        if ctx.invoked_subcommand != "serve":  # serve resumes it once its application is built
+            startup.resume()
         if env_file is not None:
             state["from_file"] = load_env_file(env_file)
         elif Path(ENV_FILE_NAME).is_file():
@@ -256,6 +259,7 @@ def make_cli(
             probe(host, port)
             os.environ["SARGS_DATABASE_URL"] = s.database_url
             os.environ["SARGS_POLICY_FILES"] = ",".join(str(p) for p in s.policy_files)
+            startup.resume()
             uvicorn.run(
                 "sargs.bootstrap:app_from_env",
                 factory=True,
@@ -268,6 +272,7 @@ def make_cli(
         c = container()
         sock = bind(host, port)
         config = uvicorn.Config(create_app(c), host=host, port=port, log_level="warning", access_log=False)
+        startup.resume()
         uvicorn.Server(config).run(sockets=[sock])
 
     app.add_typer(make_sms_cli(container, sms_sender), name="sms")

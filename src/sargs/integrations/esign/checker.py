@@ -1,16 +1,17 @@
 """The SignatureChecker bootstrap wires: picks the format by the file's first bytes and checks it
-against the trust store (read once, at start)."""
+against the trust store (read once, at start, so a misconfigured one stops the process there)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-from asn1crypto import x509 as asn1_x509
+from typing import TYPE_CHECKING
 
 from sargs.domains.dsr.signatures import SignatureResult, invalid
-from sargs.integrations.esign.trust import load_trust_store
+
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509
 
 MAX_FILE = 20 * 1024 * 1024
 
@@ -20,7 +21,11 @@ class EsignChecker:
     so a signature that is otherwise sound is indeterminate."""
 
     def __init__(self, trust: Path | None = None, *, now: Callable[[], datetime] | None = None) -> None:
-        self.trust_roots: list[asn1_x509.Certificate] | None = load_trust_store(trust) if trust else None
+        self.trust_roots: list[asn1_x509.Certificate] | None = None
+        if trust:  # asn1crypto and lxml load only when there is a trust store to read
+            from sargs.integrations.esign.trust import load_trust_store
+
+            self.trust_roots = load_trust_store(trust)
         self._now = now or (lambda: datetime.now(UTC))
 
     def check(self, data: bytes, *, file_name: str = "") -> SignatureResult:

@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import jsonpath
 
 from sargs.core.errors import ConfigurationError, SargsError, SourceBusy, SourceUnavailable
 from sargs.domains.policy.http_sources import HttpApi, HttpErasure, HttpResource
@@ -60,14 +59,20 @@ def retry_after(response: httpx.Response, *, now: datetime | None = None) -> flo
     return min(max((when - (now or datetime.now(UTC))).total_seconds(), 0.0), MAX_RETRY_AFTER)
 
 
+def _findall(path: str, data: Any) -> list[Any]:
+    import jsonpath  # loads with the first HTTP source read, not with every process
+
+    return jsonpath.findall(path, data)
+
+
 def _first(path: str, data: Any) -> Any:
-    found = jsonpath.findall(path, data)
+    found = _findall(path, data)
     return found[0] if found else None
 
 
 def _value(path: str, record: Record) -> Any:
     """A field's value in a record: one match as itself, several as a list, none as None."""
-    found = jsonpath.findall(path, record)
+    found = _findall(path, record)
     if not found:
         return None
     return json_safe(found[0]) if len(found) == 1 else [json_safe(v) for v in found]
@@ -213,7 +218,7 @@ class HttpConnector:
                     params[page.size_param] = page.page_size
             response = self._send("GET", what, url, params=params)
             body = self._json(response, what)
-            records = [r for r in jsonpath.findall(access.records, body) if isinstance(r, dict)]
+            records = [r for r in _findall(access.records, body) if isinstance(r, dict)]
             yield from records
             if page.style == "none":
                 return
