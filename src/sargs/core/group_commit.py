@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -45,6 +45,16 @@ def unreachable(exc: BaseException) -> bool:
         return False
     state = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return state not in RETRYABLE_STATES
+
+
+def each_in_order(items: Sequence[I], key: Callable[[I], Any], do: Callable[[I], R]) -> list[R]:
+    """`do(item)` for each item in the order of `key`, the results in the items' own order. A
+    group's `run` does its items in the order it locks their rows in (a person's identity, an SMS
+    sender), so two processes' groups lock the rows they share in the same order, not crosswise."""
+    results: dict[int, R] = {}
+    for n in sorted(range(len(items)), key=lambda n: key(items[n])):  # stable: equal keys keep order
+        results[n] = do(items[n])
+    return [results[n] for n in range(len(items))]
 
 
 # One caller's items (one, or a batch answered together), its future and its event loop.

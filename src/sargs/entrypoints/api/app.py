@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 import sargs
 from sargs.core.group_commit import GroupCommit
@@ -35,6 +38,8 @@ from sargs.entrypoints.api.routers.wellknown import install_well_known
 from sargs.entrypoints.container import Container
 
 GROUP_LANES = 4
+# Writes in one transaction at most: each holds its person's lock until the group commits.
+WRITE_GROUP = 100
 
 
 def create_api(container: Container) -> FastAPI:
@@ -50,31 +55,33 @@ def create_api(container: Container) -> FastAPI:
     # Transactions in flight at once per group commit: PostgreSQL works on several groups at a
     # time; SQLite has one writer, so more lanes would only wait for each other's lock.
     lanes = 1 if container.engine.dialect.name == "sqlite" else GROUP_LANES
-    # Single consent checks that arrive together share one transaction (consents.check).
-    app.state.consent_checks = GroupCommit(
-        container.sessions,
+
+    def grouped(
+        name: str, work: str, run: Callable[[Session, Sequence[Any]], Sequence[Any]], max_items: int
+    ) -> GroupCommit[Any, Any]:
+        """A group commit of this app's requests of one kind, its group sizes in /metrics as `work`."""
+        return GroupCommit(
+            container.sessions,
+            run,
+            name=name,
+            max_items=max_items,
+            on_group=app.state.metrics.http.group_observer(work),
+            lanes=lanes,
+        )
+
+    # Single consent checks that arrive together share one transaction (consents.check); so do
+    # consent writes and inbound SMS, each done as alone and answered once its group committed.
+    app.state.consent_checks = grouped(
+        "consent-checks",
+        "consent_check",
         lambda session, items: check_and_log_many(session=session, requests=items),
-        name="consent-checks",
-        max_items=MAX_BATCH_CHECK,
-        on_group=app.state.metrics.http.group_observer("consent_check"),
-        lanes=lanes,
+        MAX_BATCH_CHECK,
     )
-    # Consent writes and inbound SMS likewise: each done as alone, answered once its group committed.
-    app.state.consent_writes = GroupCommit(
-        container.sessions,
-        functools.partial(consents.write_consents, container),
-        name="consent-writes",
-        max_items=consents.WRITE_GROUP,
-        on_group=app.state.metrics.http.group_observer("consent_write"),
-        lanes=lanes,
+    app.state.consent_writes = grouped(
+        "consent-writes", "consent_write", functools.partial(consents.write_consents, container), WRITE_GROUP
     )
-    app.state.sms_inbound = GroupCommit(
-        container.sessions,
-        functools.partial(sms.handle_many, container),
-        name="sms-inbound",
-        max_items=consents.WRITE_GROUP,
-        on_group=app.state.metrics.http.group_observer("sms_inbound"),
-        lanes=lanes,
+    app.state.sms_inbound = grouped(
+        "sms-inbound", "sms_inbound", functools.partial(sms.handle_many, container), WRITE_GROUP
     )
     install_error_handlers(app)
     install_middleware(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, NotEligible
-from sargs.core.group_commit import GroupCommit
+from sargs.core.group_commit import GroupCommit, each_in_order
 from sargs.domains.consent.checks import (
     MAX_BATCH_CHECK,
     CheckRequest,
@@ -159,8 +159,6 @@ class ConsentWrite:
     access: dict[str, Any]
 
 
-# Writes in one transaction at most: each holds its person's lock until the group commits.
-WRITE_GROUP = 100
 WriteResult = tuple[ConsentOutcome, dict[str, Any] | None]
 
 
@@ -173,11 +171,11 @@ def write_consents(
     sees the first one's event. They take their people's locks in the order of their identities,
     so two processes' groups lock shared people in the same order instead of deadlocking.
     """
-    order = sorted(range(len(writes)), key=lambda i: (writes[i].identity.kind, writes[i].identity.value))
-    results: list[WriteResult | None] = [None] * len(writes)
-    for i in order:
-        results[i] = _write_consent(container, session, writes[i])
-    return results  # type: ignore[return-value]
+    return each_in_order(
+        writes,
+        lambda write: (write.identity.kind, write.identity.value),
+        lambda write: _write_consent(container, session, write),
+    )
 
 
 def _write_consent(container: Container, session: Session, write: ConsentWrite) -> WriteResult:

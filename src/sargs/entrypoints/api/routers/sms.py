@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from sargs.core.errors import InvalidInput, NotFound, PermissionDenied
-from sargs.core.group_commit import GroupCommit
+from sargs.core.group_commit import GroupCommit, each_in_order
 from sargs.domains.sms.history import MessageView, messages_of
 from sargs.domains.sms.service import InboundMessage, InboundResult, handle_inbound
 from sargs.domains.sms.signatures import matches, sign_json, twilio_signature
@@ -89,16 +89,17 @@ def handle_many(
     """The inbound messages of one group commit (core.group_commit) in one transaction, each
     handled as it would be alone; in the order of their senders, so that two processes' groups
     lock the people they share in the same order."""
-    results: dict[int, InboundResult] = {}
-    for i in sorted(range(len(msgs)), key=lambda i: msgs[i].sender):
-        results[i] = handle_inbound(
+    return each_in_order(
+        msgs,
+        lambda msg: msg.sender,
+        lambda msg: handle_inbound(
             session=session,
             directory=container.sms,
-            msg=msgs[i],
+            msg=msg,
             now=container.clock.now(),
             clock=container.clock.now,
-        )
-    return [results[i] for i in range(len(msgs))]
+        ),
+    )
 
 
 async def _handle(request: Request, msg: InboundMessage) -> InboundResult:
