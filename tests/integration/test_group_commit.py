@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import select
@@ -31,6 +31,24 @@ def write_rows(session: Session, items: Sequence[int]) -> list[int]:
         raise ValueError("item -1 is refused")
     session.execute(AccessLogEntry.__table__.insert(), [log_row(n) for n in items])
     return [n * 10 for n in items]
+
+
+def held_first(
+    release: threading.Event,
+    calls: list[list[int]],
+    then: Callable[[Session, Sequence[int]], list[int]] = write_rows,
+) -> Callable[[Session, Sequence[int]], list[int]]:
+    """A group's `run` that records each call's items, holds the first call until `release` is set
+    and writes its rows, and does `then` for every later call."""
+
+    def run(session: Session, items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        if len(calls) == 1:
+            assert release.wait(10)
+            return write_rows(session, items)
+        return then(session, items)
+
+    return run
 
 
 def routes(container: Container) -> list[str]:
@@ -92,14 +110,7 @@ def test_an_answer_comes_only_after_its_commit(container: Container) -> None:
 def test_one_bad_item_fails_alone_and_the_others_commit(container: Container) -> None:
     release = threading.Event()
     calls: list[list[int]] = []
-
-    def run(session: Session, items: Sequence[int]) -> list[int]:
-        calls.append(list(items))
-        if len(calls) == 1:
-            assert release.wait(10)
-        return write_rows(session, items)
-
-    committer = GroupCommit(container.sessions, run, name="test")
+    committer = GroupCommit(container.sessions, held_first(release, calls), name="test")
 
     first, two, bad, three = run_apart(first_then_group(committer, release, [2, -1, 3]))
     assert (first, two, three) == (10, 20, 30)
@@ -113,14 +124,10 @@ def test_an_unreachable_database_fails_the_whole_group_at_once(container: Contai
     release = threading.Event()
     calls: list[list[int]] = []
 
-    def run(session: Session, items: Sequence[int]) -> list[int]:
-        calls.append(list(items))
-        if len(calls) == 1:
-            assert release.wait(10)
-            return write_rows(session, items)
+    def unreachable(session: Session, items: Sequence[int]) -> list[int]:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    committer = GroupCommit(container.sessions, run, name="test")
+    committer = GroupCommit(container.sessions, held_first(release, calls, unreachable), name="test")
 
     first, *rest = run_apart(first_then_group(committer, release, [2, 3, 4]))
     assert first == 10
@@ -156,14 +163,12 @@ def test_a_deadlock_is_retried_item_by_item_not_failed_as_an_outage(container: C
     class Deadlock(Exception):
         sqlstate = "40P01"  # PostgreSQL's deadlock_detected, as psycopg reports it
 
-    def run(session: Session, items: Sequence[int]) -> list[int]:
-        calls.append(list(items))
-        if len(calls) == 1:
-            assert release.wait(10)
-        elif len(items) > 1:
+    def deadlocked_when_grouped(session: Session, items: Sequence[int]) -> list[int]:
+        if len(items) > 1:
             raise OperationalError("UPDATE subjects", {}, Deadlock("deadlock detected"))
         return write_rows(session, items)
 
+    run = held_first(release, calls, deadlocked_when_grouped)
     committer = GroupCommit(container.sessions, run, name="test")
 
     answers = run_apart(first_then_group(committer, release, [2, 3]))
@@ -208,14 +213,7 @@ def test_a_caller_with_many_items_gets_them_in_one_transaction_with_the_others(
 ) -> None:
     release = threading.Event()
     groups: list[list[int]] = []
-
-    def run(session: Session, items: Sequence[int]) -> list[int]:
-        groups.append(list(items))
-        if len(groups) == 1:
-            assert release.wait(10)
-        return write_rows(session, items)
-
-    committer = GroupCommit(container.sessions, run, name="test", max_items=5)
+    committer = GroupCommit(container.sessions, held_first(release, groups), name="test", max_items=5)
 
     async def main() -> list[object]:
         first = asyncio.ensure_future(committer.submit(1))
