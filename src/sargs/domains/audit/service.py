@@ -133,32 +133,28 @@ def insert_access_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     On PostgreSQL the rows that share a request's fields (a batch check's thousand) go as one
     statement of three arrays, however many; the rest in one multi-row insert. A Core insert on
     the table either way: every consent check writes here, so it is a hot path."""
-    if not rows:
-        return
     conn = core_connection(session)
     if len(rows) > 1 and conn.dialect.name == "postgresql":
         runs: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for row in rows:
             runs.setdefault(tuple(row[k] for k in SHARED), []).append(row)
-        if len(runs) < len(rows):
-            alone = []
-            for shared, run in runs.items():
-                if len(run) == 1:
-                    alone.append(run[0])
-                    continue
-                conn.execute(
-                    INSERT_UNNEST,
-                    {
-                        **dict(zip(SHARED, shared, strict=True)),
-                        "subject_ids": [r["subject_id"] for r in run],
-                        "controllers": [r["controller"] for r in run],
-                        "outcomes": [r["outcome"] for r in run],
-                    },
-                )
-            rows = alone
-            if not rows:
-                return
-    conn.execute(INSERT, rows[0] if len(rows) == 1 else rows)
+        alone = []
+        for shared, run in runs.items():
+            if len(run) == 1:
+                alone.append(run[0])
+                continue
+            conn.execute(
+                INSERT_UNNEST,
+                {
+                    **dict(zip(SHARED, shared, strict=True)),
+                    "subject_ids": [r["subject_id"] for r in run],
+                    "controllers": [r["controller"] for r in run],
+                    "outcomes": [r["outcome"] for r in run],
+                },
+            )
+        rows = alone
+    if rows:
+        conn.execute(INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 def query_access_log(
