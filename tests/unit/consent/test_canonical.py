@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sargs.core.errors import InvalidInput
+from sargs.domains.consent import chain
 from sargs.domains.consent.anchors import leaf, merkle_root
 from sargs.domains.consent.chain import (
     CHAINED_FIELDS,
@@ -22,6 +23,7 @@ from sargs.domains.consent.chain import (
     canonical_time,
     event_hash,
     row_hash,
+    row_matches,
     seal,
 )
 
@@ -130,6 +132,92 @@ def test_the_verifiers_row_hash_equals_the_event_hash(
     row[CHAINED_FIELDS.index("recorded_at")] = canonical_time(fields["recorded_at"])
     row[CHAINED_FIELDS.index("evidence")] = json.dumps(evidence)  # as the database hands it back
     assert row_hash(row, version) == event_hash(fields)
+
+
+def verifier_row(fields: dict[str, Any], evidence_text: str | None = None) -> list[Any]:
+    """An event as the verifier reads it: times as canonical text, the evidence as stored JSON."""
+    row = [fields[n] for n in CHAINED_FIELDS]
+    row[CHAINED_FIELDS.index("occurred_at")] = canonical_time(fields["occurred_at"])
+    row[CHAINED_FIELDS.index("recorded_at")] = canonical_time(fields["recorded_at"])
+    row[CHAINED_FIELDS.index("evidence")] = (
+        json.dumps(fields["evidence"]) if evidence_text is None else evidence_text
+    )
+    return row
+
+
+event_fields = st.fixed_dictionaries(
+    {
+        "hash_version": st.sampled_from([1, 2]),
+        "controller": text,
+        "actor_id": st.none() | text,
+        "idempotency_key": st.none() | text,
+        "chain_seq": st.integers(1, 10**6),
+        "evidence": st.dictionaries(
+            text,
+            st.text(max_size=6) | st.integers(-SAFE, SAFE) | st.floats(allow_nan=False, allow_infinity=False),
+            max_size=4,
+        )
+        | st.none(),
+    }
+)
+tamper = st.sampled_from(["controller", "actor_id", "idempotency_key", "chain_seq", "evidence", "version"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(event_fields)
+def test_the_fast_match_accepts_every_intact_event(changes: dict[str, Any]) -> None:
+    fields = event(**changes)
+    assert row_matches(verifier_row(fields), fields["hash_version"], event_hash(fields))
+
+
+@settings(max_examples=300, deadline=None)
+@given(event_fields, tamper, text)
+def test_the_fast_match_refuses_every_changed_field(changes: dict[str, Any], name: str, other: str) -> None:
+    fields = event(**changes)
+    stored, version = event_hash(fields), fields["hash_version"]
+    row = verifier_row(fields)
+    if name == "version":
+        version = 3 - version
+    elif name == "chain_seq":
+        row[CHAINED_FIELDS.index(name)] += 1
+    elif name == "evidence":
+        changed = {"changed": other}
+        row[CHAINED_FIELDS.index(name)] = json.dumps(changed if changed != fields["evidence"] else {})
+    else:
+        position = CHAINED_FIELDS.index(name)
+        if row[position] == other:
+            other += "x"
+        row[position] = other
+    assert not row_matches(row, version, stored)
+
+
+def test_plain_events_are_matched_without_the_reference_and_the_rest_by_it(monkeypatch: Any) -> None:
+    calls: list[int] = []
+    reference = chain.row_hash
+    monkeypatch.setattr(
+        chain, "row_hash", lambda row, version: calls.append(version) or reference(row, version)
+    )
+    plain = event(
+        hash_version=2, evidence={"sms_message_id": "SM1", "keyword": "JAUNUMI"}, idempotency_key='k"1'
+    )
+    assert row_matches(verifier_row(plain), 2, event_hash(plain))
+    assert calls == []  # orjson's bytes were the hashed bytes
+    # JCS writes 1.0 as 1 and orjson as 1.0: the fast match misses and the reference decides
+    floats = event(hash_version=2, evidence={"n": 1.0})
+    assert row_matches(verifier_row(floats), 2, event_hash(floats))
+    assert calls == [2]
+
+
+def test_evidence_that_carries_another_field_is_not_matched() -> None:
+    """A version-2 event relabelled as version 1, its evidence text carrying the version key the
+    version-1 document lacks: the same bytes if the text were pasted in, refused as evidence."""
+    fields = event(hash_version=2)
+    stored = event_hash(fields)
+    carried = '{"sms_message_id":"SM1"},"hash_version":2'
+    assert not row_matches(verifier_row(fields, carried), 1, stored)
+    assert not row_matches(verifier_row(fields, '{"sms_message_id":"SM1"} trailing'), 2, stored)
+    assert row_matches(verifier_row(fields, '{"sms_message_id": "SM1"}'), 2, stored)  # spacing is not content
+    assert not row_matches(verifier_row(fields), 2, None)
 
 
 def test_evidence_jcs_cannot_spell_is_refused_on_write_and_an_unknown_version_is_unhashable() -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from sargs.core.db import table
 from sargs.core.i18n import Message
 from sargs.domains.alerts.service import in_languages, languages, recipients, send_once
-from sargs.domains.consent.chain import UnhashableEvent, row_hash
+from sargs.domains.consent.chain import row_matches
 from sargs.domains.consent.model import ConsentEvent, LedgerCheckpoint
 from sargs.domains.consent.verify import (
     HASH,
@@ -265,11 +265,7 @@ def _checkpoint_problem(
         return "checkpoint: the verified event at this position is gone (removed, or its seq changed)"
     if event[ID] != cp[2] or event[SUBJECT_ID] != sid or event[POS] != cp[0]:
         return "checkpoint: another event now stands where the verified one was (moved or replaced)"
-    try:
-        computed = row_hash(event, event[VERSION])
-    except UnhashableEvent:
-        computed = None
-    if event[HASH] != cp[3] or computed != cp[3]:
+    if event[HASH] != cp[3] or not row_matches(event, event[VERSION], cp[3]):
         return "checkpoint: the verified event was altered since it was verified"
     return None
 

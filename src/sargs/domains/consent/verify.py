@@ -2,8 +2,9 @@
 
 Subjects and events are read as two streams ordered by subject id and merged, so memory stays flat
 however large the ledger. The events are read as plain rows (times as canonical text made by the
-database, no ORM objects) and hashed with `chain.row_hash`: the work per event is one dict, one
-`json` encoding and one SHA-256. Findings come in order (subject id, chain position), each naming
+database, no ORM objects, not through SQLAlchemy's result layer) and checked with
+`chain.row_matches`: per event one dict, one orjson encoding and one SHA-256, the reference
+computation (`chain.row_hash`) only where that does not match. Findings come in order (subject id, chain position), each naming
 the subject, the chain position and the event id, so `first_problem` is the first bad event.
 
 Incremental runs from checkpoints are in consent.checkpoints; anchors in consent.anchors.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby, pairwise
 from typing import Any, Literal
@@ -23,7 +24,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from sargs.core.db import table
-from sargs.domains.consent.chain import CHAINED_FIELDS, UnhashableEvent, row_hash
+from sargs.core.ids import new_id
+from sargs.domains.consent.chain import CHAINED_FIELDS, UnhashableEvent, row_hash, row_matches
 from sargs.domains.consent.model import ConsentEvent
 from sargs.domains.subjects.model import Subject
 
@@ -256,16 +258,13 @@ def _intact(
 ) -> tuple[int, int | None, str | None, str | None] | None:
     """The chain's end (as check_chain returns it) if nothing is wrong with it, else None."""
     position, prev = start[0], start[3]
-    try:
-        for row in rows:
-            position += 1
-            if row[POS] != position or row[PREV] != prev:
-                return None
-            prev = row[HASH]
-            if prev != row_hash(row, row[VERSION]):
-                return None
-    except UnhashableEvent:
-        return None
+    for row in rows:
+        position += 1
+        if row[POS] != position or row[PREV] != prev:
+            return None
+        prev = row[HASH]
+        if not row_matches(row, row[VERSION], prev):
+            return None
     if recorded is None:
         return None if rows else start
     if position != recorded[0] or prev != recorded[1]:
@@ -275,13 +274,36 @@ def _intact(
     return position, rows[-1][SEQ], rows[-1][ID], prev
 
 
-def stream_events(session: Session, *, where: Any = None) -> Iterable[Sequence[Any]]:
-    """Verifier rows in (subject id, chain position) order, fetched STREAM at a time."""
-    dialect = session.get_bind().dialect.name
-    stmt = select(*event_columns(dialect)).order_by(EVENTS.c.subject_id, EVENTS.c.chain_seq)
+def stream_events(session: Session, *, where: Any = None) -> Iterator[Sequence[Any]]:
+    """Verifier rows in (subject id, chain position) order, fetched STREAM at a time (a server-side
+    cursor on PostgreSQL), in the session's transaction. The driver's own tuples, from a DBAPI
+    cursor of the session's connection: every column is already the plain type the verifier
+    wants (`event_columns`), and SQLAlchemy's result rows cost more per row than the rest of a
+    row's reading."""
+    connection = session.connection()
+    dialect = connection.dialect
+    stmt = select(*event_columns(dialect.name)).order_by(EVENTS.c.subject_id, EVENTS.c.chain_seq)
     if where is not None:
         stmt = stmt.where(where)
-    return session.execute(stmt.execution_options(yield_per=STREAM))
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args: Any = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+    driver: Any = connection.connection.dbapi_connection
+    if dialect.name == "postgresql":
+        cursor = driver.cursor(name=f"sargs_verify_{new_id()}")
+        cursor.itersize = STREAM
+    else:
+        cursor = driver.cursor()
+    return _driver_rows(cursor, compiled.string, args)
+
+
+def _driver_rows(cursor: Any, sql: str, args: Any) -> Iterator[Sequence[Any]]:
+    try:
+        cursor.execute(sql, args)
+        while batch := cursor.fetchmany(STREAM):
+            yield from batch
+    finally:
+        cursor.close()
 
 
 def default_jobs() -> int:
