@@ -3,7 +3,8 @@
     python benchmarks/ledger.py [--events 1000000] [--per-subject 5] [--db sqlite|postgres] [--no-previous]
 
 Loads `events` consent events (chains of `per-subject`, hashed as version 2), then times:
-- the floor: a raw streamed `SELECT` of the same rows in the same order, doing nothing with them;
+- the floor: a raw streamed `SELECT` of the same rows in the same order through a bare driver
+  cursor, doing nothing with them;
 - the previous implementation: ORM-typed rows as dicts, each hashed by `event_hash` (skip it with
   --no-previous: it is the slow one);
 - `verify --full` in one process and in `default_jobs()` processes, incremental with nothing new,
@@ -159,12 +160,17 @@ def previous_verify(session: Any) -> tuple[int, bool]:
 
 
 def raw_select(session: Any) -> tuple[int, bool]:
-    result = session.execute(
-        text("SELECT * FROM consent_events ORDER BY subject_id, chain_seq").execution_options(
-            yield_per=10_000
-        )
-    )
-    return sum(1 for _ in result), True
+    """The floor: the same rows in the same order through a bare driver cursor (server-side on
+    PostgreSQL, as the verifier reads them), each row fetched and dropped."""
+    driver = session.connection().connection.dbapi_connection
+    postgres = session.get_bind().dialect.name == "postgresql"
+    cursor = driver.cursor(name="floor") if postgres else driver.cursor()
+    cursor.execute("SELECT * FROM consent_events ORDER BY subject_id, chain_seq")
+    rows = 0
+    while batch := cursor.fetchmany(10_000):
+        rows += len(batch)
+    cursor.close()
+    return rows, True
 
 
 def main() -> None:
@@ -200,6 +206,7 @@ def main() -> None:
         f"{args.db}: loaded {total:,} events in {subjects:,} chains in {time.perf_counter() - started:.1f} s"
     )
     floor: list[float] = []
+    took_last: list[float] = []
 
     def timed(label: str, fn: Callable[[], Any]) -> Any:
         started, cpu = time.perf_counter(), _cpu()
@@ -212,6 +219,7 @@ def main() -> None:
         )
         if not floor:
             floor.append(took)
+        took_last[:] = [took]
         return result
 
     def in_tx(fn: Callable[[Any], Any], read: bool = False) -> Callable[[], Any]:
@@ -230,6 +238,8 @@ def main() -> None:
         f"verify --full, {jobs} processes",
         in_tx(lambda s: verify_incremental(session=s, now=NOW, full=True, jobs=jobs)),
     )
+    seconds = took_last[0] * 1_000_000 / total
+    print(f"  issue 15's target, 1M events in at most 10 s: {seconds:.1f} s per 1M with {jobs} processes")
     timed("verify (incremental, nothing new)", in_tx(lambda s: verify_incremental(session=s, now=NOW)))
     with c.read_sessions() as s:
         ids = list(s.scalars(text("SELECT id FROM subjects ORDER BY id")))
