@@ -4,8 +4,9 @@ Subjects and events are read as two streams ordered by subject id and merged, so
 however large the ledger. The events are read as plain rows (times as canonical text made by the
 database, no ORM objects, not through SQLAlchemy's result layer) and checked with
 `chain.row_matches`: per event one dict, one orjson encoding and one SHA-256, the reference
-computation (`chain.row_hash`) only where that does not match. Findings come in order (subject id, chain position), each naming
-the subject, the chain position and the event id, so `first_problem` is the first bad event.
+computation (`chain.row_hash`) only where that does not match. Findings come in order (subject
+id, chain position), each naming the subject, the chain position and the event id, so
+`first_problem` is the first bad event.
 
 Incremental runs from checkpoints are in consent.checkpoints; anchors in consent.anchors.
 """
@@ -289,11 +290,9 @@ def stream_events(session: Session, *, where: Any = None) -> Iterator[Sequence[A
     params = compiled.construct_params()
     args: Any = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
     driver: Any = connection.connection.dbapi_connection
-    if dialect.name == "postgresql":
-        cursor = driver.cursor(name=f"sargs_verify_{new_id()}")
-        cursor.itersize = STREAM
-    else:
-        cursor = driver.cursor()
+    cursor = (
+        driver.cursor(name=f"sargs_verify_{new_id()}") if dialect.name == "postgresql" else driver.cursor()
+    )
     return _driver_rows(cursor, compiled.string, args)
 
 
